@@ -1,0 +1,199 @@
+"""Stage 2, clean: repair PDF-extraction damage while remembering where every character came from.
+
+The bulletin is text extracted from a PDF: a page break splits a sentence (or a word) into two
+paragraphs, sometimes repeating a fragment on both sides ("区住房和城乡建设局、" / "建设局、区…"),
+and widths and spaces vary ("到 2025 年", "（" vs "("). Cleaning only deletes characters or
+replaces one character by its normal form, so each cleaned character keeps the offset of its
+source character: any cleaned span maps back to a verbatim slice of the original file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+TERMINAL_PUNCTUATION = "。！？；：!?;:"
+# A repeated fragment shorter than this is too likely to be a real repetition ("的的").
+MIN_REPEAT = 3
+MAX_REPEAT = 24
+# Lines shorter than this are titles, signatures or dates: never glued to the next line.
+MIN_JOINABLE_CHARS = 15
+
+CN_NUM = "一二三四五六七八九十"
+HEADING_START = re.compile(
+    rf"^(?:[{CN_NUM}]+、|[(（][{CN_NUM}]+[)）]|\d{{1,2}}[.．、](?!\d)|\d{{1,2}}月\d{{1,2}}日|同日|\d{{4}}年\d{{1,2}}月.{{0,12}}大事记)"
+)
+INNER_PUNCTUATION = re.compile(r"[，,。、；;：:]")
+RESPONSIBILITY_END = re.compile(r"负责[)）]$")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A logical paragraph: normalised `text` and, per character, its offset in the original."""
+
+    text: str
+    offsets: tuple[int, ...]
+
+    @property
+    def start(self) -> int:
+        return self.offsets[0]
+
+    @property
+    def end(self) -> int:
+        return self.offsets[-1] + 1
+
+
+def clean_document(original: str) -> list[Paragraph]:
+    """Normalise each line, then glue lines that a page break split, dropping repeated fragments."""
+    paragraphs: list[Paragraph] = []
+    lines = split_lines(original)
+    width = wrap_width(lines)
+    for line in lines:
+        if paragraphs and should_join(paragraphs[-1].text, line.text, width):
+            paragraphs[-1] = join_page_break(paragraphs[-1], line)
+        else:
+            paragraphs.append(line)
+    return paragraphs
+
+
+def split_lines(original: str) -> list[Paragraph]:
+    """Non-empty lines of the original, each normalised, with offsets."""
+    lines = []
+    for match in re.finditer(r"[^\n]+", original):
+        chars, offsets = normalise_chars(match.group(), match.start())
+        paragraph = strip_paragraph(chars, offsets)
+        if paragraph:
+            lines.append(paragraph)
+    return lines
+
+
+def normalise_text(text: str) -> str:
+    """The matching form of any string (a question, a quote): same rules as the corpus."""
+    chars, _ = normalise_chars(text, 0)
+    return "".join(chars).strip()
+
+
+def normalise_chars(text: str, base: int) -> tuple[list[str], list[int]]:
+    chars: list[str] = []
+    offsets: list[int] = []
+    for i, ch in enumerate(text):
+        folded = fold_char(ch)
+        for piece in folded:
+            chars.append(piece)
+            offsets.append(base + i)
+    return drop_inner_spaces(*repair_garbled_conjunction(chars, offsets))
+
+
+def fold_char(ch: str) -> str:
+    """Full-width ASCII → half-width, ideographic space → space; Chinese punctuation kept as is."""
+    if ch in "\t\u3000\xa0":
+        return " "
+    if "\uff01" <= ch <= "\uff5e" or ch in "²³¹":
+        return unicodedata.normalize("NFKC", ch)
+    return ch
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def _is_ascii_letter(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()
+
+
+def drop_inner_spaces(chars: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
+    """Drop spaces except between two English words or two Chinese words (lists of names)."""
+    out_chars: list[str] = []
+    out_offsets: list[int] = []
+    n = len(chars)
+    for i, ch in enumerate(chars):
+        if ch == " ":
+            left = out_chars[-1] if out_chars else ""
+            j = i
+            while j < n and chars[j] == " ":
+                j += 1
+            right = chars[j] if j < n else ""
+            keep = (_is_ascii_letter(left) and _is_ascii_letter(right)) or (_is_cjk(left) and _is_cjk(right))
+            if not keep or (out_chars and out_chars[-1] == " "):
+                continue
+        out_chars.append(ch)
+        out_offsets.append(offsets[i])
+    return out_chars, out_offsets
+
+
+GARBLED_AND = re.compile(r"(?<=[\u4e00-\u9fff]) ?and ?(?=[\u4e00-\u9fff])")
+
+
+def repair_garbled_conjunction(chars: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
+    """The extraction turned some "和" into an English "and" between Chinese words; turn it back."""
+    text = "".join(chars)
+    if "and" not in text:
+        return chars, offsets
+    out_chars: list[str] = []
+    out_offsets: list[int] = []
+    last = 0
+    for match in GARBLED_AND.finditer(text):
+        out_chars += chars[last : match.start()]
+        out_offsets += offsets[last : match.start()]
+        out_chars.append("和")
+        out_offsets.append(offsets[match.start() + match.group().index("a")])
+        last = match.end()
+    out_chars += chars[last:]
+    out_offsets += offsets[last:]
+    return out_chars, out_offsets
+
+
+def strip_paragraph(chars: list[str], offsets: list[int]) -> Paragraph | None:
+    text = "".join(chars)
+    left = len(text) - len(text.lstrip())
+    right = len(text.rstrip())
+    if right <= left:
+        return None
+    return Paragraph(text[left:right], tuple(offsets[left:right]))
+
+
+def is_title_like(text: str) -> bool:
+    """A short line without inner punctuation: a heading, a title, a signature, a date."""
+    return len(text) <= 40 and not INNER_PUNCTUATION.search(text)
+
+
+def wrap_width(lines: list[Paragraph]) -> int | None:
+    """The line width of text extracted from a PDF that wraps every line (most lines equally long).
+
+    Text exported paragraph by paragraph (like the bulletin's .txt) has no such width: None.
+    """
+    lengths = [len(line.text) for line in lines if len(line.text) >= MIN_JOINABLE_CHARS]
+    if len(lengths) < 5:
+        return None
+    widest = max(set(lengths), key=lambda n: sum(1 for m in lengths if abs(m - n) <= 1))
+    share = sum(1 for m in lengths if abs(m - widest) <= 1) / len(lengths)
+    return widest - 1 if share >= 0.3 else None
+
+
+def should_join(previous: str, following: str, width: int | None = None) -> bool:
+    """Did a page break (or, in a wrapped PDF, a line break) split `previous` from `following`?"""
+    if width and len(previous) >= width and not HEADING_START.match(following):
+        return not RESPONSIBILITY_END.search(previous)  # a full line continues on the next
+    if len(previous) < MIN_JOINABLE_CHARS or is_title_like(previous):
+        return False
+    if previous[-1] in TERMINAL_PUNCTUATION or RESPONSIBILITY_END.search(previous):
+        return False
+    if not (_is_cjk(previous[-1]) or previous[-1] in "，,、)）”" or previous[-1].isdigit()):
+        return False
+    if re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff]", previous):  # a spaced list of names
+        return False
+    return not HEADING_START.match(following)
+
+
+def join_page_break(previous: Paragraph, following: Paragraph) -> Paragraph:
+    skip = repeated_fragment_length(previous.text, following.text)
+    return Paragraph(previous.text + following.text[skip:], previous.offsets + following.offsets[skip:])
+
+
+def repeated_fragment_length(previous: str, following: str) -> int:
+    """Length of the longest fragment printed both at the end of one page and the start of the next."""
+    for size in range(min(MAX_REPEAT, len(previous), len(following)), MIN_REPEAT - 1, -1):
+        if previous.endswith(following[:size]):
+            return size
+    return 0

@@ -1,0 +1,291 @@
+"""Stage 4, extract facts: numeric targets, responsible units, deadlines and front-matter fields.
+
+Everything here is read off the clause text by patterns of how Chinese plans state things
+("到2025年,…比重提高到27%以上", "（…按职责分工负责）"), never from a list of known answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from .models import Clause, MetaFact, Responsibility, Target
+
+# --- responsible units ------------------------------------------------------------------------
+RESPONSIBILITY = re.compile(r"\(([^()]*?)按职责分工负责\)$")
+
+
+@cache
+def unit_aliases() -> dict[str, str]:
+    """Every known spelling or short form → canonical unit name."""
+    table = json.loads(resources.files("assistant").joinpath("data", "unit_aliases.json").read_text("utf-8"))
+    table.pop("_comment", None)
+    aliases = {}
+    for canonical, others in table.items():
+        aliases[canonical] = canonical
+        for other in others:
+            aliases.setdefault(other, canonical)
+    return aliases
+
+
+def canonical_unit(name: str) -> str:
+    name = name.strip()
+    return unit_aliases().get(name, name)
+
+
+def parse_responsible_units(clause: Clause) -> Responsibility | None:
+    match = RESPONSIBILITY.search(clause.text)
+    if not match:
+        return None
+    original = tuple(u.strip() for u in match.group(1).split("、") if u.strip())
+    units = tuple(dict.fromkeys(canonical_unit(u) for u in original))  # de-duplicated, order kept
+    start, end = clause.original_span(match.start(), match.end())
+    return Responsibility(clause.id, units, original, start, end)
+
+
+# --- sentences and years ------------------------------------------------------------------------
+SENTENCE = re.compile(r"[^。;；!?！？]+[。;；!?！？]?")
+CN_DIGITS = {"十四五": (2021, 2025), "十五五": (2026, 2030), "十三五": (2016, 2020), "十六五": (2031, 2035)}
+YEAR_PHRASE = re.compile(r"到(\d{4})年|(\d{4})年(?:前|底|末)|至(\d{4})年|“?(十[三四五六]五)”?(?:期间|时期|末)")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    clause: Clause
+    text: str
+    start: int  # in clause.text
+    end: int
+
+    @property
+    def original_span(self) -> tuple[int, int]:
+        return self.clause.original_span(self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A dated commitment: "到2025年,基本淘汰国三及以下排放标准汽车" → 2025."""
+
+    clause_id: str
+    year: int
+    phrase: str  # "到2025年", "2030年前", "“十四五”期间"
+    text: str  # from the year phrase to the end of its sentence
+    start: int
+    end: int
+
+
+def split_sentences(clause: Clause) -> list[Sentence]:
+    return [Sentence(clause, m.group(), m.start(), m.end()) for m in SENTENCE.finditer(clause.text) if m.group().strip()]
+
+
+def year_of(match: re.Match[str]) -> tuple[int, str | None]:
+    """The due year of a year phrase, and the period for a five-year plan."""
+    for group in match.groups()[:3]:
+        if group:
+            return int(group), None
+    first, last = CN_DIGITS[match.group(4)]
+    return last, f"{first}-{last}"
+
+
+def extract_deadlines(clause: Clause) -> list[Deadline]:
+    deadlines = []
+    for sentence in split_sentences(clause):
+        for match in YEAR_PHRASE.finditer(sentence.text):
+            year, _ = year_of(match)
+            begin = sentence.start + match.start()
+            start, end = clause.original_span(begin, sentence.end)
+            deadlines.append(
+                Deadline(clause.id, year, match.group(), clause.text[begin : sentence.end], start, end)
+            )
+    return deadlines
+
+
+# --- numeric targets ------------------------------------------------------------------------------
+UNITS = sorted(
+    """% ‰ 万千瓦 千瓦 MW kW 万平方米 平方米 万m2 m2 万亩 亩 m3/d 蒸吨/小时 万吨 吨 亿元 万元 元 万人 名 人 户 个 家 座 条
+    台套 台 套 公里 千米 km 米 件 辆 所 处 项 班列 倍 万辆""".split(),
+    key=len,
+    reverse=True,
+)
+QUANTITY = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(" + "|".join(re.escape(u) for u in UNITS) + ")?")
+COMPARATORS = (
+    "不低于 不高于 不少于 不超过 不小于 提高到 提高至 提升到 提升至 下降到 降低到 降至 控制在 稳定在 保持在 "
+    "达到 下降 降低 增长 提高 提升 超过 完成 建成 新增 创建 新建 打造 引进 建设 改造 达"
+).split()
+SUFFIX_QUALIFIERS = ("及以上", "及以下", "以上", "左右", "以内", "以下")
+BOUND_COMPARATORS = ("不低于", "不高于", "不少于", "不超过", "不小于")
+COUNT_VERBS = ("完成", "建成", "新增", "创建", "新建", "打造", "引进", "建设", "改造")
+PREFIX_QUALIFIER_WORDS = ("力争", "确保", "基本", "原则上")
+BASELINE = re.compile(r"较(\d{4})年")
+# A figure that only describes what it counts ("65蒸吨/小时及以上燃煤锅炉", "10亿元以上的企业").
+DESCRIPTOR_AFTER = re.compile(r"^(?:及以上|及以下|以上|以下)?(?:的|[\u4e00-\u9fff])")
+NOT_A_MEASURE = re.compile(r"^(?:年|月|日|次|期|届|轮|号|G|B)")
+
+
+def extract_targets(clause: Clause) -> list[Target]:
+    targets: list[Target] = []
+    year: int | None = None
+    period: str | None = None
+    for sentence in split_sentences(clause):
+        previous: Target | None = None
+        for segment_start, segment in _segments(sentence):
+            for match in YEAR_PHRASE.finditer(segment):
+                year, period = year_of(match)
+            for target in _segment_targets(clause, sentence, segment, segment_start, year, period, previous):
+                targets.append(target)
+                previous = target
+    return targets
+
+
+def _segments(sentence: Sentence) -> list[tuple[int, str]]:
+    out, pos = [], 0
+    for piece in re.split(r"(?<=[,，:：])", sentence.text):
+        out.append((pos, piece))
+        pos += len(piece)
+    return out
+
+
+def _segment_targets(
+    clause: Clause,
+    sentence: Sentence,
+    segment: str,
+    segment_start: int,
+    year: int | None,
+    period: str | None,
+    previous: Target | None,
+) -> list[Target]:
+    found = []
+    cursor = 0
+    quantities = [m for m in QUANTITY.finditer(segment) if not _is_year_or_ordinal(segment, m)]
+    for index, match in enumerate(quantities):
+        value_text, unit = match.group(1), match.group(2) or ""
+        after = segment[match.end() :]
+        before = segment[cursor : match.start()]
+        comparator = _last_comparator(before)
+        suffix = next((q for q in SUFFIX_QUALIFIERS if after.startswith(q)), "")
+        rest = after[len(suffix) :]
+        later_measured = any(_last_comparator(segment[max(0, m.start() - 6) : m.start()]) for m in quantities[index + 1 :])
+        if _describes_something_else(suffix, rest, later_measured):
+            continue
+        if not unit and comparator not in BOUND_COMPARATORS + ("达到", "提高到"):
+            continue
+        if not comparator and year is None and not suffix and re.match(r"[\u4e00-\u9fff]", rest):
+            continue  # a bare count in running text without a deadline ("4条国际物流大通道") is description
+        indicator, baseline = _indicator(before, comparator, rest)
+        if not indicator and previous is not None:
+            indicator, baseline = previous.indicator, baseline or previous.baseline
+        qualifiers = [w for w in PREFIX_QUALIFIER_WORDS if w in segment[: match.start()]]
+        qualifiers += [suffix] if suffix else []
+        if comparator in BOUND_COMPARATORS:
+            qualifiers.append(comparator)
+        start, end = sentence.original_span
+        target = Target(
+            clause_id=clause.id,
+            indicator=indicator,
+            comparator=comparator,
+            value=float(value_text),
+            value_text=value_text,
+            unit=unit,
+            qualifier="、".join(dict.fromkeys(qualifiers)),
+            year=year,
+            period=period,
+            baseline=baseline,
+            sentence=sentence.text,
+            start=start,
+            end=end,
+        )
+        found.append(target)
+        previous = target
+        cursor = match.end() + len(suffix)
+    return found
+
+
+def _describes_something_else(suffix: str, rest: str, later_measured: bool) -> bool:
+    """ "65蒸吨/小时及以上燃煤锅炉", "10亿元以上的企业", "300米公交站点覆盖率达到70%": not targets."""
+    if not rest or not (rest.startswith("的") or re.match(r"[\u4e00-\u9fff]", rest)):
+        return False
+    return suffix in ("及以上", "及以下", "以下") or rest.startswith("的") or later_measured
+
+
+def _is_year_or_ordinal(segment: str, match: re.Match[str]) -> bool:
+    after = segment[match.end() :]
+    before = segment[: match.start()]
+    if match.group(2):
+        return False
+    return bool(NOT_A_MEASURE.match(after)) or before.endswith(("第", "较")) or len(match.group(1)) == 4 and after.startswith("年")
+
+
+def _last_comparator(text: str) -> str:
+    best, best_pos = "", -1
+    for word in COMPARATORS:
+        pos = text.rfind(word)
+        if pos > best_pos or (pos == best_pos and pos >= 0 and len(word) > len(best)):
+            best, best_pos = word, pos
+    return best
+
+
+STRIP_WORDS = re.compile(r"^(?:[,，、;；:：]|到\d{4}年|\d{4}年(?:前|底|末)|力争|确保|基本|原则上|累计|实现|推动|使|将|全区|分别)+")
+
+
+def _indicator(before: str, comparator: str, rest: str) -> tuple[str, str | None]:
+    """The thing measured: what precedes "提高到27%", or what a count counts ("创建绿色园区1家")."""
+    baseline = None
+    if m := BASELINE.search(before):
+        baseline = m.group()
+        before = before.replace(m.group(), "")
+    pos = before.rfind(comparator) if comparator else len(before)
+    head = STRIP_WORDS.sub("", before[:pos].strip())
+    head = re.sub(r"(?:分别|均|普遍|原则上|力争|确保)$", "", head)
+    middle = before[pos + len(comparator) :] if comparator else ""
+    if comparator and comparator not in COUNT_VERBS:
+        return head.strip(",，、 "), baseline  # empty: the caller reuses the previous indicator
+    noun = re.split(r"[,，。;；、]", rest, maxsplit=1)[0]
+    return f"{head}{comparator}{middle}{noun}".strip(",，、 "), baseline
+
+
+# --- front matter ----------------------------------------------------------------------------------
+DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,6}〔\d{4}〕\d+号")
+DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
+LABELLED = re.compile(r"^([\u4e00-\u9fff]{2,6})[:：](.+)$")
+
+
+def extract_meta(clauses: list[Clause]) -> list[MetaFact]:
+    facts: list[MetaFact] = []
+    last_label = ""
+    for clause in clauses:
+        if clause.kind != "meta":
+            continue
+        text = clause.text
+
+        def add(field: str, value: str, c: Clause = clause) -> None:
+            facts.append(MetaFact(field, value, c.id, c.start, c.end))
+
+        if m := LABELLED.match(text):
+            last_label = m.group(1)
+            add(last_label, m.group(2).strip())
+            continue
+        if clause.section == "编辑委员会" and last_label and " " in text:
+            add(last_label, text)  # a list of names continued on the next line
+            continue
+        last_label = ""
+        if clause.section == "文件标题":
+            add("方案名称", text)
+        if m := DOC_NUMBER.search(text):
+            add("文号", m.group())
+        if m := re.fullmatch(r"第(\d+)期(?:\(总第(\d+)期\))?", text):
+            add("期号", f"第{m.group(1)}期")
+            if m.group(2):
+                add("总期号", f"总第{m.group(2)}期")
+        elif m := re.fullmatch(r"总第(\d+)期", text):
+            add("总期号", text)
+        if DATE_LINE.match(text):
+            add("印发日期" if "通知" in clause.section else "出版日期", text)
+        if "通知" in clause.section and re.search(r"关于.+的通知", text):
+            add("通知标题", re.sub(r"\s+", "", text))
+        if re.fullmatch(r".{2,20}(?:人民政府|办公室)", text) and "通知" in clause.section:
+            add("发文机关", text)
+        if text.endswith(":") and "通知" in clause.section:
+            add("主送机关", text.rstrip(":"))
+    return facts

@@ -1,0 +1,107 @@
+"""The plan as data: documents → clauses → facts, in one object the later stages share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .facts import Deadline, extract_deadlines, extract_meta, extract_targets, parse_responsible_units
+from .load import LoadError, load_corpus
+from .models import Clause, Document, MetaFact, Responsibility, Target
+from .structure import structure_document
+
+PLAN_KINDS = ("goal", "task", "paragraph")
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    documents: tuple[Document, ...]
+    clauses: tuple[Clause, ...]
+    targets: tuple[Target, ...]
+    responsibilities: dict[str, Responsibility]  # by clause id
+    deadlines: tuple[Deadline, ...]
+    meta: tuple[MetaFact, ...]
+    errors: tuple[LoadError, ...] = ()
+    by_id: dict[str, Clause] = field(default_factory=dict, repr=False)
+
+    def clause(self, clause_id: str) -> Clause:
+        return self.by_id[clause_id]
+
+    def document(self, name: str) -> Document:
+        return next(d for d in self.documents if d.name == name)
+
+    def quote(self, doc: str, start: int, end: int) -> str:
+        """The verbatim slice of the original file that a citation shows."""
+        return self.document(doc).text[start:end]
+
+    def tasks(self) -> list[Clause]:
+        return [c for c in self.clauses if c.kind == "task"]
+
+
+def build_knowledge(documents: list[Document] | tuple[Document, ...], errors: tuple[LoadError, ...] = ()) -> Knowledge:
+    clauses: list[Clause] = []
+    meta: list[MetaFact] = []
+    for document in documents:
+        doc_clauses = structure_document(document)
+        clauses += doc_clauses
+        meta += extract_meta(doc_clauses)
+    targets: list[Target] = []
+    deadlines: list[Deadline] = []
+    responsibilities: dict[str, Responsibility] = {}
+    for clause in clauses:
+        if clause.kind not in PLAN_KINDS:
+            continue
+        targets += extract_targets(clause)
+        deadlines += extract_deadlines(clause)
+        if (units := parse_responsible_units(clause)) is not None:
+            responsibilities[clause.id] = units
+    return Knowledge(
+        documents=tuple(documents),
+        clauses=tuple(clauses),
+        targets=tuple(targets),
+        responsibilities=responsibilities,
+        deadlines=tuple(deadlines),
+        meta=tuple(meta),
+        errors=errors,
+        by_id={c.id: c for c in clauses},
+    )
+
+
+def load_knowledge(corpus_dir: Path) -> Knowledge:
+    corpus = load_corpus(corpus_dir)
+    return build_knowledge(corpus.documents, corpus.errors)
+
+
+def ledger_rows(knowledge: Knowledge, unit: str | None = None, year: int | None = None) -> list[dict]:
+    """The targets ledger (目标任务台账): one row per target, filtered by responsible unit or due year."""
+    from .facts import canonical_unit
+
+    wanted_unit = canonical_unit(unit) if unit else None
+    rows = []
+    for target in knowledge.targets:
+        clause = knowledge.clause(target.clause_id)
+        units = knowledge.responsibilities.get(clause.id)
+        unit_list = list(units.units) if units else []
+        if wanted_unit and wanted_unit not in unit_list:
+            continue
+        if year is not None and target.year != year:
+            continue
+        parts = clause.section.split(" > ")
+        rows.append(
+            {
+                "行动": clause.action or parts[0],
+                "任务": parts[-1] if clause.kind == "task" else "",
+                "指标": target.indicator,
+                "目标值": target.value_text,
+                "单位": target.unit,
+                "限定词": target.qualifier,
+                "表述": target.display,
+                "年份": target.year or "",
+                "基准": target.baseline or "",
+                "牵头单位": unit_list[0] if unit_list else "",
+                "配合单位": "、".join(unit_list[1:]),
+                "条款编号": clause.id,
+                "原文": knowledge.quote(clause.doc, target.start, target.end),
+            }
+        )
+    return rows

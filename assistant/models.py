@@ -1,0 +1,143 @@
+"""The data passed between pipeline stages: small frozen dataclasses, plain and printable."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source file as loaded: `text` is exactly what spans and quotes refer to."""
+
+    name: str  # file name inside the corpus, e.g. "hecheng-bulletin-2024-02.txt"
+    path: str
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A citable unit of a document: a task, a goal paragraph, a chronicle entry, a front-matter line."""
+
+    id: str
+    doc: str
+    section: str  # human-readable path, e.g. "三、重点任务 > （二）节能降碳增效行动 > 4. 加强新基建节能降碳"
+    kind: str  # goal / task / paragraph / event / meta / heading
+    text: str  # cleaned and normalised for matching
+    start: int  # span in the ORIGINAL document text
+    end: int
+    date: str | None = None  # for chronicle events: "2024-04-12" (or a range start)
+    # Offsets of each `text` character in the original (same length as text), for sub-spans.
+    offsets: tuple[int, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def action(self) -> str:
+        """The second-level heading, e.g. "（二）节能降碳增效行动" (empty outside 重点任务)."""
+        parts = self.section.split(" > ")
+        return parts[1] if len(parts) > 1 and parts[1].startswith("（") else ""
+
+    @property
+    def title(self) -> str:
+        return self.section.split(" > ")[-1]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a [start, end) range of `text` to the original document."""
+        if not self.offsets or start >= end:
+            return self.start, self.end
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("offsets")
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """One numeric target of the plan: what, how much, by when, who."""
+
+    clause_id: str
+    indicator: str
+    comparator: str  # the verb or relation: 达到 / 提高到 / 不低于 / 下降 / 稳定在 / 完成 …
+    value: float
+    value_text: str  # the figure as written, normalised: "16.24"
+    unit: str  # %, 万千瓦, 个 … ("" when the figure has no unit, as PUE 1.3)
+    qualifier: str  # 以上 / 左右 / 力争 … joined by "、"; "" when none
+    year: int | None  # the year it is due
+    period: str | None  # "2021-2025" for “十四五”期间
+    baseline: str | None  # "较2020年"
+    sentence: str  # the normalised sentence segment that states it
+    start: int  # span of that segment in the original document
+    end: int
+
+    @property
+    def display(self) -> str:
+        """The figure with its qualifiers as the plan states it, e.g. "不低于16.24万千瓦"."""
+        qualifiers = self.qualifier.split("、")
+        prefix = "".join(q for q in qualifiers if q in PREFIX_QUALIFIERS)
+        suffix = "".join(q for q in qualifiers if q in SUFFIX_QUALIFIERS)
+        comparator = self.comparator if self.comparator in ("不低于", "不高于", "不少于", "不超过", "不小于") else ""
+        return f"{prefix}{comparator}{self.value_text}{self.unit}{suffix}"
+
+
+PREFIX_QUALIFIERS = ("力争", "确保", "基本", "原则上")
+SUFFIX_QUALIFIERS = ("及以上", "及以下", "以上", "左右", "以内", "以下")
+
+
+@dataclass(frozen=True)
+class Responsibility:
+    """The units a task names in its trailing "（…按职责分工负责）", in order: first = lead."""
+
+    clause_id: str
+    units: tuple[str, ...]  # canonical names
+    original: tuple[str, ...]  # as spelled in the text
+    start: int
+    end: int
+
+    @property
+    def lead(self) -> str:
+        return self.units[0]
+
+
+@dataclass(frozen=True)
+class MetaFact:
+    """A front-matter field: 文号, 印发日期, 期号, 总编辑 …"""
+
+    field: str
+    value: str
+    clause_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc: str
+    clause_id: str
+    section: str
+    quote: str  # verbatim slice of the original file
+    start: int
+    end: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    intent: str
+    confidence: float
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "intent": self.intent,
+            "confidence": round(self.confidence, 3),
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+        }

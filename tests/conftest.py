@@ -1,0 +1,30 @@
+"""Shared fixtures: the real bulletin, ingested once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.knowledge import Knowledge, load_knowledge
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+BULLETIN = CORPUS / "hecheng-bulletin-2024-02.txt"
+
+
+@pytest.fixture(scope="session")
+def bulletin_text() -> str:
+    return BULLETIN.read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> Knowledge:
+    return load_knowledge(CORPUS)
+
+
+def clause_with(knowledge: Knowledge, needle: str, kind: str | None = None):
+    """The one clause whose text contains `needle` (normalised form)."""
+    found = [c for c in knowledge.clauses if needle in c.text and (kind is None or c.kind == kind)]
+    assert len(found) == 1, f"{needle!r} found in {len(found)} clauses"
+    return found[0]

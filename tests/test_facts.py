@@ -1,0 +1,74 @@
+import pytest
+
+from assistant.facts import canonical_unit
+from assistant.knowledge import ledger_rows
+
+
+def targets_for(knowledge, indicator):
+    return [t for t in knowledge.targets if indicator in t.indicator]
+
+
+def test_non_fossil_share(knowledge):
+    found = {(t.year, t.display) for t in targets_for(knowledge, "非化石能源消费比重")}
+    assert found == {(2025, "27%以上"), (2030, "31%以上")}
+
+
+def test_new_energy_capacity(knowledge):
+    (target,) = targets_for(knowledge, "新能源装机")
+    assert (target.value, target.unit, target.comparator, target.year) == (16.24, "万千瓦", "不低于", 2025)
+    assert "力争" in target.qualifier and target.display == "力争不低于16.24万千瓦"
+
+
+def test_pue_of_new_large_data_centres(knowledge):
+    target = next(t for t in targets_for(knowledge, "数据中心电能利用效率") if "新建大型" in t.indicator)
+    assert (target.comparator, target.value, target.unit) == ("不高于", 1.3, "")
+
+
+def test_baseline_and_strive_value(knowledge):
+    energy = [t for t in knowledge.targets if t.indicator == "单位GDP能耗"]
+    assert [(t.display, t.baseline) for t in energy] == [("14.5%", "较2020年"), ("力争15%", "较2020年")]
+
+
+def test_forest_cover_is_stated_twice(knowledge):
+    assert {t.display for t in targets_for(knowledge, "森林覆盖率")} == {"67%以上", "61.86%以上"}
+
+
+def test_descriptive_figures_are_not_targets(knowledge):
+    values = {(t.value_text, t.unit) for t in knowledge.targets}
+    assert ("65", "蒸吨/小时") not in values and ("35", "蒸吨/小时") not in values
+    assert ("300", "米") not in values and ("10", "亿元") not in values
+
+
+def test_target_quote_is_the_source_sentence(knowledge):
+    (target,) = targets_for(knowledge, "新能源装机")
+    assert knowledge.quote("hecheng-bulletin-2024-02.txt", target.start, target.end).startswith("到 2025 年，力争全区新能源装机")
+
+
+@pytest.mark.parametrize(
+    ("alias", "canonical"),
+    [("发改局", "区发展和改革局"), ("区发展和改革委员会", "区发展和改革局"), ("住建局", "区住房和城乡建设局"),
+     ("工信局", "区工业和信息化局"), ("生态环境分局", "鹤城生态环境分局"), ("林业局", "区林业局"),
+     ("国网怀化鹤城供电分公司", "国网怀化供电鹤城分公司"), ("某某未知局", "某某未知局")],
+)
+def test_unit_aliases(alias, canonical):
+    assert canonical_unit(alias) == canonical
+
+
+def test_units_keep_original_spelling_and_order(knowledge):
+    units = knowledge.responsibilities["hecheng-bulletin-2024-02:s3.1.2"]
+    assert units.original[0] == "区发展和改革委员会" and units.lead == "区发展和改革局"
+    assert units.units[-1] == "国网怀化供电鹤城分公司"
+
+
+def test_deadlines(knowledge):
+    deadline = next(d for d in knowledge.deadlines if "国三及以下排放标准汽车" in d.text)
+    assert deadline.year == 2025 and deadline.phrase == "到2025年"
+    assert any(d.year == 2030 and "陆路交通运输石油消费达到峰值" in d.text for d in knowledge.deadlines)
+
+
+def test_ledger_filters(knowledge):
+    forestry = ledger_rows(knowledge, unit="林业局")
+    assert forestry and all("区林业局" in (r["牵头单位"] + r["配合单位"]) for r in forestry)
+    rows_2030 = ledger_rows(knowledge, year=2030)
+    assert {r["表述"] for r in rows_2030} >= {"31%以上", "40%", "65%"}
+    assert all(r["年份"] == 2030 for r in rows_2030)
