@@ -197,3 +197,54 @@ def repeated_fragment_length(previous: str, following: str) -> int:
         if previous.endswith(following[:size]):
             return size
     return 0
+
+
+# --- Chinese numerals in questions ("百分之二十七", "十六点二四万千瓦", "二〇二五年") --------------------
+CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_NUMBER = re.compile(r"(百分之)?([零〇一二两三四五六七八九十百千]+(?:点[零〇一二三四五六七八九]+)?)(?=(%|万|亿|个|家|座|条|台|名|件|户|亩|公里|千米|米|年|月|日|人|项|吨|平方米|千瓦))?")
+FIVE_YEAR_PLANS = re.compile(r"十[一二三四五六七八九]五")
+
+
+def chinese_number_value(text: str) -> str:
+    """"二十七" → "27", "十六点二四" → "16.24", "二〇二五" → "2025"."""
+    whole, _, fraction = text.partition("点")
+    if whole and all(ch in CN_DIGIT for ch in whole) and len(whole) > 1:
+        digits = "".join(str(CN_DIGIT[ch]) for ch in whole)
+    else:
+        total, section = 0, 0
+        for ch in whole:
+            if ch in CN_DIGIT:
+                section = CN_DIGIT[ch]
+            else:
+                unit = {"十": 10, "百": 100, "千": 1000}[ch]
+                total += (section or 1) * unit
+                section = 0
+        digits = str(total + section)
+    if fraction:
+        digits += "." + "".join(str(CN_DIGIT[ch]) for ch in fraction)
+    return digits
+
+
+def chinese_numerals_to_digits(text: str) -> str:
+    """Rewrite numbers written in Chinese when they measure something; leave names ("十大行动") alone."""
+
+    def replace(match: re.Match[str]) -> str:
+        percent, number, unit = match.group(1), match.group(2), match.group(3)
+        if FIVE_YEAR_PLANS.fullmatch(number) or not (percent or unit or "点" in number):
+            return match.group()
+        value = chinese_number_value(number)
+        return f"{value}%" if percent else value
+
+    protected = FIVE_YEAR_PLANS.sub(lambda m: "\0" * len(m.group()), text)
+    out, last = [], 0
+    for match in CN_NUMBER.finditer(protected):
+        out.append(text[last : match.start()])
+        out.append(replace(_rematch(text, match)))
+        last = match.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _rematch(text: str, match: re.Match[str]) -> re.Match[str]:
+    again = CN_NUMBER.match(text, match.start())
+    return again if again else match

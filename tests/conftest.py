@@ -28,3 +28,23 @@ def clause_with(knowledge: Knowledge, needle: str, kind: str | None = None):
     found = [c for c in knowledge.clauses if needle in c.text and (kind is None or c.kind == kind)]
     assert len(found) == 1, f"{needle!r} found in {len(found)} clauses"
     return found[0]
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    """Settings whose index lives in a per-session temporary folder (built once, on first use)."""
+    from assistant.config import load_settings
+
+    return load_settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("index"))
+
+
+@pytest.fixture(scope="session")
+def assistant(settings):
+    from assistant.answer import Assistant
+
+    return Assistant.from_settings(settings)
+
+
+@pytest.fixture(scope="session")
+def retriever(assistant):
+    return assistant.retriever

@@ -1,0 +1,411 @@
+"""Stage 7, answer: exact, cited answers from the facts and the retrieved clauses, or an honest abstention.
+
+The default path is extractive: a figure is only ever quoted from the sentence that states it.
+Which fact answers is decided by how much of the question's content the fact's own words cover,
+so an indicator the plan never quantifies ("单位GDP二氧化碳排放降幅") is not answered with a
+neighbouring one ("单位GDP能耗").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from .clean import chinese_numerals_to_digits, normalise_text
+from .config import Settings, load_settings
+from .facts import canonical_unit, unit_aliases
+from .knowledge import Knowledge, load_knowledge
+from .models import Answer, Citation, Clause, Target
+
+log = logging.getLogger(__name__)
+
+NOT_STATED = "方案中未明确"
+# Words users type for the plan's own terms.
+SYNONYMS = {
+    "PUE": "电能利用效率", "pue": "电能利用效率", "新能源车": "新能源汽车", "电动车": "新能源汽车",
+    "占比": "比重", "比例": "比重", "光伏覆盖": "光伏覆盖率", "充电桩": "充电基础设施",
+}
+FILLER = re.compile(
+    r"请问|请|一下|方案|实施方案|规划|文件|里面|里|中|提出|要求|规定|明确|目标值?|指标|是多少|多少|多大|几个|几家|几座|几项|"
+    r"什么|哪些|哪个|哪一年|哪年|吗|呢|啊|吧|要|达到|达|为|是|的|了|到|在|全区|我区|鹤城区|区里|计划|预计|准备|能|应该|需要|必须|"
+    r"[?？!！,，。、:：;；“”\"'()（）《》\s]"
+)
+YEAR = re.compile(r"(20\d\d)年?")
+
+INTENT_PATTERNS = [
+    ("list_actions", re.compile(r"(十大|几大|哪些|哪几|多少|几个)(项)?(重点)?行动|行动有哪些|行动包括")),
+    ("count_tasks", re.compile(r"行动.{0,6}(几项|几个|多少项|多少个|哪些)(重点)?任务|行动.{0,4}任务有哪些")),
+    ("unit_tasks", re.compile(r"(负责|牵头|参与|承担).{0,4}(哪些|哪几|什么|几项|多少)")),
+    ("targets_by_year", re.compile(r"(哪些|哪几|什么)(目标|指标|任务).{0,12}20\d\d|20\d\d.{0,10}(哪些|哪几|有什么)(目标|指标|任务)")),
+    ("responsible", re.compile(r"谁|哪个部门|哪些部门|哪个单位|哪些单位|什么部门|什么单位|责任单位|牵头单位|配合单位|负责单位|由.{0,10}负责|牵头")),
+    ("meta", re.compile(r"文号|印发|发文|主送|期号|第几期|总第|总期|编辑|编委|编辑委员会|主任|公报.{0,4}(日期|时间|哪天)|方案名称|全称|通知")),
+    ("deadline", re.compile(r"什么时候|何时|哪一年|哪年|几年|时间节点|期限|截止|多久|时限|什么时间")),
+    ("chronicle", re.compile(r"\d{1,2}月\d{1,2}日|大事记|常务会议|会议|主持|会见|调研|督导|考察|聘任|法律顾问|慰问|培训班|开班|巡河|巡田")),
+]
+META_FIELDS = [
+    ("文号", re.compile(r"文号|发文字号|字号")),
+    ("印发日期", re.compile(r"印发|发文.{0,2}(日期|时间)|哪天发|成文")),
+    ("总期号", re.compile(r"总第|总期")),
+    ("期号", re.compile(r"期号|第几期|哪一期")),
+    ("副总编辑", re.compile(r"副总编辑")),
+    ("总编辑", re.compile(r"总编辑")),
+    ("责任编辑", re.compile(r"责任编辑")),
+    ("编委", re.compile(r"编委")),
+    ("主任", re.compile(r"主任")),
+    ("主送机关", re.compile(r"主送|发给|下发给|印发给")),
+    ("发文机关", re.compile(r"发文机关|哪个单位发|谁发")),
+    ("出版日期", re.compile(r"公报.{0,4}(日期|时间|哪天)|出版")),
+    ("方案名称", re.compile(r"方案名称|全称|叫什么")),
+]
+
+
+@dataclass(frozen=True)
+class Question:
+    raw: str
+    text: str  # normalised: widths, Chinese numerals, synonyms
+    year: int | None
+    units: tuple[str, ...]  # canonical responsible units named in it
+
+
+def bigrams(text: str) -> set[str]:
+    text = FILLER.sub(" ", text)
+    grams: set[str] = set()
+    for run in re.findall(r"[\u4e00-\u9fffA-Za-z0-9.%]+", text):
+        run = re.sub(r"20\d\d年?", "", run)
+        if len(run) == 1:
+            grams.add(run)
+        grams.update(run[i : i + 2] for i in range(len(run) - 1))
+    return grams
+
+
+def coverage(question_grams: set[str], text: str) -> float:
+    """Share of the question's content bigrams found in `text` (1.0 = every word is there)."""
+    if not question_grams:
+        return 0.0
+    haystack = normalise_text(text)
+    for word, replacement in SYNONYMS.items():
+        haystack = haystack.replace(replacement, replacement + word)
+    return sum(1 for g in question_grams if g in haystack) / len(question_grams)
+
+
+class Assistant:
+    """Answers questions about the corpus; `ask` is the one entry point every interface uses."""
+
+    def __init__(self, knowledge: Knowledge, retriever, settings: Settings):
+        self.knowledge = knowledge
+        self.retriever = retriever
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, progress: bool = False) -> Assistant:
+        from .retrieve import HybridRetriever
+
+        settings = settings or load_settings()
+        knowledge = load_knowledge(settings.corpus_dir)
+        if not knowledge.documents:
+            raise ValueError(f"no readable documents in {settings.corpus_dir}")
+        return cls(knowledge, HybridRetriever.open(knowledge, settings, progress=progress), settings)
+
+    # --- entry point -------------------------------------------------------------------------------
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+        raw = self.validate(question)
+        parsed = self.parse(self.with_context(raw, history or []))
+        intent = self.intent(parsed)
+        handler = getattr(self, f"answer_{intent}")
+        answer = handler(parsed)
+        return Answer(raw, answer.answer, intent, answer.confidence, answer.abstained, answer.citations)
+
+    def validate(self, question: object) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("问题不能为空 / the question is empty")
+        cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
+        if len(cleaned) > self.settings.max_question_chars:
+            raise ValueError(
+                f"问题过长（{len(cleaned)} 字，上限 {self.settings.max_question_chars} 字） / "
+                f"the question is too long ({len(cleaned)} > {self.settings.max_question_chars} characters)"
+            )
+        if not cleaned:
+            raise ValueError("问题不能为空 / the question is empty")
+        return cleaned
+
+    def with_context(self, question: str, history: list[tuple[str, str]]) -> str:
+        """"那2030年呢？" after a question about 2025 asks the same thing for 2030."""
+        if not history:
+            return question
+        previous = history[-1][0]
+        text = normalise_text(chinese_numerals_to_digits(question))
+        core = re.sub(r"^(那么?|那|还有|另外|再问)|呢$|[?？。]$|呢[?？]?$", "", text)
+        if len(bigrams(core) - bigrams(f"{YEAR.sub('', core)}")) or len(bigrams(YEAR.sub("", core))) > 2:
+            return question  # the follow-up names its own topic
+        if year := YEAR.search(core):
+            replaced, n = YEAR.subn(year.group(1) + "年", normalise_text(chinese_numerals_to_digits(previous)), count=1)
+            return replaced if n else f"{year.group(1)}年{previous}"
+        return f"{previous}{core}"
+
+    def parse(self, question: str) -> Question:
+        text = normalise_text(chinese_numerals_to_digits(question))
+        for word, replacement in SYNONYMS.items():
+            if replacement not in text:
+                text = text.replace(word, replacement)
+        year = YEAR.search(text)
+        units = tuple(dict.fromkeys(canonical_unit(alias) for alias in _aliases_in(text)))
+        return Question(question, text, int(year.group(1)) if year else None, units)
+
+    def intent(self, question: Question) -> str:
+        text = question.text
+        for name, pattern in INTENT_PATTERNS:
+            if not pattern.search(text):
+                continue
+            if name == "unit_tasks" and not question.units:
+                continue
+            if name == "responsible" and question.units and re.search(r"负责|牵头", text) and re.search(r"哪些|哪几|几项", text):
+                return "unit_tasks"
+            return name
+        return "target"
+
+    # --- helpers ---------------------------------------------------------------------------------------
+    def cite(self, clause: Clause, start: int | None = None, end: int | None = None) -> Citation:
+        start = clause.start if start is None else start
+        end = clause.end if end is None else end
+        return Citation(clause.doc, clause.id, clause.section, self.knowledge.quote(clause.doc, start, end), start, end)
+
+    def ranked_clauses(self, question: Question, kinds: tuple[str, ...] | None = None, k: int = 8) -> list[Clause]:
+        seen: dict[str, Clause] = {}
+        for hit in self.retriever.search(question.text, k=k * 2):
+            clause = self.knowledge.clause(hit.chunk.clause_id)
+            if (kinds is None or clause.kind in kinds) and clause.id not in seen:
+                seen[clause.id] = clause
+        return list(seen.values())[:k]
+
+    def abstain(self, question: Question, what: str = "", pointer: Clause | None = None) -> Answer:
+        pointer = pointer or next(iter(self.ranked_clauses(question, k=1)), None)
+        text = f"{NOT_STATED}{what}。"
+        citations: tuple[Citation, ...] = ()
+        if pointer is not None:
+            text += f"最相关的条款是「{pointer.section or pointer.title}」，供参考。"
+            citations = (self.cite(pointer),)
+        return Answer(question.raw, text, "", 0.0, True, citations)
+
+    # --- numeric targets ------------------------------------------------------------------------------
+    def answer_target(self, question: Question) -> Answer:
+        grams = bigrams(question.text)
+        ranked = self.ranked_clauses(question, ("goal", "task", "paragraph"), k=10)
+        rank_of = {c.id: r for r, c in enumerate(ranked)}
+        scored: list[tuple[float, Target]] = []
+        for target in self.knowledge.targets:
+            cover = coverage(grams, f"{target.indicator}{_segment_of(target)}")
+            if question.year and target.year and target.year != question.year:
+                continue
+            rank = rank_of.get(target.clause_id)
+            score = cover + (0.15 / (1 + rank) if rank is not None else 0.0)
+            scored.append((score, target))
+        if not scored:
+            return self.answer_sentence(question)
+        scored.sort(key=lambda pair: -pair[0])
+        best_score, best = scored[0]
+        if coverage(grams, f"{best.indicator}{_segment_of(best)}") < 0.5:
+            return self.answer_sentence(question)
+        chosen = [t for s, t in scored if t.clause_id == best.clause_id and t.sentence == best.sentence and t.indicator == best.indicator]
+        conflicts = [t for s, t in scored if t.indicator == best.indicator and t.clause_id != best.clause_id and t.value != best.value and s >= best_score - 0.2]
+        parts = [self.describe_target(t) for t in chosen]
+        citations = [self.cite_target(chosen[0])]
+        if conflicts:
+            other = conflicts[0]
+            parts.append(f"另：{self.knowledge.clause(other.clause_id).section} 中表述为 {self.describe_target(other)}（两处表述不同，均列出）")
+            citations.append(self.cite_target(other))
+        confidence = min(1.0, best_score)
+        return Answer(question.raw, "；".join(parts) + "。", "", confidence, False, tuple(citations))
+
+    def describe_target(self, target: Target) -> str:
+        when = f"到{target.year}年，" if target.year else ""
+        if target.period:
+            when = f"“{'十四五' if target.year == 2025 else '十五五'}”期间（{target.period}），"
+        base = f"{target.baseline}" if target.baseline else ""
+        comparator = target.comparator if target.comparator not in ("不低于", "不高于", "不少于", "不超过", "不小于") else ""
+        return f"{when}{target.indicator}{base}{comparator}{target.display}（原文：{_segment_of(target)}）"
+
+    def cite_target(self, target: Target) -> Citation:
+        clause = self.knowledge.clause(target.clause_id)
+        return Citation(clause.doc, clause.id, clause.section, self.knowledge.quote(clause.doc, target.start, target.end), target.start, target.end)
+
+    # --- generic: the best sentence of the best clause ---------------------------------------------------
+    def answer_sentence(self, question: Question, kinds: tuple[str, ...] | None = None, need_number: bool = True) -> Answer:
+        """The best-covering part of a retrieved sentence; a figure only if that part states one."""
+        from .facts import split_sentences
+
+        grams = bigrams(question.text)
+        best: tuple[float, Clause, object, str] | None = None
+        for rank, clause in enumerate(self.ranked_clauses(question, kinds, k=6)):
+            for sentence in split_sentences(clause):
+                if question.year and str(question.year) not in sentence.text and re.search(r"20\d\d年", sentence.text):
+                    continue
+                for part in re.split(r"(?<=[,:])", sentence.text):
+                    score = coverage(grams, part) + 0.1 / (1 + rank)
+                    if best is None or score > best[0]:
+                        best = (score, clause, sentence, part)
+        if best is None or best[0] < 0.6:
+            return self.abstain(question)
+        score, clause, sentence, part = best
+        if need_number and not re.search(r"\d", part):
+            return self.abstain(question, "具体数值", clause) if not self.states_no_figure(part) else self.no_figure(question, clause, sentence, part)
+        start, end = sentence.original_span
+        return Answer(question.raw, sentence.text, "", min(1.0, score * 0.8), False, (self.cite(clause, start, end),))
+
+    @staticmethod
+    def states_no_figure(part: str) -> bool:
+        return bool(re.search(r"下达|完成.{0,6}(指标|目标)|得到.{0,4}控制", part))
+
+    def no_figure(self, question: Question, clause: Clause, sentence, part: str) -> Answer:
+        """The plan speaks of it but sets no figure of its own ("确保完成市下达指标")."""
+        start, end = sentence.original_span
+        text = f"{NOT_STATED}具体数值：方案表述为“{part.strip(',。')}”。"
+        return Answer(question.raw, text, "", 0.6, True, (self.cite(clause, start, end),))
+
+    # --- responsible units ---------------------------------------------------------------------------------
+    def answer_responsible(self, question: Question) -> Answer:
+        grams = bigrams(re.sub(r"谁|牵头|负责|部门|单位|配合|责任", "", question.text))
+        best: tuple[float, Clause] | None = None
+        for rank, clause in enumerate(self.ranked_clauses(question, ("task",), k=6)):
+            score = coverage(grams, clause.text) + 0.2 / (1 + rank)
+            if best is None or score > best[0]:
+                best = (score, clause)
+        if best is None or best[0] < 0.45:
+            return self.abstain(question, "负责单位")
+        score, clause = best
+        units = self.knowledge.responsibilities.get(clause.id)
+        if units is None:
+            return self.abstain(question, "负责单位", clause)
+        text = f"「{clause.title}」由{units.lead}牵头"
+        if len(units.units) > 1:
+            text += f"，{'、'.join(units.units[1:])}配合（按职责分工负责）"
+        if question.units and question.units[0] not in units.units:
+            text = f"{question.units[0]}不在该任务的责任单位中。" + text
+        return Answer(question.raw, text + "。", "", min(1.0, score), False, (self.cite(clause, units.start, units.end), self.cite(clause)))
+
+    def answer_unit_tasks(self, question: Question) -> Answer:
+        unit = question.units[0]
+        lead_only = "牵头" in question.text
+        rows = []
+        citations = []
+        for clause_id, units in self.knowledge.responsibilities.items():
+            if unit in units.units and (not lead_only or units.lead == unit):
+                clause = self.knowledge.clause(clause_id)
+                role = "牵头" if units.lead == unit else "配合"
+                rows.append(f"{clause.section}（{role}）")
+                citations.append(self.cite(clause, units.start, units.end))
+        if not rows:
+            return self.abstain(question, f"{unit}负责的任务")
+        head = f"{unit}{'牵头' if lead_only else '负责'}的任务共{len(rows)}项："
+        return Answer(question.raw, head + "；".join(rows) + "。", "", 0.9, False, tuple(citations))
+
+    # --- structure and ledger aggregations ---------------------------------------------------------------------
+    def actions(self) -> dict[str, list[Clause]]:
+        grouped: dict[str, list[Clause]] = {}
+        for clause in self.knowledge.clauses:
+            if clause.action and clause.section.startswith("三、"):
+                grouped.setdefault(clause.action, []).append(clause)
+        return grouped
+
+    def answer_list_actions(self, question: Question) -> Answer:
+        actions = self.actions()
+        if not actions:
+            return self.abstain(question)
+        intro = next((c for c in self.knowledge.clauses if c.section == "三、重点任务" and "行动" in c.text), None)
+        text = f"方案“三、重点任务”共部署{len(actions)}大行动：" + "；".join(actions) + "。"
+        citations = (self.cite(intro),) if intro else tuple(self.cite(c[0]) for c in actions.values())
+        return Answer(question.raw, text, "", 0.95, False, citations)
+
+    def answer_count_tasks(self, question: Question) -> Answer:
+        grams = bigrams(re.sub(r"行动|任务|几项|多少|有哪些", "", question.text))
+        actions = self.actions()
+        if not actions:
+            return self.abstain(question)
+        name = max(actions, key=lambda a: coverage(grams, a))
+        if coverage(grams, name) < 0.5:
+            return self.abstain(question, "该行动")
+        tasks = [c for c in actions[name] if c.kind == "task"]
+        text = f"{name}共有{len(tasks)}项任务：" + "；".join(c.title for c in tasks) + "。"
+        return Answer(question.raw, text, "", 0.95, False, tuple(self.cite(c, c.start, c.offsets[len(c.title) + 1]) for c in tasks))
+
+    def answer_targets_by_year(self, question: Question) -> Answer:
+        year = question.year
+        targets = [t for t in self.knowledge.targets if t.year == year]
+        if not targets:
+            return self.abstain(question, f"{year}年的目标")
+        lines = [f"{t.indicator}{t.display}" for t in targets]
+        text = f"方案中明确到{year}年的量化目标共{len(targets)}项：" + "；".join(lines) + "。"
+        return Answer(question.raw, text, "", 0.9, False, tuple(self.cite_target(t) for t in targets))
+
+    # --- deadlines ----------------------------------------------------------------------------------------------
+    def answer_deadline(self, question: Question) -> Answer:
+        grams = bigrams(re.sub(r"什么时候|何时|哪一年|哪年|完成|实现|时间", "", question.text))
+        ranked = self.ranked_clauses(question, ("goal", "task", "paragraph"), k=8)
+        rank_of = {c.id: r for r, c in enumerate(ranked)}
+        best = None
+        for deadline in self.knowledge.deadlines:
+            if deadline.clause_id not in rank_of:
+                continue
+            score = coverage(grams, deadline.text) + 0.1 / (1 + rank_of[deadline.clause_id])
+            if best is None or score > best[0]:
+                best = (score, deadline)
+        if best is None or best[0] < 0.5:
+            return self.abstain(question, "完成时间")
+        score, deadline = best
+        clause = self.knowledge.clause(deadline.clause_id)
+        text = f"{deadline.phrase}（原文：{deadline.text}）"
+        return Answer(question.raw, text, "", min(1.0, score), False, (self.cite(clause, deadline.start, deadline.end),))
+
+    # --- chronicle and front matter --------------------------------------------------------------------------------
+    def answer_chronicle(self, question: Question) -> Answer:
+        date = re.search(r"(\d{1,2})月(\d{1,2})日", question.text)
+        events = [c for c in self.knowledge.clauses if c.kind == "event"]
+        if date:
+            wanted = f"-{int(date.group(1)):02d}-{int(date.group(2)):02d}"
+            events = [c for c in events if c.date and c.date.endswith(wanted)]
+            if not events:
+                return self.abstain(question, f"{date.group()}的相关记载")
+        grams = bigrams(re.sub(r"\d{1,2}月\d{1,2}日|谁|主持|哪天|什么", "", question.text))
+        ranked = {c.id: r for r, c in enumerate(self.ranked_clauses(question, ("event",), k=10))}
+        best = max(events, key=lambda c: coverage(grams, c.text) + (0.2 / (1 + ranked[c.id]) if c.id in ranked else 0))
+        score = coverage(grams, best.text)
+        if score < (0.3 if date else 0.5):
+            return self.abstain(question, "相关记载", best)
+        text = f"{best.date}：{best.text}" if best.date else best.text
+        return Answer(question.raw, text, "", min(1.0, 0.5 + score / 2), False, (self.cite(best),))
+
+    def answer_meta(self, question: Question) -> Answer:
+        for field, pattern in META_FIELDS:
+            if pattern.search(question.text):
+                facts = [f for f in self.knowledge.meta if f.field == field]
+                if facts:
+                    value = " ".join(dict.fromkeys(f.value for f in facts))
+                    clause = self.knowledge.clause(facts[0].clause_id)
+                    return Answer(question.raw, f"{field}：{value}。", "", 0.95, False, (self.cite(clause),))
+        return self.answer_sentence(question, need_number=False)
+
+    @cached_property
+    def _alias_pattern(self) -> re.Pattern[str]:
+        return re.compile("|".join(sorted(map(re.escape, unit_aliases()), key=len, reverse=True)))
+
+
+def _segment_of(target: Target) -> str:
+    """The comma-separated part of the sentence that states the figure (plus its year phrase)."""
+    sentence = target.sentence
+    pos = sentence.find(target.value_text + target.unit)
+    if pos < 0:
+        return sentence
+    start = max(sentence.rfind(",", 0, pos), sentence.rfind(":", 0, pos)) + 1
+    end_candidates = [i for i in (sentence.find(",", pos), sentence.find("。", pos)) if i >= 0]
+    end = min(end_candidates) if end_candidates else len(sentence)
+    return sentence[start:end]
+
+
+def _aliases_in(text: str) -> list[str]:
+    aliases = unit_aliases()
+    found = []
+    for alias in sorted(aliases, key=len, reverse=True):
+        if alias in text and not any(alias in f for f in found):
+            found.append(alias)
+    return found

@@ -1,0 +1,82 @@
+"""The answering chain on the real bulletin: one test per kind of question users ask."""
+
+import pytest
+
+
+def ask(assistant, question, history=None):
+    return assistant.ask(question, history)
+
+
+def test_target_with_year_and_qualifier(assistant):
+    answer = ask(assistant, "到2025年非化石能源消费比重要达到多少？")
+    assert "27%以上" in answer.answer and not answer.abstained and answer.intent == "target"
+    citation = answer.citations[0]
+    assert citation.section == "二、主要目标"
+    assert "非化石能源消费比重提高到27%以上" in citation.quote
+    assert assistant.knowledge.quote(citation.doc, citation.start, citation.end) == citation.quote
+
+
+def test_baseline_and_strive_figure(assistant):
+    answer = ask(assistant, "单位GDP能耗比2020年要下降多少？")
+    assert "14.5%" in answer.answer and "力争" in answer.answer and "15%" in answer.answer
+
+
+def test_chinese_numerals_and_synonyms(assistant):
+    assert "16.24万千瓦" in ask(assistant, "新能源装机到二〇二五年要达到多少万千瓦？").answer
+    assert "不高于1.3" in ask(assistant, "新建大型数据中心的PUE要控制在多少？").answer
+
+
+def test_responsible_units_lead_first_and_aliases(assistant):
+    answer = ask(assistant, "老旧小区改造由哪些部门负责？")
+    assert answer.intent == "responsible"
+    assert answer.answer.index("区住房和城乡建设局") < answer.answer.index("区城市管理和综合执法局")
+    tasks = ask(assistant, "林业局负责哪些任务？")
+    assert tasks.intent == "unit_tasks" and "碳汇补偿机制" in tasks.answer
+
+
+def test_deadline(assistant):
+    answer = ask(assistant, "什么时候基本淘汰国三及以下排放标准汽车？")
+    assert answer.intent == "deadline" and "到2025年" in answer.answer
+
+
+def test_aggregations(assistant):
+    actions = ask(assistant, "碳达峰十大行动是哪些？")
+    assert "（十）绿色金融支撑转型行动" in actions.answer and "10大行动" in actions.answer
+    count = ask(assistant, "交通物流行动有几项任务？")
+    assert "4项任务" in count.answer
+    by_year = ask(assistant, "哪些目标要在2030年前实现？")
+    assert "31%以上" in by_year.answer and "65%" in by_year.answer
+
+
+def test_conflicting_statements_are_both_shown(assistant):
+    answer = ask(assistant, "全区森林覆盖率要达到多少？")
+    assert "67%以上" in answer.answer and "61.86%以上" in answer.answer
+    assert len(answer.citations) == 2
+
+
+def test_chronicle_and_front_matter(assistant):
+    advisers = ask(assistant, "4月12日聘任了几名兼职法律顾问？")
+    assert "4人" in advisers.answer and advisers.citations[0].clause_id.endswith("e2024-04.06")
+    assert "鹤政函〔2024〕1号" in ask(assistant, "这个方案的文号是多少？").answer
+    assert "2024年3月27日" in ask(assistant, "方案是哪天印发的？").answer
+
+
+def test_follow_up_reuses_the_topic(assistant):
+    answer = ask(assistant, "那2030年呢？", history=[("到2025年非化石能源消费比重要达到多少？", "27%以上")])
+    assert "31%以上" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["到2035年非化石能源消费比重要达到多少？", "全区湿地保护率要达到多少？", "单位GDP二氧化碳排放降幅是多少？"],
+)
+def test_abstains_instead_of_guessing(assistant, question):
+    answer = ask(assistant, question)
+    assert answer.abstained and answer.answer.startswith("方案中未明确")
+    assert answer.citations  # the nearest clause, as a pointer
+
+
+@pytest.mark.parametrize("question", ["", "   ", "问" * 5000])
+def test_bad_questions_are_clear_errors(assistant, question):
+    with pytest.raises(ValueError, match="question"):
+        ask(assistant, question)
