@@ -30,19 +30,20 @@ SYNONYMS = {
 FILLER = re.compile(
     r"请问|请|一下|方案|实施方案|规划|文件|里面|里|中|提出|要求|规定|明确|目标值?|指标|是多少|多少|多大|几个|几家|几座|几项|"
     r"什么|哪些|哪个|哪一年|哪年|吗|呢|啊|吧|要|达到|达|为|是|的|了|到|在|全区|我区|鹤城区|区里|计划|预计|准备|能|应该|需要|必须|"
+    r"怎么|怎样|如何|部分|那一节|这一节|一节|这块|那块|那个|这个|方面|对于|关于|一共|总共|分别|大概|左右吗|"
     r"[?？!！,，。、:：;；“”\"'()（）《》\s]"
 )
 YEAR = re.compile(r"(20\d\d)年?")
 
 INTENT_PATTERNS = [
     ("list_actions", re.compile(r"(十大|几大|哪些|哪几|多少|几个)(项)?(重点)?行动|行动有哪些|行动包括")),
-    ("count_tasks", re.compile(r"行动.{0,6}(几项|几个|多少项|多少个|哪些)(重点)?任务|行动.{0,4}任务有哪些")),
-    ("unit_tasks", re.compile(r"(负责|牵头|参与|承担).{0,4}(哪些|哪几|什么|几项|多少)")),
+    ("count_tasks", re.compile(r"行动.{0,8}(几项|几个|几条|多少项|多少个|多少条|哪些|哪几)(具体|重点)?任务|行动.{0,4}任务有哪些")),
+    ("unit_tasks", re.compile(r"(负责|牵头|参与|承担|涉及).{0,4}(哪些|哪几|什么|几项|多少)")),
     ("targets_by_year", re.compile(r"(哪些|哪几|什么)(目标|指标|任务).{0,12}20\d\d|20\d\d.{0,10}(哪些|哪几|有什么)(目标|指标|任务)")),
+    ("meta", re.compile(r"文号|印发|发文|主送|期号|第几期|哪一期|总第|总期|编辑|编委|编辑委员会|编印|公报.{0,6}(日期|时间|哪天)|方案名称|全称|通知")),
+    ("chronicle", re.compile(r"\d{1,2}月\d{1,2}[日号]|大事记|常务会议|会议|调度会|主持|会见|调研|督导|考察|招商|接访|聘任|法律顾问|慰问|培训班|开班|巡河|巡田|区长|书记|区领导")),
     ("responsible", re.compile(r"谁|哪个部门|哪些部门|哪个单位|哪些单位|什么部门|什么单位|责任单位|牵头单位|配合单位|负责单位|由.{0,10}负责|牵头")),
-    ("meta", re.compile(r"文号|印发|发文|主送|期号|第几期|总第|总期|编辑|编委|编辑委员会|主任|公报.{0,4}(日期|时间|哪天)|方案名称|全称|通知")),
-    ("deadline", re.compile(r"什么时候|何时|哪一年|哪年|几年|时间节点|期限|截止|多久|时限|什么时间")),
-    ("chronicle", re.compile(r"\d{1,2}月\d{1,2}日|大事记|常务会议|会议|主持|会见|调研|督导|考察|聘任|法律顾问|慰问|培训班|开班|巡河|巡田")),
+    ("deadline", re.compile(r"什么时候|何时|哪一年|哪年|时间节点|期限|截止|多久|时限|什么时间")),
 ]
 META_FIELDS = [
     ("文号", re.compile(r"文号|发文字号|字号")),
@@ -195,8 +196,12 @@ class Assistant:
         rank_of = {c.id: r for r, c in enumerate(ranked)}
         scored: list[tuple[float, Target]] = []
         for target in self.knowledge.targets:
-            cover = coverage(grams, f"{target.indicator}{_segment_of(target)}")
+            section = self.knowledge.clause(target.clause_id).section
+            cover = max(coverage(grams, f"{target.indicator}{_segment_of(target)}"),
+                        coverage(grams, f"{section}{target.indicator}{_segment_of(target)}") - 0.05)
             if question.year and target.year and target.year != question.year:
+                continue
+            if not units_agree(question.text, target):
                 continue
             rank = rank_of.get(target.clause_id)
             score = cover + (0.15 / (1 + rank) if rank is not None else 0.0)
@@ -205,7 +210,7 @@ class Assistant:
             return self.answer_sentence(question)
         scored.sort(key=lambda pair: -pair[0])
         best_score, best = scored[0]
-        if coverage(grams, f"{best.indicator}{_segment_of(best)}") < 0.5:
+        if coverage(grams, f"{best.indicator}{_segment_of(best)}") < 0.5 or not numbers_agree(question.text, best.sentence):
             return self.answer_sentence(question)
         chosen = [t for s, t in scored if t.clause_id == best.clause_id and t.sentence == best.sentence and t.indicator == best.indicator]
         conflicts = [t for s, t in scored if t.indicator == best.indicator and t.clause_id != best.clause_id and t.value != best.value and s >= best_score - 0.2]
@@ -245,7 +250,7 @@ class Assistant:
                     score = coverage(grams, part) + 0.1 / (1 + rank)
                     if best is None or score > best[0]:
                         best = (score, clause, sentence, part)
-        if best is None or best[0] < 0.6:
+        if best is None or best[0] < 0.6 or not numbers_agree(question.text, best[2].text):
             return self.abstain(question)
         score, clause, sentence, part = best
         if need_number and not re.search(r"\d", part):
@@ -359,18 +364,18 @@ class Assistant:
 
     # --- chronicle and front matter --------------------------------------------------------------------------------
     def answer_chronicle(self, question: Question) -> Answer:
-        date = re.search(r"(\d{1,2})月(\d{1,2})日", question.text)
+        date = re.search(r"(\d{1,2})月(\d{1,2})[日号]", question.text)
         events = [c for c in self.knowledge.clauses if c.kind == "event"]
         if date:
             wanted = f"-{int(date.group(1)):02d}-{int(date.group(2)):02d}"
             events = [c for c in events if c.date and c.date.endswith(wanted)]
             if not events:
                 return self.abstain(question, f"{date.group()}的相关记载")
-        grams = bigrams(re.sub(r"\d{1,2}月\d{1,2}日|谁|主持|哪天|什么", "", question.text))
+        grams = bigrams(re.sub(r"\d{1,2}月\d{1,2}[日号]|谁|主持|哪天|什么|区长|开展|活动|哪位|哪些|参加", "", question.text))
         ranked = {c.id: r for r, c in enumerate(self.ranked_clauses(question, ("event",), k=10))}
         best = max(events, key=lambda c: coverage(grams, c.text) + (0.2 / (1 + ranked[c.id]) if c.id in ranked else 0))
         score = coverage(grams, best.text)
-        if score < (0.3 if date else 0.5):
+        if (score < 0.5 and not (date and len(events) == 1)) or not numbers_agree(question.text, best.text):
             return self.abstain(question, "相关记载", best)
         text = f"{best.date}：{best.text}" if best.date else best.text
         return Answer(question.raw, text, "", min(1.0, 0.5 + score / 2), False, (self.cite(best),))
@@ -388,6 +393,22 @@ class Assistant:
     @cached_property
     def _alias_pattern(self) -> re.Pattern[str]:
         return re.compile("|".join(sorted(map(re.escape, unit_aliases()), key=len, reverse=True)))
+
+
+def numbers_agree(question: str, text: str) -> bool:
+    """A figure the question states ("第53次", "第1期", "27%") must be in the text that answers it."""
+    stated = re.sub(r"20\d\d年?|\d{1,2}月\d{1,2}[日号]?|\d{1,2}月份?", " ", question)
+    numbers = re.findall(r"\d+(?:\.\d+)?", stated)
+    return all(re.search(rf"(?<![\d.]){re.escape(n)}(?![\d.])", text) for n in numbers)
+
+
+ASKED_UNIT = re.compile(r"多少(万立方米|立方米|辆|亿元|万元|元|吨|万吨|公顷|户|人|千瓦时|度)")
+
+
+def units_agree(question: str, target: Target) -> bool:
+    """"保有量要达到多少辆" is not answered by a percentage."""
+    asked = ASKED_UNIT.search(question)
+    return not asked or asked.group(1) == target.unit
 
 
 def _segment_of(target: Target) -> str:
