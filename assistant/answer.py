@@ -82,13 +82,10 @@ def bigrams(text: str) -> set[str]:
 
 
 def coverage(question_grams: set[str], text: str) -> float:
-    """Share of the question's content bigrams found in `text` (1.0 = every word is there)."""
+    """Share of the question's content bigrams found in `text` (already normalised corpus text)."""
     if not question_grams:
         return 0.0
-    haystack = normalise_text(text)
-    for word, replacement in SYNONYMS.items():
-        haystack = haystack.replace(replacement, replacement + word)
-    return sum(1 for g in question_grams if g in haystack) / len(question_grams)
+    return sum(1 for g in question_grams if g in text) / len(question_grams)
 
 
 class Assistant:
@@ -98,6 +95,11 @@ class Assistant:
         self.knowledge = knowledge
         self.retriever = retriever
         self.settings = settings
+        # What each target is matched against: its own words, and with its section path.
+        self._target_text = {
+            id(t): (f"{t.indicator}{_segment_of(t)}", f"{knowledge.clause(t.clause_id).section}{t.indicator}{_segment_of(t)}")
+            for t in knowledge.targets
+        }
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, progress: bool = False) -> Assistant:
@@ -194,34 +196,40 @@ class Assistant:
         grams = bigrams(question.text)
         ranked = self.ranked_clauses(question, ("goal", "task", "paragraph"), k=10)
         rank_of = {c.id: r for r, c in enumerate(ranked)}
-        scored: list[tuple[float, Target]] = []
+        scored: list[tuple[float, float, Target]] = []  # (score, coverage, target)
         for target in self.knowledge.targets:
-            section = self.knowledge.clause(target.clause_id).section
-            cover = max(coverage(grams, f"{target.indicator}{_segment_of(target)}"),
-                        coverage(grams, f"{section}{target.indicator}{_segment_of(target)}") - 0.05)
             if question.year and target.year and target.year != question.year:
                 continue
             if not units_agree(question.text, target):
                 continue
+            own, with_section = self._target_text[id(target)]
+            cover = max(coverage(grams, own), coverage(grams, with_section) - 0.05)
             rank = rank_of.get(target.clause_id)
-            score = cover + (0.15 / (1 + rank) if rank is not None else 0.0)
-            scored.append((score, target))
+            # The indicator's own words break ties between figures listed in one sentence.
+            score = cover + 0.3 * coverage(grams, target.indicator) + (0.15 / (1 + rank) if rank is not None else 0.0)
+            scored.append((score, cover, target))
         if not scored:
             return self.answer_sentence(question)
-        scored.sort(key=lambda pair: -pair[0])
-        best_score, best = scored[0]
-        if coverage(grams, f"{best.indicator}{_segment_of(best)}") < 0.5 or not numbers_agree(question.text, best.sentence):
+        scored.sort(key=lambda item: -item[0])
+        best_score, best_cover, best = scored[0]
+        if best_cover < 0.5 or not numbers_agree(question.text, best.sentence):
             return self.answer_sentence(question)
-        chosen = [t for s, t in scored if t.clause_id == best.clause_id and t.sentence == best.sentence and t.indicator == best.indicator]
-        conflicts = [t for s, t in scored if t.indicator == best.indicator and t.clause_id != best.clause_id and t.value != best.value and s >= best_score - 0.2]
+        chosen = [t for _, _, t in scored if t.sentence == best.sentence and t.indicator == best.indicator]
+        # The same indicator stated differently elsewhere: show every statement, each cited.
+        others = [
+            t for _, cover, t in scored
+            if t not in chosen and t.unit == best.unit and t.value != best.value and cover >= best_cover - 0.05
+            and coverage(grams, t.indicator) >= coverage(grams, best.indicator) - 0.1
+        ][:3]
         parts = [self.describe_target(t) for t in chosen]
         citations = [self.cite_target(chosen[0])]
-        if conflicts:
-            other = conflicts[0]
-            parts.append(f"另：{self.knowledge.clause(other.clause_id).section} 中表述为 {self.describe_target(other)}（两处表述不同，均列出）")
+        for other in others:
+            section = self.knowledge.clause(other.clause_id).section
+            parts.append(f"另：{section} 中表述为 {self.describe_target(other)}")
             citations.append(self.cite_target(other))
-        confidence = min(1.0, best_score)
-        return Answer(question.raw, "；".join(parts) + "。", "", confidence, False, tuple(citations))
+        if others:
+            parts.append("方案中对此有不同表述，均列出供核对")
+        return Answer(question.raw, "；".join(parts) + "。", "", min(1.0, best_cover), False, tuple(citations))
 
     def describe_target(self, target: Target) -> str:
         when = f"到{target.year}年，" if target.year else ""
@@ -381,13 +389,17 @@ class Assistant:
         return Answer(question.raw, text, "", min(1.0, 0.5 + score / 2), False, (self.cite(best),))
 
     def answer_meta(self, question: Question) -> Answer:
+        parts, citations = [], []
         for field, pattern in META_FIELDS:
-            if pattern.search(question.text):
-                facts = [f for f in self.knowledge.meta if f.field == field]
-                if facts:
-                    value = " ".join(dict.fromkeys(f.value for f in facts))
-                    clause = self.knowledge.clause(facts[0].clause_id)
-                    return Answer(question.raw, f"{field}：{value}。", "", 0.95, False, (self.cite(clause),))
+            if not pattern.search(question.text) or (field == "总编辑" and "副总编辑" in question.text):
+                continue
+            facts = [f for f in self.knowledge.meta if f.field == field]
+            if facts:
+                parts.append(f"{field}：{' '.join(dict.fromkeys(f.value for f in facts))}")
+                citations += [self.cite(self.knowledge.clause(f.clause_id)) for f in facts]
+        if parts:
+            unique = tuple(dict.fromkeys(citations))
+            return Answer(question.raw, "；".join(parts) + "。", "", 0.95, False, unique)
         return self.answer_sentence(question, need_number=False)
 
     @cached_property
