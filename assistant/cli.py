@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--index", type=Path, help="index folder (default: index/)")
     ask.add_argument("--model", help="embedding model the index was built with")
     ask.set_defaults(handler=cmd_ask)
+
+    from .batch import add_batch_command
+    from .serve import add_serve_command
+
+    add_batch_command(commands)
+    add_serve_command(commands)
     return parser
 
 

@@ -1,39 +1,421 @@
-"""Stage 8, serve: the gradio page (and, later, the portal API) over the bundled corpus."""
+"""Stage 8, serve: the web page (gradio, Chinese UI) mounted on the portal API (FastAPI), one process.
+
+    /           问答 (chat with citation cards), 目标台账 (ledger + xlsx), 批量问答 (questionnaire upload)
+    /embed      a compact chat for an <iframe> on the government portal
+    /api/...    the portal API (assistant/api.py), OpenAPI at /docs
+
+The index is built in a background thread, so the page is up at once and says 正在建立索引 until the
+assistant is ready; questions asked meanwhile wait for it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import html
+import logging
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from .config import Settings, load_settings
+from .models import Answer, Citation
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a government intranet
+
+log = logging.getLogger(__name__)
+
+TITLE = "政策规划问答助手"
+EXAMPLES = [
+    "到2025年，全区非化石能源消费比重要提高到多少？",
+    "2030年非化石能源消费比重的目标是多少？",
+    "老旧小区改造谁牵头？",
+    "碳达峰十大行动是哪些？",
+    "碳达峰实施方案印发通知的文号是多少？",
+    "4月12日区政府聘了几位兼职法律顾问？",
+    "鹤城区计划哪一年实现碳中和？",
+]
+# System fonts only: the page must not fetch Google Fonts (intranets have no internet, and it is slow).
+FONTS = ["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "sans-serif"]
+MAX_UPLOAD = "5mb"
+LOADING_TEXT = "⏳ 正在建立索引（首次启动约需 20 秒），请稍候…… 此时提出的问题会在就绪后回答。"
+READY_TEXT = "✅ 已就绪：答案均逐字引用《怀化市鹤城区碳达峰实施方案》及区政府大事记原文。"
+
+CSS = """
+.planqa-answer { line-height: 1.7; }
+.planqa-abstain { border-left: 4px solid #d97706; background: #fffbeb; color: #78350f; padding: 8px 12px; border-radius: 6px; }
+.planqa-abstain b { display: block; margin-bottom: 4px; }
+.planqa-card { border: 1px solid #d1d5db; border-radius: 8px; padding: 8px 12px; margin-top: 8px; background: #f9fafb; color: #111827; }
+.planqa-section { font-size: 0.85em; color: #1d4ed8; font-weight: 600; }
+.planqa-quote { margin: 4px 0; padding-left: 8px; border-left: 3px solid #93c5fd; }
+.planqa-card mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 2px; }
+.planqa-card details summary { cursor: pointer; font-size: 0.85em; color: #4b5563; }
+.planqa-context { font-size: 0.9em; margin-top: 4px; }
+.planqa-context mark.planqa-cited { background: #dbeafe; }
+.planqa-error { color: #b91c1c; }
+"""
+EMBED_CSS = CSS + """
+footer { display: none !important; }
+.gradio-container { padding: 4px !important; }
+"""
 
 
-def build_demo(settings: Settings):
+# ---------------------------------------------------------------- background start
+
+
+class BackgroundAssistant:
+    """The Assistant, built in a thread: the page starts at once and can say why answers wait.
+
+    Has the Assistant's surface (`ask`, `knowledge`) so the API and the page take either.
+    """
+
+    def __init__(self, settings: Settings, factory: Callable[[Settings], Any] | None = None) -> None:
+        self.settings = settings
+        self._factory = factory or _build_assistant
+        self._done = threading.Event()
+        self._assistant: Any = None
+        self.error: str | None = None
+        self.status = "正在建立索引 / building the index"
+
+    def start(self) -> BackgroundAssistant:
+        threading.Thread(target=self._build, name="planqa-index", daemon=True).start()
+        return self
+
+    def _build(self) -> None:
+        started = time.monotonic()
+        print("正在加载或建立索引 / loading or building the index …", file=sys.stderr, flush=True)
+        try:
+            self._assistant = self._factory(self.settings)
+            self.status = f"就绪 / ready ({time.monotonic() - started:.1f}s)"
+        except Exception as exc:  # shown on the page and in /api/health instead of a dead server
+            log.exception("building the assistant failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.status = f"启动失败 / failed: {self.error}"
+        print(self.status, file=sys.stderr, flush=True)
+        self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set() and self._assistant is not None
+
+    def get(self, timeout: float | None = 600) -> Any:
+        if not self._done.wait(timeout):
+            raise TimeoutError("索引仍在建立 / the index is still being built; try again shortly")
+        if self._assistant is None:
+            raise RuntimeError(self.status)
+        return self._assistant
+
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+        return self.get().ask(question, history=history)
+
+    @property
+    def knowledge(self):
+        return self.get().knowledge
+
+
+def _build_assistant(settings: Settings) -> Any:
+    from .answer import Assistant
+
+    return Assistant.from_settings(settings, progress=True)
+
+
+# ---------------------------------------------------------------- rendering (pure, HTML-escaped)
+
+FIGURE = re.compile(r"\d+(?:\.\d+)?%?")
+
+
+def highlight_figures(quote: str, answer_text: str) -> str:
+    """Escape `quote` and <mark> the figures it shares with the answer, so the eye finds 27% at once.
+
+    Escaping happens per piece, after matching: escaping first would turn ' into &#x27; and its
+    digits could then be "highlighted" inside the entity.
+    """
+    quote = _join_page_breaks(quote)
+    wanted = set(FIGURE.findall(answer_text))
+    out, last = [], 0
+    for match in FIGURE.finditer(quote):
+        heading_number = match.start() == 0 and quote[match.end() : match.end() + 1] in (".", "．", "、")
+        if match.group() in wanted and not heading_number:
+            out += [html.escape(quote[last : match.start()]), f"<mark>{html.escape(match.group())}</mark>"]
+            last = match.end()
+    out.append(html.escape(quote[last:]))
+    return "".join(out)
+
+
+def _join_page_breaks(text: str) -> str:
+    """Display only: a page break inside a verbatim quote ("围护结\n\n构") would show as a new paragraph."""
+    return re.sub(r"[ \t]*\n\s*", "", text)
+
+
+def clause_context(knowledge, citation: Citation) -> str:
+    """The whole clause around a citation, the cited part marked: "open the clause in context"."""
+    try:
+        clause = knowledge.clause(citation.clause_id)
+    except KeyError:
+        return ""
+    text = knowledge.quote(clause.doc, clause.start, clause.end)
+    start, end = citation.start - clause.start, citation.end - clause.start
+    if not (0 <= start <= end <= len(text)):
+        return html.escape(_join_page_breaks(text))
+    before, cited, after = (_join_page_breaks(part) for part in (text[:start], text[start:end], text[end:]))
+    return f'{html.escape(before)}<mark class="planqa-cited">{html.escape(cited)}</mark>{html.escape(after)}'
+
+
+
+def citation_card(knowledge, citation: Citation, answer_text: str, number: int) -> str:
+    section = html.escape(citation.section.replace(" > ", " › "))
+    context = clause_context(knowledge, citation)
+    details = (
+        f'<details><summary>查看条款全文（{html.escape(citation.clause_id)}）</summary>'
+        f'<div class="planqa-context">{context}</div></details>'
+        if context
+        else ""
+    )
+    return (
+        f'<div class="planqa-card"><div class="planqa-section">[{number}] {section}</div>'
+        f'<div class="planqa-quote">“{highlight_figures(citation.quote, answer_text)}”</div>{details}</div>'
+    )
+
+
+def render_answer(answer: Answer, knowledge) -> str:
+    """An answer as one HTML block: the text (or a clear 方案中未明确 notice), then a card per citation."""
+    body = html.escape(answer.answer).replace("\n", "<br>")
+    if answer.abstained:
+        head = f'<div class="planqa-abstain"><b>⚠ 方案中未明确</b>{body}</div>'
+        label = '<div class="planqa-section" style="margin-top:8px">相关条款（仅供参考）</div>' if answer.citations else ""
+    else:
+        head, label = f'<div class="planqa-answer">{body}</div>', ""
+    cards = "".join(citation_card(knowledge, c, answer.answer, i) for i, c in enumerate(answer.citations, 1))
+    # one line: the chatbot's markdown pass must not read indentation as a code block
+    return f"{head}{label}{cards}"
+
+
+def render_error(message: str) -> str:
+    return f'<div class="planqa-error">⚠ {html.escape(message)}</div>'
+
+
+# ---------------------------------------------------------------- the page
+
+
+def chat_turn(service, question: str, messages: list[dict], history: list[tuple[str, str]]):
+    """One question: ask with the earlier turns (for follow-ups like "那2030年呢？"), append to the chat."""
+    question = (question or "").strip()
+    messages = list(messages or [])
+    if not question:
+        return "", messages, history
+    try:
+        answer = service.ask(question, history[-10:] or None, key_id="web", channel="web")
+        reply = render_answer(answer, service.knowledge)
+        history = [*history, (question, answer.answer)]
+    except (ValueError, TimeoutError, RuntimeError) as exc:  # rejected question, or index not ready
+        reply = render_error(str(exc))
+    messages += [{"role": "user", "content": html.escape(question)}, {"role": "assistant", "content": reply}]
+    return "", messages, history
+
+
+def _chat_widgets(gr, service, height: int, examples: list[str]) -> None:
+    """The chatbot, the input box and its wiring: shared by the main page and /embed."""
+    chatbot = gr.Chatbot(
+        label="问答", height=height, latex_delimiters=[], feedback_options=None, elem_id="planqa-chat", line_breaks=False,
+        placeholder="请输入关于《鹤城区碳达峰实施方案》或区政府大事记的问题。",
+    )
+    history = gr.State([])
+    with gr.Row():
+        box = gr.Textbox(placeholder="例如：2030年非化石能源消费比重的目标是多少？", show_label=False, scale=5,
+                         elem_id="planqa-question", max_lines=4)
+        send = gr.Button("提问", variant="primary", scale=1, elem_id="planqa-send")
+    clear = gr.Button("清空对话", size="sm")
+    if examples:
+        gr.Examples(examples=examples, inputs=[box], label="示例问题")
+    turn = lambda q, m, h: chat_turn(service, q, m, h)  # noqa: E731
+    box.submit(turn, [box, chatbot, history], [box, chatbot, history])
+    send.click(turn, [box, chatbot, history], [box, chatbot, history])
+    clear.click(lambda: ([], []), None, [chatbot, history])
+
+
+def _status_line(gr, service) -> None:
+    """Says 正在建立索引 until the assistant is ready, then stops polling."""
+    status = gr.Markdown(READY_TEXT if service.ready else LOADING_TEXT, elem_id="planqa-status")
+    if service.ready:
+        return
+    timer = gr.Timer(1.0)
+
+    def poll():
+        error = getattr(service.assistant, "error", None)
+        if error:
+            return f"❌ 启动失败 / failed: {error}", gr.Timer(active=False)
+        if service.ready:
+            return READY_TEXT, gr.Timer(active=False)
+        return LOADING_TEXT, gr.Timer(active=True)
+
+    timer.tick(poll, None, [status, timer])
+
+
+def _ledger_tab(gr, knowledge) -> None:
+    """目标台账: every numeric target, filterable by action, unit and year, downloadable as xlsx."""
+    from .api import filter_ledger
+    from .tables import write_rows
+
+    rows = filter_ledger(knowledge)
+    columns = list(rows[0]) if rows else []
+    actions = [""] + list(dict.fromkeys(r["行动"] for r in rows))
+    units = [""] + sorted({u for r in rows for u in [r["牵头单位"], *str(r["配合单位"]).split("、")] if u})
+    years = [""] + sorted({str(r["年份"]) for r in rows if r["年份"]})
+    folder = Path(tempfile.mkdtemp(prefix="planqa-ledger-"))
+
+    def filtered(action: str, unit: str, year: str):
+        chosen = filter_ledger(knowledge, unit=unit or None, year=int(year) if year else None, action=action or None)
+        path = folder / "目标台账.xlsx"
+        write_rows(chosen, path, "xlsx")
+        table = [[r[c] for c in columns] for r in chosen]
+        return table, str(path), f"共 {len(chosen)} 项目标"
+
+    with gr.Row():
+        action = gr.Dropdown(actions, value="", label="行动")
+        unit = gr.Dropdown(units, value="", label="责任单位（可输入简称，如 发改局）", allow_custom_value=True)
+        year = gr.Dropdown(years, value="", label="年份", elem_id="planqa-ledger-year")
+    first_table, first_path, first_count = filtered("", "", "")
+    count = gr.Markdown(first_count, elem_id="planqa-ledger-count")
+    table = gr.Dataframe(headers=columns, value=first_table, wrap=True, interactive=False)
+    download = gr.DownloadButton("下载 xlsx", value=first_path, size="sm")
+    for control in (action, unit, year):
+        control.change(filtered, [action, unit, year], [table, download, count])
+
+
+def _batch_tab(gr, service) -> None:
+    """批量问答: upload a questionnaire, watch the progress, download the answered copy."""
+    from .batch import answer_questionnaire
+
+    gr.Markdown("上传 xlsx 或 csv 问卷（需有“问题”列，≤5 MB）。结果保留原有各行各列，并新增：答案、出处章节、原文摘录、置信度、方案是否明确。")
+    with gr.Row():
+        upload = gr.File(label="问卷文件", file_types=[".xlsx", ".csv"], type="filepath")
+        with gr.Column():
+            column = gr.Textbox(value="问题", label="问题所在列的列名")
+            sheet = gr.Textbox(value="", label="工作表名（可留空）")
+            run = gr.Button("开始批量问答", variant="primary")
+    summary = gr.Markdown()
+    result = gr.File(label="下载结果")
+
+    def answer_file(path: str | None, column_name: str, sheet_name: str, progress=gr.Progress()):  # noqa: B008
+        if not path:
+            raise gr.Error("请先上传文件 / upload a file first")
+        source = Path(path)
+        target = Path(tempfile.mkdtemp(prefix="planqa-batch-")) / f"{source.stem}_答案{source.suffix.lower()}"
+        try:
+            report = answer_questionnaire(
+                service.asker("web", "batch"), source, target, column=column_name.strip() or "问题",
+                sheet=sheet_name.strip() or None, progress=False,
+                on_progress=lambda done, total: progress(done / max(total, 1), desc=f"已完成 {done}/{total}"),
+            )
+        except (ValueError, FileNotFoundError) as exc:
+            raise gr.Error(str(exc)) from exc
+        text = f"完成：共 {report.rows} 题，回答 {report.answered} 题（其中方案中未明确 {report.abstained} 题），出错 {report.errors} 题。"
+        return text, str(target)
+
+    run.click(answer_file, [upload, column, sheet], [summary, result])
+
+
+def build_page(service, knowledge):
+    """The main page: 问答, 目标台账, 批量问答 tabs."""
     import gradio as gr
 
-    from .knowledge import ledger_rows, load_knowledge
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
+        gr.Markdown(f"# {TITLE}\n鹤城区人民政府公报 2024年第2期 · 碳达峰实施方案与区政府大事记 · 每个答案均附原文出处")
+        _status_line(gr, service)
+        with gr.Tabs():
+            with gr.Tab("问答"):
+                _chat_widgets(gr, service, height=520, examples=EXAMPLES)
+            with gr.Tab("目标台账"):
+                _ledger_tab(gr, knowledge)
+            with gr.Tab("批量问答"):
+                _batch_tab(gr, service)
+        gr.Markdown("接口文档见 [/docs](/docs)；嵌入门户网站请用 `<iframe src=\"…/embed\">`。")
+    return page
 
-    knowledge = load_knowledge(settings.corpus_dir)
-    rows = ledger_rows(knowledge)
-    columns = list(rows[0]) if rows else []
 
-    def filtered(unit: str, year: str):
-        chosen = ledger_rows(knowledge, unit=unit or None, year=int(year) if year else None)
-        return [[r[c] for c in columns] for r in chosen]
+def build_embed(service):
+    """/embed: only the chat, compact, for an <iframe> on the portal."""
+    import gradio as gr
 
-    with gr.Blocks(title="政策规划问答助手") as demo:
-        gr.Markdown("# 政策规划问答助手\n目标任务台账 (the chat tab arrives with the answering chain).")
-        with gr.Row():
-            unit = gr.Textbox(label="责任单位 (可用简称, 如 发改局)")
-            year = gr.Dropdown(["", "2025", "2030"], label="年份", value="")
-        table = gr.Dataframe(headers=columns, value=filtered("", ""), wrap=True)
-        unit.submit(filtered, [unit, year], table)
-        year.change(filtered, [unit, year], table)
-    return demo
+    with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True) as embed:
+        _chat_widgets(gr, service, height=360, examples=EXAMPLES[:3])
+    return embed
+
+
+def build_app(settings: Settings, assistant: Any = None):
+    """The one ASGI app: API routes first, then /embed, then the page at / (routes match in order)."""
+    import gradio as gr
+
+    from .api import create_app
+    from .knowledge import load_knowledge
+
+    assistant = assistant if assistant is not None else BackgroundAssistant(settings).start()
+    app = create_app(assistant, settings)
+    service = app.state.service
+    # The ledger needs only the parsed plan (0.1 s), not the index: the tab works while it builds.
+    knowledge = assistant.knowledge if service.ready else load_knowledge(settings.corpus_dir)
+    theme = gr.themes.Soft(font=FONTS, font_mono=["Consolas", "monospace"])
+    common = {"max_file_size": MAX_UPLOAD, "theme": theme, "footer_links": []}  # /docs is linked on the page
+    gr.mount_gradio_app(app, build_embed(service), path="/embed", css=EMBED_CSS, **common)
+    gr.mount_gradio_app(app, build_page(service, knowledge), path="/", css=CSS, **common)
+    return app
+
+
+def app_from_env():
+    """For `uvicorn --factory` workers: settings from PLANQA_* variables (set by `planqa serve`)."""
+    return build_app(load_settings())
+
+
+# ---------------------------------------------------------------- starting it
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, workers: int = 1) -> None:
+    import uvicorn
+
+    print(f"{TITLE}: http://{host}:{port}/  (API 文档 /docs, 嵌入页 /embed)", file=sys.stderr, flush=True)
+    if workers <= 1:
+        uvicorn.run(build_app(settings), host=host, port=port)
+        return
+    # Workers are separate processes: build the index once here, so they only load it.
+    _build_assistant(settings)
+    _export_settings(settings)
+    uvicorn.run("assistant.serve:app_from_env", factory=True, host=host, port=port, workers=workers)
+
+
+def _export_settings(settings: Settings) -> None:
+    os.environ["PLANQA_CORPUS"] = str(settings.corpus_dir)
+    os.environ["PLANQA_INDEX"] = str(settings.index_dir)
+    os.environ["PLANQA_MODEL"] = str(settings.model)
+
+
+def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve the network (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (each loads the index)")
+
+
+def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `planqa serve`; cli.py calls this with its subparsers."""
+    parser = subparsers.add_parser("serve", help="start the web page, the portal API (/api, /docs) and /embed")
+    _add_serve_flags(parser)
+    parser.set_defaults(handler=cmd_serve)
+    return parser
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    serve(settings, args.host, args.port, args.workers)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Start the web page (gradio).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
+    """`python app.py [--host H] [--port P] [--workers N]`."""
+    parser = argparse.ArgumentParser(description=f"{TITLE}: start the web page and the portal API.")
+    _add_serve_flags(parser)
     args = parser.parse_args(argv)
-    build_demo(load_settings()).launch(server_name=args.host, server_port=args.port)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    serve(load_settings(), args.host, args.port, args.workers)

@@ -1,0 +1,166 @@
+"""Batch questionnaires over the real assistant: rows and columns kept, bad rows marked, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from assistant.batch import ANSWER_COLUMNS, add_batch_command, answer_questionnaire, checkpoint_path
+
+QUESTIONS = [
+    "2030年非化石能源消费比重的目标是多少？",
+    "老旧小区改造谁牵头？",
+    "鹤城区计划哪一年实现碳中和？",
+    None,  # an empty row inside the sheet
+    "碳达峰实施方案印发通知的文号是多少？",
+]
+
+
+def make_xlsx(path, questions=QUESTIONS, title_row: bool = False, header=("序号", "问题", "备注")):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "问卷"
+    if title_row:
+        sheet.append(["鹤城区碳达峰政策问卷"])
+    sheet.append(list(header))
+    for number, question in enumerate(questions, 1):
+        sheet.append([number, question, f"备注{number}"])
+    workbook.create_sheet("说明").append(["这张表必须原样保留"])
+    workbook.save(path)
+    return path
+
+
+class Counting:
+    """Wraps the assistant: counts questions, and can "crash" (KeyboardInterrupt) at the n-th one."""
+
+    def __init__(self, assistant, crash_at: int | None = None):
+        self.assistant, self.crash_at, self.asked = assistant, crash_at, []
+
+    def ask(self, question, history=None):
+        if self.crash_at is not None and len(self.asked) + 1 == self.crash_at:
+            raise KeyboardInterrupt
+        self.asked.append(question)
+        return self.assistant.ask(question, history)
+
+
+def test_xlsx_rows_and_columns_kept(assistant, tmp_path):
+    source = make_xlsx(tmp_path / "q.xlsx", title_row=True)
+    before = source.read_bytes()
+    report = answer_questionnaire(assistant, source, tmp_path / "a.xlsx", progress=False)
+    assert source.read_bytes() == before
+    assert (report.rows, report.errors, report.answered, report.abstained) == (5, 1, 4, 1)
+    workbook = load_workbook(tmp_path / "a.xlsx")
+    assert workbook.sheetnames == ["问卷", "说明"] and workbook["说明"]["A1"].value == "这张表必须原样保留"
+    rows = list(workbook["问卷"].values)
+    assert rows[0][0] == "鹤城区碳达峰政策问卷" and len(rows) == 1 + 1 + len(QUESTIONS)
+    assert rows[1] == ("序号", "问题", "备注", *ANSWER_COLUMNS)
+    body = rows[2:]
+    assert [r[:3] for r in body] == [(i, q, f"备注{i}") for i, q in enumerate(QUESTIONS, 1)]
+    first, empty, abstained = body[0], body[3], body[2]
+    assert "31%" in first[3] and "二、主要目标" in first[4] and "31%" in first[5]
+    assert 0 <= first[6] <= 1 and first[7] == "是"
+    assert abstained[7] == "否" and "方案中未明确" in abstained[3]
+    assert empty[3].startswith("错误") and "empty" in empty[3]
+    assert not checkpoint_path(tmp_path / "a.xlsx").exists()
+
+
+def test_over_long_question_gets_error_cell(assistant, settings, tmp_path):
+    source = make_xlsx(tmp_path / "q.xlsx", questions=["碳" * (settings.max_question_chars + 5), "老旧小区改造谁牵头？"])
+    report = answer_questionnaire(assistant, source, tmp_path / "a.xlsx", progress=False)
+    rows = list(load_workbook(tmp_path / "a.xlsx").active.values)
+    assert report.errors == 1 and report.error_rows == [2]
+    assert "too long" in rows[1][3] and "住房和城乡建设局" in rows[2][3]
+
+
+def test_missing_column_lists_the_columns(assistant, tmp_path):
+    source = make_xlsx(tmp_path / "q.xlsx", header=("序号", "提问内容", "备注"))
+    with pytest.raises(ValueError, match="columns found: 序号, 提问内容, 备注"):
+        answer_questionnaire(assistant, source, tmp_path / "a.xlsx", progress=False)
+    answer_questionnaire(assistant, source, tmp_path / "a.xlsx", column="提问内容", progress=False)
+    assert list(load_workbook(tmp_path / "a.xlsx").active.values)[0][3] == "答案"
+
+
+def test_unknown_sheet_lists_the_sheets(assistant, tmp_path):
+    source = make_xlsx(tmp_path / "q.xlsx")
+    with pytest.raises(ValueError, match="sheets: 问卷, 说明"):
+        answer_questionnaire(assistant, source, tmp_path / "a.xlsx", sheet="Sheet9", progress=False)
+
+
+def test_output_must_not_be_the_input(assistant, tmp_path):
+    source = make_xlsx(tmp_path / "q.xlsx")
+    before = source.read_bytes()
+    with pytest.raises(ValueError, match="overwrite the input"):
+        answer_questionnaire(assistant, source, tmp_path / "." / "q.xlsx", progress=False)
+    assert source.read_bytes() == before
+
+
+def test_unreadable_files_are_clear_errors(assistant, tmp_path):
+    fake = tmp_path / "q.xlsx"
+    fake.write_bytes(b"this is not a workbook")
+    with pytest.raises(ValueError, match="cannot read q.xlsx"):
+        answer_questionnaire(assistant, fake, tmp_path / "a.xlsx", progress=False)
+    with pytest.raises(ValueError, match="unsupported file type"):
+        answer_questionnaire(assistant, fake, tmp_path / "a.xls", progress=False)
+    with pytest.raises(FileNotFoundError):
+        answer_questionnaire(assistant, tmp_path / "missing.xlsx", tmp_path / "a.xlsx", progress=False)
+
+
+def test_resume_after_a_crash(assistant, tmp_path):
+    source, output = make_xlsx(tmp_path / "q.xlsx"), tmp_path / "a.xlsx"
+    crashing = Counting(assistant, crash_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        answer_questionnaire(crashing, source, output, progress=False)
+    assert not output.exists()  # no half-written result
+    assert len(checkpoint_path(output).read_text("utf-8").splitlines()) == 2
+    # a torn last line (the crash hit mid-write) is ignored, not fatal
+    with open(checkpoint_path(output), "a", encoding="utf-8") as sidecar:
+        sidecar.write('{"row": 9, "questi')
+    resumed = Counting(assistant)
+    report = answer_questionnaire(resumed, source, output, resume=True, progress=False)
+    assert report.resumed == 2 and resumed.asked == [q for q in QUESTIONS[2:] if q]
+    rows = list(load_workbook(output).active.values)
+    assert len(rows) == 1 + len(QUESTIONS) and "31%" in rows[1][3] and "住房和城乡建设局" in rows[2][3]
+    assert not checkpoint_path(output).exists()
+
+
+def test_without_resume_a_stale_checkpoint_is_ignored(assistant, tmp_path):
+    source, output = make_xlsx(tmp_path / "q.xlsx"), tmp_path / "a.xlsx"
+    checkpoint_path(output).write_text('{"row": 1, "question": "2030年非化石能源消费比重的目标是多少？", "cells": ["旧答案", "", "", 0, "是"]}\n', "utf-8")
+    counting = Counting(assistant)
+    answer_questionnaire(counting, source, output, progress=False)
+    assert len(counting.asked) == 4 and "旧答案" not in str(list(load_workbook(output).active.values))
+
+
+def test_csv_in_csv_out(assistant, tmp_path):
+    source = tmp_path / "q.csv"
+    source.write_text("编号,问题,备注\n1,2030年非化石能源消费比重的目标是多少？,a\n2,,b\n3,老旧小区改造谁牵头？,c\n", "utf-8")
+    report = answer_questionnaire(assistant, source, tmp_path / "a.csv", progress=False)
+    with open(tmp_path / "a.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["编号", "问题", "备注", *ANSWER_COLUMNS] and len(rows) == 4
+    assert [r[:3] for r in rows[1:]] == [["1", "2030年非化石能源消费比重的目标是多少？", "a"], ["2", "", "b"], ["3", "老旧小区改造谁牵头？", "c"]]
+    assert "31%" in rows[1][3] and rows[2][3].startswith("错误") and report.errors == 1
+
+
+def test_gbk_csv_to_xlsx(assistant, tmp_path):
+    source = tmp_path / "q.csv"
+    source.write_bytes("问题\n老旧小区改造谁牵头？\n".encode("gb18030"))
+    answer_questionnaire(assistant, source, tmp_path / "a.xlsx", progress=False)
+    rows = list(load_workbook(tmp_path / "a.xlsx").active.values)
+    assert rows[0][:2] == ("问题", "答案") and "住房和城乡建设局" in rows[1][1]
+
+
+def test_batch_command(assistant, tmp_path, monkeypatch, capsys):
+    from assistant.answer import Assistant
+
+    monkeypatch.setattr(Assistant, "from_settings", classmethod(lambda cls, settings=None, **kw: assistant))
+    parser = argparse.ArgumentParser()
+    add_batch_command(parser.add_subparsers())
+    source = make_xlsx(tmp_path / "q.xlsx")
+    args = parser.parse_args(["batch", str(source), "-o", str(tmp_path / "out.xlsx"), "--no-progress"])
+    assert args.handler(args, None) == 0
+    assert "5 行 / rows" in capsys.readouterr().err
+    assert len(list(load_workbook(tmp_path / "out.xlsx").active.values)) == 6
