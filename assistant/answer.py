@@ -96,10 +96,7 @@ class Assistant:
         self.retriever = retriever
         self.settings = settings
         # What each target is matched against: its own words, and with its section path.
-        self._target_text = {
-            id(t): (f"{t.indicator}{_segment_of(t)}", f"{knowledge.clause(t.clause_id).section}{t.indicator}{_segment_of(t)}")
-            for t in knowledge.targets
-        }
+        self._target_text = {id(t): _target_haystacks(t, knowledge.clause(t.clause_id).section) for t in knowledge.targets}
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, progress: bool = False) -> Assistant:
@@ -202,8 +199,10 @@ class Assistant:
                 continue
             if not units_agree(question.text, target):
                 continue
-            own, with_section = self._target_text[id(target)]
-            cover = max(coverage(grams, own), coverage(grams, with_section) - 0.05)
+            haystacks = self._target_text[id(target)]
+            own = coverage(grams, haystacks[0][0])
+            # Wider context only helps a figure whose own words already carry part of the question.
+            cover = max(own, *(coverage(grams, text) - penalty for text, penalty in haystacks[1:])) if own >= 0.25 else own
             rank = rank_of.get(target.clause_id)
             # The indicator's own words break ties between figures listed in one sentence.
             score = cover + 0.3 * coverage(grams, target.indicator) + (0.15 / (1 + rank) if rank is not None else 0.0)
@@ -278,6 +277,8 @@ class Assistant:
 
     # --- responsible units ---------------------------------------------------------------------------------
     def answer_responsible(self, question: Question) -> Answer:
+        if PERSON.search(question.text):
+            return self.abstain(question, "具体负责人（方案只列责任单位，不列人员）")
         grams = bigrams(re.sub(r"谁|牵头|负责|部门|单位|配合|责任", "", question.text))
         best: tuple[float, Clause] | None = None
         for rank, clause in enumerate(self.ranked_clauses(question, ("task",), k=6)):
@@ -407,6 +408,20 @@ class Assistant:
         return re.compile("|".join(sorted(map(re.escape, unit_aliases()), key=len, reverse=True)))
 
 
+def _target_haystacks(target: Target, section: str) -> tuple[tuple[str, float], ...]:
+    """What a target is matched against, each with a penalty for being wider than its own words.
+
+    A figure's own segment often omits its subject ("装机规模6.24万千瓦" after "四十湾风电场建设"),
+    so the previous segment and the section path count too, a little less.
+    """
+    own = f"{target.indicator}{_segment_of(target)}"
+    sentence = target.sentence
+    pos = sentence.find(_segment_of(target))
+    before = sentence[:pos].rstrip(",")
+    previous = before[before.rfind(",") + 1 :] if pos > 0 else ""
+    return ((own, 0.0), (previous + own, 0.1), (section + own, 0.1))
+
+
 def numbers_agree(question: str, text: str) -> bool:
     """A figure the question states ("第53次", "第1期", "27%") must be in the text that answers it."""
     stated = re.sub(r"20\d\d年?|\d{1,2}月\d{1,2}[日号]?|\d{1,2}月份?", " ", question)
@@ -414,13 +429,21 @@ def numbers_agree(question: str, text: str) -> bool:
     return all(re.search(rf"(?<![\d.]){re.escape(n)}(?![\d.])", text) for n in numbers)
 
 
-ASKED_UNIT = re.compile(r"多少(万立方米|立方米|辆|亿元|万元|元|吨|万吨|公顷|户|人|千瓦时|度)")
+PERSON = re.compile(r"负责人|组长|局长|主任是谁|书记是谁|姓名|叫什么名字")
+ASKED_UNIT = re.compile(
+    r"(?:多少|几)(万立方米|立方米|辆|亿元|万元|元|万吨|吨|公顷|户|人|千瓦时|度|千伏|kV|万千瓦|千瓦|MW|"
+    r"万平方米|平方米|公里|千米|米|亩|年|个|家|座|条|台|名|件|所|处|项)"
+)
+COUNT_UNITS = frozenset("个 家 座 条 台 名 件 所 处 项".split())
 
 
 def units_agree(question: str, target: Target) -> bool:
-    """"保有量要达到多少辆" is not answered by a percentage."""
+    """"保有量要达到多少辆" is not answered by a percentage, nor "多少千伏" by kilometres."""
     asked = ASKED_UNIT.search(question)
-    return not asked or asked.group(1) == target.unit
+    if not asked:
+        return True
+    unit = asked.group(1)
+    return unit == target.unit or (unit in COUNT_UNITS and target.unit in COUNT_UNITS)
 
 
 def _segment_of(target: Target) -> str:
