@@ -28,15 +28,19 @@ SYNONYMS = {
     "占比": "比重", "比例": "比重", "光伏覆盖": "光伏覆盖率", "充电桩": "充电基础设施",
 }
 FILLER = re.compile(
-    r"请问|请|一下|方案|实施方案|规划|文件|里面|里|中|提出|要求|规定|明确|目标值?|指标|是多少|多少|多大|几个|几家|几座|几项|"
-    r"什么|哪些|哪个|哪一年|哪年|吗|呢|啊|吧|要|达到|达|为|是|的|了|到|在|全区|我区|鹤城区|区里|计划|预计|准备|能|应该|需要|必须|"
-    r"怎么|怎样|如何|部分|那一节|这一节|一节|这块|那块|那个|这个|方面|对于|关于|一共|总共|分别|大概|左右吗|"
+    # Question words and particles; single characters only where they never start a plan term
+    # (not 能 of 能源, 达 of 碳达峰, 中 of 碳中和).
+    r"请问|请|一下|方案|实施方案|规划|文件|里面|中的|之中|提出|要求|规定|明确|目标值?|指标|是多少|多少|多大|几个|几家|几座|几项|"
+    r"什么|哪些|哪个|哪一年|哪年|吗|呢|啊|吧|要|达到|为|是|的|了|到|在|全区|我区|鹤城区|区里|计划|预计|准备|应该|需要|必须|"
+    r"怎么|怎样|如何|部分|那一节|这一节|一节|这块|那块|那个|这个|这些|那些|方面|对于|关于|一共|总共|分别|大概|左右吗|"
+    r"最低|最高|至少|最少|最多|时候|时|还|都|里|和|与|及|"
     r"[?？!！,，。、:：;；“”\"'()（）《》\s]"
 )
 YEAR = re.compile(r"(20\d\d)年?")
 
 INTENT_PATTERNS = [
-    ("list_actions", re.compile(r"(十大|几大|哪些|哪几|多少|几个)(项)?(重点)?行动|行动有哪些|行动包括")),
+    ("list_actions", re.compile(r"(十大|几大|哪些|哪几|多少|几个)(项)?(重点)?行动|行动有哪些|行动包括|十大行动.{0,10}(多少|几)(条|项)")),
+    ("list_parts", re.compile(r"(总体要求|主要目标|重点任务|政策保障|组织实施)(部分)?.{0,6}(哪几|哪些|几条|几个方面|几方面|包括)")),
     ("count_tasks", re.compile(r"行动.{0,8}(几项|几个|几条|多少项|多少个|多少条|哪些|哪几)(具体|重点)?任务|行动.{0,4}任务有哪些")),
     ("unit_tasks", re.compile(r"(负责|牵头|参与|承担|涉及).{0,4}(哪些|哪几|什么|几项|多少)")),
     ("targets_by_year", re.compile(r"(哪些|哪几|什么)(目标|指标|任务).{0,12}20\d\d|20\d\d.{0,10}(哪些|哪几|有什么)(目标|指标|任务)")),
@@ -58,6 +62,7 @@ META_FIELDS = [
     ("主送机关", re.compile(r"主送|发给|下发给|印发给")),
     ("发文机关", re.compile(r"发文机关|哪个单位发|谁发")),
     ("出版日期", re.compile(r"公报.{0,4}(日期|时间|哪天)|出版")),
+    ("编印单位", re.compile(r"编印|主办|哪个单位编|出版单位")),
     ("方案名称", re.compile(r"方案名称|全称|叫什么")),
 ]
 
@@ -75,8 +80,6 @@ def bigrams(text: str) -> set[str]:
     grams: set[str] = set()
     for run in re.findall(r"[\u4e00-\u9fffA-Za-z0-9.%]+", text):
         run = re.sub(r"20\d\d年?", "", run)
-        if len(run) == 1:
-            grams.add(run)
         grams.update(run[i : i + 2] for i in range(len(run) - 1))
     return grams
 
@@ -145,16 +148,16 @@ class Assistant:
         return f"{previous}{core}"
 
     def parse(self, question: str) -> Question:
-        text = normalise_text(chinese_numerals_to_digits(question))
-        for word, replacement in SYNONYMS.items():
-            if replacement not in text:
-                text = text.replace(word, replacement)
+        text = apply_synonyms(normalise_text(chinese_numerals_to_digits(question)))
         year = YEAR.search(text)
-        units = tuple(dict.fromkeys(canonical_unit(alias) for alias in _aliases_in(text)))
+        # "发改部门", "住建部门": users name a unit by its field.
+        units = tuple(dict.fromkeys(canonical_unit(alias) for alias in _aliases_in(text.replace("部门", "局"))))
         return Question(question, text, int(year.group(1)) if year else None, units)
 
     def intent(self, question: Question) -> str:
         text = question.text
+        if question.units and dict(INTENT_PATTERNS)["unit_tasks"].search(text):
+            return "unit_tasks"
         for name, pattern in INTENT_PATTERNS:
             if not pattern.search(text):
                 continue
@@ -206,6 +209,7 @@ class Assistant:
             rank = rank_of.get(target.clause_id)
             # The indicator's own words break ties between figures listed in one sentence.
             score = cover + 0.3 * coverage(grams, target.indicator) + (0.15 / (1 + rank) if rank is not None else 0.0)
+            score -= kind_penalty(question.text, target)
             scored.append((score, cover, target))
         if not scored:
             return self.answer_sentence(question)
@@ -214,10 +218,17 @@ class Assistant:
         if best_cover < 0.5 or not numbers_agree(question.text, best.sentence):
             return self.answer_sentence(question)
         chosen = [t for _, _, t in scored if t.sentence == best.sentence and t.indicator == best.indicator]
+        if re.search(r"分别|各(要|是|为)", question.text):  # "A和B分别要创建几个": every figure asked for
+            chosen += [
+                t for _, _, t in scored
+                if t.sentence == best.sentence and t not in chosen and coverage(grams, t.indicator) >= 0.2
+            ]
         # The same indicator stated differently elsewhere: show every statement, each cited.
+        best_own = coverage(grams, self._target_text[id(best)][0][0])
         others = [
-            t for _, cover, t in scored
-            if t not in chosen and t.unit == best.unit and t.value != best.value and cover >= best_cover - 0.05
+            t for _, _, t in scored
+            if t not in chosen and t.unit == best.unit and t.value != best.value
+            and coverage(grams, self._target_text[id(t)][0][0]) >= best_own - 0.1
             and coverage(grams, t.indicator) >= coverage(grams, best.indicator) - 0.1
         ][:3]
         parts = [self.describe_target(t) for t in chosen]
@@ -253,8 +264,10 @@ class Assistant:
             for sentence in split_sentences(clause):
                 if question.year and str(question.year) not in sentence.text and re.search(r"20\d\d年", sentence.text):
                     continue
+                whole = coverage(grams, apply_synonyms(clause.section + sentence.text))
                 for part in re.split(r"(?<=[,:])", sentence.text):
-                    score = coverage(grams, part) + 0.1 / (1 + rank)
+                    own = coverage(grams, apply_synonyms(part))
+                    score = max(own, 0.5 * own + 0.5 * whole) + 0.1 / (1 + rank)
                     if best is None or score > best[0]:
                         best = (score, clause, sentence, part)
         if best is None or best[0] < 0.6 or not numbers_agree(question.text, best[2].text):
@@ -300,18 +313,20 @@ class Assistant:
 
     def answer_unit_tasks(self, question: Question) -> Answer:
         unit = question.units[0]
-        lead_only = "牵头" in question.text
+        lead_only = bool(re.search(r"牵头(了|的)?(哪些|哪几|多少|几项|几个|任务)", question.text)) and "负责" not in question.text
         rows = []
         citations = []
+        scope = "三、" if re.search(r"十大行动|重点任务", question.text) else ""
         for clause_id, units in self.knowledge.responsibilities.items():
-            if unit in units.units and (not lead_only or units.lead == unit):
-                clause = self.knowledge.clause(clause_id)
+            clause = self.knowledge.clause(clause_id)
+            if unit in units.units and (not lead_only or units.lead == unit) and clause.section.startswith(scope):
                 role = "牵头" if units.lead == unit else "配合"
                 rows.append(f"{clause.section}（{role}）")
                 citations.append(self.cite(clause, units.start, units.end))
         if not rows:
             return self.abstain(question, f"{unit}负责的任务")
-        head = f"{unit}{'牵头' if lead_only else '负责'}的任务共{len(rows)}项："
+        led = sum(1 for r in rows if r.endswith("（牵头）"))
+        head = f"{unit}{'牵头' if lead_only else '负责'}的任务共{len(rows)}项" + ("：" if lead_only else f"（其中牵头{led}项）：")
         return Answer(question.raw, head + "；".join(rows) + "。", "", 0.9, False, tuple(citations))
 
     # --- structure and ledger aggregations ---------------------------------------------------------------------
@@ -322,10 +337,34 @@ class Assistant:
                 grouped.setdefault(clause.action, []).append(clause)
         return grouped
 
+    def parts_of(self, top: str) -> dict[str, list[Clause]]:
+        """The second-level headings under a top-level section ("四、政策保障" → its （一）…（四）)."""
+        grouped: dict[str, list[Clause]] = {}
+        for clause in self.knowledge.clauses:
+            parts = clause.section.split(" > ")
+            if parts[0] == top and len(parts) > 1:
+                grouped.setdefault(parts[1], []).append(clause)
+        return grouped
+
+    def answer_list_parts(self, question: Question) -> Answer:
+        tops = dict.fromkeys(c.section.split(" > ")[0] for c in self.knowledge.clauses if re.match(r"[一二三四五六七八九十]+、", c.section))
+        top = max(tops, key=lambda t: coverage(bigrams(question.text), t))
+        parts = self.parts_of(top)
+        if not parts or coverage(bigrams(question.text), top) < 0.5:
+            return self.answer_sentence(question, need_number=False)
+        text = f"“{top}”共{len(parts)}条：" + "；".join(parts) + "。"
+        return Answer(question.raw, text, "", 0.9, False, tuple(self.cite(c[0]) for c in parts.values()))
+
     def answer_list_actions(self, question: Question) -> Answer:
         actions = self.actions()
         if not actions:
             return self.abstain(question)
+        if re.search(r"(一共|总共|加起来|合计|共有?).{0,6}(多少|几)(条|项|个).{0,4}任务", question.text):
+            total = sum(1 for clauses in actions.values() for c in clauses if c.kind == "task")
+            text = f"十大行动共有{total}项具体任务：" + "；".join(
+                f"{name}{sum(1 for c in clauses if c.kind == 'task')}项" for name, clauses in actions.items()
+            ) + "。"
+            return Answer(question.raw, text, "", 0.9, False, tuple(self.cite(c[0]) for c in actions.values()))
         intro = next((c for c in self.knowledge.clauses if c.section == "三、重点任务" and "行动" in c.text), None)
         text = f"方案“三、重点任务”共部署{len(actions)}大行动：" + "；".join(actions) + "。"
         citations = (self.cite(intro),) if intro else tuple(self.cite(c[0]) for c in actions.values())
@@ -361,10 +400,15 @@ class Assistant:
         for deadline in self.knowledge.deadlines:
             if deadline.clause_id not in rank_of:
                 continue
-            score = coverage(grams, deadline.text) + 0.1 / (1 + rank_of[deadline.clause_id])
+            # The part right after the year phrase says what is due; score that part most.
+            parts = [p for p in re.split(r"[,，、]", deadline.text) if p]
+            score = max(coverage(grams, p) for p in parts) * 0.7 + coverage(grams, deadline.text) * 0.3
+            score += 0.1 / (1 + rank_of[deadline.clause_id])
             if best is None or score > best[0]:
                 best = (score, deadline)
         if best is None or best[0] < 0.5:
+            if re.search(r"施行|生效|起实施", question.text):  # when the plan itself takes effect
+                return self.answer_sentence(question, need_number=False)
             return self.abstain(question, "完成时间")
         score, deadline = best
         clause = self.knowledge.clause(deadline.clause_id)
@@ -414,9 +458,10 @@ def _target_haystacks(target: Target, section: str) -> tuple[tuple[str, float], 
     A figure's own segment often omits its subject ("装机规模6.24万千瓦" after "四十湾风电场建设"),
     so the previous segment and the section path count too, a little less.
     """
-    own = f"{target.indicator}{_segment_of(target)}"
-    sentence = target.sentence
-    pos = sentence.find(_segment_of(target))
+    own = apply_synonyms(f"{target.indicator}{_segment_of(target)}")
+    section = apply_synonyms(section)
+    sentence = apply_synonyms(target.sentence)
+    pos = sentence.find(apply_synonyms(_segment_of(target)))
     before = sentence[:pos].rstrip(",")
     previous = before[before.rfind(",") + 1 :] if pos > 0 else ""
     return ((own, 0.0), (previous + own, 0.1), (section + own, 0.1))
@@ -432,9 +477,10 @@ def numbers_agree(question: str, text: str) -> bool:
 PERSON = re.compile(r"负责人|组长|局长|主任是谁|书记是谁|姓名|叫什么名字")
 ASKED_UNIT = re.compile(
     r"(?:多少|几)(万立方米|立方米|辆|亿元|万元|元|万吨|吨|公顷|户|人|千瓦时|度|千伏|kV|万千瓦|千瓦|MW|"
-    r"万平方米|平方米|公里|千米|米|亩|年|个|家|座|条|台|名|件|所|处|项)"
+    r"万平方米|平方米|公里|千米|米|亩|年|个|家|座|条|台套|台|名|件|所|处|项)"
 )
-COUNT_UNITS = frozenset("个 家 座 条 台 名 件 所 处 项".split())
+COUNT_UNITS = frozenset("个 家 座 条 台 台套 名 件 所 处 项".split())
+LENGTH_UNITS = frozenset("公里 千米 米 km".split())
 
 
 def units_agree(question: str, target: Target) -> bool:
@@ -444,6 +490,23 @@ def units_agree(question: str, target: Target) -> bool:
         return True
     unit = asked.group(1)
     return unit == target.unit or (unit in COUNT_UNITS and target.unit in COUNT_UNITS)
+
+
+def kind_penalty(question: str, target: Target) -> float:
+    """"多长" wants a length, "规模/多大" rarely a count: penalise figures of the wrong kind."""
+    if re.search(r"多长|总长|长度", question) and target.unit not in LENGTH_UNITS:
+        return 0.3
+    if re.search(r"规模|多大", question) and target.unit in COUNT_UNITS and not re.search(r"几(个|座|家)|多少(个|座|家)", question):
+        return 0.2
+    return 0.0
+
+
+def apply_synonyms(text: str) -> str:
+    """Users' words → the plan's words (PUE → 电能利用效率, 占比/比例 → 比重), on both sides of a match."""
+    for word, replacement in SYNONYMS.items():
+        if replacement not in text:
+            text = text.replace(word, replacement)
+    return text
 
 
 def _segment_of(target: Target) -> str:

@@ -286,6 +286,8 @@ def extract_meta(clauses: list[Clause]) -> list[MetaFact]:
             add("通知标题", re.sub(r"\s+", "", text))
         if re.fullmatch(r".{2,20}(?:人民政府|办公室)", text) and "通知" in clause.section:
             add("发文机关", text)
+        if re.fullmatch(r".{2,20}办公室", text) and clause.section == "封面":
+            add("编印单位", text)
         if text.endswith(":") and "通知" in clause.section:
             add("主送机关", text.rstrip(":"))
     return facts
