@@ -79,13 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--index", type=Path, help="index folder (default: index/)")
     ask.add_argument("--model", help="embedding model the index was built with")
     ask.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
+    ask.add_argument("--llm-url", help="optional: OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp) to reword answers")
+    ask.add_argument("--llm-model", help="model name at that endpoint (e.g. qwen2.5-7b-instruct)")
     ask.set_defaults(handler=cmd_ask)
 
     from .batch import add_batch_command
+    from .evaluate import add_eval_command
     from .serve import add_serve_command
 
     add_batch_command(commands)
     add_serve_command(commands)
+    add_eval_command(commands)
     return parser
 
 
