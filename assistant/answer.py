@@ -42,6 +42,7 @@ INTENT_PATTERNS = [
     ("list_actions", re.compile(r"(十大|几大|哪些|哪几|多少|几个)(项)?(重点)?行动|行动有哪些|行动包括|十大行动.{0,10}(多少|几)(条|项)")),
     ("list_parts", re.compile(r"(总体要求|主要目标|重点任务|政策保障|组织实施)(部分)?.{0,6}(哪几|哪些|几条|几个方面|几方面|包括)")),
     ("count_tasks", re.compile(r"行动.{0,8}(几项|几个|几条|多少项|多少个|多少条|哪些|哪几)(具体|重点)?任务|行动.{0,4}任务有哪些")),
+    ("unit_names", re.compile(r"名称|全称|叫什么|叫“|写法|怎么写")),
     ("unit_tasks", re.compile(r"(负责|牵头|参与|承担|涉及).{0,4}(哪些|哪几|什么|几项|多少)")),
     ("targets_by_year", re.compile(r"(哪些|哪几|什么)(目标|指标|任务).{0,12}20\d\d|20\d\d.{0,10}(哪些|哪几|有什么)(目标|指标|任务)")),
     ("meta", re.compile(r"文号|印发|发文|主送|期号|第几期|哪一期|总第|总期|编辑|编委|编辑委员会|编印|公报.{0,6}(日期|时间|哪天)|方案名称|全称|通知")),
@@ -166,7 +167,7 @@ class Assistant:
         for name, pattern in INTENT_PATTERNS:
             if not pattern.search(text):
                 continue
-            if name == "unit_tasks" and not question.units:
+            if name in ("unit_tasks", "unit_names") and not question.units:
                 continue
             if name == "responsible" and question.units and re.search(r"负责|牵头", text) and re.search(r"哪些|哪几|几项", text):
                 return "unit_tasks"
@@ -233,9 +234,9 @@ class Assistant:
         others = [
             t for _, _, t in scored
             if t not in chosen and t.unit == best.unit and t.value != best.value
-            and coverage(grams, self._target_text[id(t)][0][0]) >= best_own - 0.1
-            and coverage(grams, t.indicator) >= coverage(grams, best.indicator) - 0.1
-        ][:3]
+            and coverage(grams, self._target_text[id(t)][0][0]) >= best_own - 0.2
+            and coverage(grams, t.indicator) >= coverage(grams, best.indicator) - 0.2
+        ][:2]
         parts = [self.describe_target(t) for t in chosen]
         citations = [self.cite_target(chosen[0])]
         for other in others:
@@ -315,6 +316,25 @@ class Assistant:
         if question.units and question.units[0] not in units.units:
             text = f"{question.units[0]}不在该任务的责任单位中。" + text
         return Answer(question.raw, text + "。", "", min(1.0, score), False, (self.cite(clause, units.start, units.end), self.cite(clause)))
+
+    def answer_unit_names(self, question: Question) -> Answer:
+        """How the plan spells a unit: it may use two names for one body (区发展和改革局 / …委员会)."""
+        unit = question.units[0]
+        spellings: dict[str, list[Clause]] = {}
+        for clause_id, units in self.knowledge.responsibilities.items():
+            for original in units.original:
+                if canonical_unit(original) == unit:
+                    spellings.setdefault(original, []).append(self.knowledge.clause(clause_id))
+        if not spellings:
+            return self.abstain(question, f"{unit}的名称")
+        parts = [f"“{name}”（{len(clauses)}处）" for name, clauses in sorted(spellings.items(), key=lambda kv: -len(kv[1]))]
+        text = f"方案中该单位写作{'、'.join(parts)}" + ("，两种写法指同一单位。" if len(parts) > 1 else "。")
+        citations = tuple(self.cite(clauses[0], *self._units_span(clauses[0])) for clauses in spellings.values())
+        return Answer(question.raw, text, "", 0.9, False, citations)
+
+    def _units_span(self, clause: Clause) -> tuple[int, int]:
+        units = self.knowledge.responsibilities[clause.id]
+        return units.start, units.end
 
     def answer_unit_tasks(self, question: Question) -> Answer:
         unit = question.units[0]
@@ -429,7 +449,10 @@ class Assistant:
             events = [c for c in events if c.date and c.date.endswith(wanted)]
             if not events:
                 return self.abstain(question, f"{date.group()}的相关记载")
-        grams = bigrams(re.sub(r"\d{1,2}月\d{1,2}[日号]|谁|主持|哪天|什么|区长|开展|活动|哪位|哪些|参加", "", question.text))
+        month = re.search(r"(?<!\d)(\d{1,2})月(?!\d)", question.text)
+        if month and not date:  # "四月底赴京招商": that month's entries
+            events = [c for c in events if c.date and c.date[5:7] == f"{int(month.group(1)):02d}"] or events
+        grams = bigrams(re.sub(r"\d{1,2}月\d{1,2}[日号]|\d{1,2}月[底初中]?|谁|主持|哪天|什么|区长|开展|活动|哪位|哪些|参加", "", question.text))
         ranked = {c.id: r for r, c in enumerate(self.ranked_clauses(question, ("event",), k=10))}
         best = max(events, key=lambda c: coverage(grams, c.text) + (0.2 / (1 + ranked[c.id]) if c.id in ranked else 0))
         score = coverage(grams, best.text)
@@ -476,6 +499,7 @@ def numbers_agree(question: str, text: str) -> bool:
     """A figure the question states ("第53次", "第1期", "27%") must be in the text that answers it."""
     stated = re.sub(r"20\d\d年?|\d{1,2}月\d{1,2}[日号]?|\d{1,2}月份?", " ", question)
     numbers = re.findall(r"\d+(?:\.\d+)?", stated)
+    text = chinese_numerals_to_digits(text)
     return all(re.search(rf"(?<![\d.]){re.escape(n)}(?![\d.])", text) for n in numbers)
 
 

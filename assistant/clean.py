@@ -230,9 +230,10 @@ def chinese_numerals_to_digits(text: str) -> str:
 
     def replace(match: re.Match[str]) -> str:
         percent, number, unit = match.group(1), match.group(2), match.group(3)
+        ordinal = match.start() > 0 and text[match.start() - 1] == "第"
         if FIVE_YEAR_PLANS.fullmatch(number) or not (percent or unit or "点" in number):
             return match.group()
-        if number == "一" and not percent:  # "哪一年", "一户一表": a word, not a measure
+        if number == "一" and not percent and not ordinal:  # "哪一年", "一户一表": a word, not a measure
             return match.group()
         value = chinese_number_value(number)
         return f"{value}%" if percent else value

@@ -80,3 +80,20 @@ def test_abstains_instead_of_guessing(assistant, question):
 def test_bad_questions_are_clear_errors(assistant, question):
     with pytest.raises(ValueError, match="question"):
         ask(assistant, question)
+
+
+def test_unit_spelled_two_ways_is_explained(assistant):
+    answer = ask(assistant, "供电公司在方案里的正式名称是什么？")
+    assert answer.intent == "unit_names"
+    assert "国网怀化供电鹤城分公司" in answer.answer and "国网怀化鹤城供电分公司" in answer.answer
+    assert len(answer.citations) == 2
+
+
+def test_chronicle_ordinals_must_match(assistant):
+    assert ask(assistant, "推动经济高质量发展专题培训班第一期在哪里办的？").abstained
+    assert "浙江大学" in ask(assistant, "推动经济高质量发展专题培训班第二期在哪开的班？").answer
+
+
+def test_figures_of_the_wrong_kind_are_not_answers(assistant):
+    assert ask(assistant, "到2025年全区新能源汽车保有量要达到多少辆？").abstained
+    assert "450" in ask(assistant, "凉亭坳乡污水处理站的处理规模是多少？").answer
