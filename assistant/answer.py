@@ -40,7 +40,7 @@ YEAR = re.compile(r"(20\d\d)年?")
 
 INTENT_PATTERNS = [
     ("list_actions", re.compile(r"(十大|几大|哪些|哪几|多少|几个)(项)?(重点)?行动|行动有哪些|行动包括|十大行动.{0,10}(多少|几)(条|项)")),
-    ("list_parts", re.compile(r"(总体要求|主要目标|重点任务|政策保障|组织实施)(部分)?.{0,6}(哪几|哪些|几条|几个方面|几方面|包括)")),
+    ("list_parts", re.compile(r"(总体要求|主要目标|重点任务|政策保障|组织实施)(部分)?.{0,6}(哪几|哪些|几条|几个方面|几方面|包括)|(几个|哪几个|哪些|几)部分")),
     ("count_tasks", re.compile(r"行动.{0,8}(几项|几个|几条|多少项|多少个|多少条|哪些|哪几)(具体|重点)?任务|行动.{0,4}任务有哪些")),
     ("unit_names", re.compile(r"名称|全称|叫什么|叫“|写法|怎么写")),
     ("unit_tasks", re.compile(r"(负责|牵头|参与|承担|涉及).{0,4}(哪些|哪几|什么|几项|多少)")),
@@ -199,6 +199,11 @@ class Assistant:
 
     # --- numeric targets ------------------------------------------------------------------------------
     def answer_target(self, question: Question) -> Answer:
+        if not QUANTITY_ASKED.search(question.text):
+            # "城镇新建建筑要执行什么标准": the answer is a sentence, not necessarily a figure.
+            answer = self.answer_sentence(question, need_number=False)
+            if not answer.abstained:
+                return answer
         grams = bigrams(question.text)
         ranked = self.ranked_clauses(question, ("goal", "task", "paragraph"), k=10)
         rank_of = {c.id: r for r, c in enumerate(ranked)}
@@ -248,12 +253,19 @@ class Assistant:
         return Answer(question.raw, "；".join(parts) + "。", "", min(1.0, best_cover), False, tuple(citations))
 
     def describe_target(self, target: Target) -> str:
+        """"到2025年，非化石能源消费比重提高到27%以上（原文：…）": the plan's own figure and words."""
+        from .facts import COUNT_VERBS
+        from .models import PREFIX_QUALIFIERS, SUFFIX_QUALIFIERS
+
         when = f"到{target.year}年，" if target.year else ""
         if target.period:
             when = f"“{'十四五' if target.year == 2025 else '十五五'}”期间（{target.period}），"
-        base = f"{target.baseline}" if target.baseline else ""
-        comparator = target.comparator if target.comparator not in ("不低于", "不高于", "不少于", "不超过", "不小于") else ""
-        return f"{when}{target.indicator}{base}{comparator}{target.display}（原文：{_segment_of(target)}）"
+        qualifiers = target.qualifier.split("、")
+        prefix = "".join(q for q in qualifiers if q in PREFIX_QUALIFIERS)
+        suffix = "".join(q for q in qualifiers if q in SUFFIX_QUALIFIERS)
+        comparator = "" if target.comparator in COUNT_VERBS else target.comparator
+        figure = f"{prefix}{comparator}{target.value_text}{target.unit}{suffix}"
+        return f"{when}{target.indicator}{target.baseline or ''}{figure}（原文：{_segment_of(target)}）"
 
     def cite_target(self, target: Target) -> Citation:
         clause = self.knowledge.clause(target.clause_id)
@@ -373,6 +385,10 @@ class Assistant:
 
     def answer_list_parts(self, question: Question) -> Answer:
         tops = dict.fromkeys(c.section.split(" > ")[0] for c in self.knowledge.clauses if re.match(r"[一二三四五六七八九十]+、", c.section))
+        if not any(coverage(bigrams(question.text), t) >= 0.5 for t in tops):  # the plan's own outline
+            firsts = {t: next(c for c in self.knowledge.clauses if c.section.startswith(t)) for t in tops}
+            text = f"方案共{len(tops)}个部分：" + "；".join(tops) + "。"
+            return Answer(question.raw, text, "", 0.9, False, tuple(self.cite(c) for c in firsts.values()))
         top = max(tops, key=lambda t: coverage(bigrams(question.text), t))
         parts = self.parts_of(top)
         if not parts or coverage(bigrams(question.text), top) < 0.5:
@@ -503,6 +519,7 @@ def numbers_agree(question: str, text: str) -> bool:
     return all(re.search(rf"(?<![\d.]){re.escape(n)}(?![\d.])", text) for n in numbers)
 
 
+QUANTITY_ASKED = re.compile(r"多少|几|比例|比重|占比|率|百分|%|多大|多长|多高|多少|规模|数量|目标|指标|达到|提高到|不低于|不高于|下降|增长")
 PERSON = re.compile(r"负责人|组长|局长|主任是谁|书记是谁|姓名|叫什么名字")
 ASKED_UNIT = re.compile(
     r"(?:多少|几)(万立方米|立方米|辆|亿元|万元|元|万吨|吨|公顷|户|人|千瓦时|度|千伏|kV|万千瓦|千瓦|MW|"
@@ -539,15 +556,8 @@ def apply_synonyms(text: str) -> str:
 
 
 def _segment_of(target: Target) -> str:
-    """The comma-separated part of the sentence that states the figure (plus its year phrase)."""
-    sentence = target.sentence
-    pos = sentence.find(target.value_text + target.unit)
-    if pos < 0:
-        return sentence
-    start = max(sentence.rfind(",", 0, pos), sentence.rfind(":", 0, pos)) + 1
-    end_candidates = [i for i in (sentence.find(",", pos), sentence.find("。", pos)) if i >= 0]
-    end = min(end_candidates) if end_candidates else len(sentence)
-    return sentence[start:end]
+    """The part of the sentence that states the figure (recorded at extraction)."""
+    return target.segment or target.sentence
 
 
 def _aliases_in(text: str) -> list[str]:

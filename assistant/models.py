@@ -66,9 +66,10 @@ class Target:
     year: int | None  # the year it is due
     period: str | None  # "2021-2025" for “十四五”期间
     baseline: str | None  # "较2020年"
-    sentence: str  # the normalised sentence segment that states it
-    start: int  # span of that segment in the original document
+    sentence: str  # the normalised sentence that states it
+    start: int  # span of that sentence in the original document
     end: int
+    segment: str = ""  # the comma-separated part of the sentence with the figure ("…比重提高到27%以上")
 
     @property
     def display(self) -> str:

@@ -97,3 +97,16 @@ def test_chronicle_ordinals_must_match(assistant):
 def test_figures_of_the_wrong_kind_are_not_answers(assistant):
     assert ask(assistant, "到2025年全区新能源汽车保有量要达到多少辆？").abstained
     assert "450" in ask(assistant, "凉亭坳乡污水处理站的处理规模是多少？").answer
+
+
+def test_quote_is_the_part_that_states_the_figure(assistant):
+    answer = ask(assistant, "畜禽粪污资源化利用率到2025年达到多少？")
+    assert "90%以上" in answer.answer and "原文：畜禽粪污资源化利用率达到90%以上" in answer.answer
+    assert "力争达到50%" in ask(assistant, "屋顶光伏覆盖率目标是多少？").answer
+
+
+def test_non_numeric_questions_get_the_sentence(assistant):
+    answer = ask(assistant, "2025年城镇新建建筑要执行什么标准？")
+    assert "绿色建筑标准" in answer.answer and not answer.abstained
+    outline = ask(assistant, "碳达峰方案一共有几个部分？")
+    assert "五、组织实施" in outline.answer and "5个部分" in outline.answer
