@@ -19,6 +19,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -78,16 +79,15 @@ class AuditLog:
 
 
 class AskService:
-    """The one assistant behind the API, the page and batch uploads: serialises ask() and audits it.
+    """The one assistant behind the API, the page and batch uploads: asks and audits.
 
-    One ask at a time: the embedding model already uses every core, and the retrieval stack is not
-    documented as thread-safe, so concurrent requests queue here instead of racing.
+    No lock here: ask() is thread-safe (tests/test_faults.py asks from 16 threads at once); the
+    retriever embeds one query at a time itself, so the rest of a request runs concurrently.
     """
 
     def __init__(self, assistant: Any, audit: AuditLog) -> None:
         self.assistant = assistant
         self.audit = audit
-        self._lock = threading.Lock()
 
     @property
     def ready(self) -> bool:
@@ -98,8 +98,7 @@ class AskService:
         return self.assistant.knowledge
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None, *, key_id: str = "web", channel: str = "web") -> Answer:
-        with self._lock:
-            answer = self.assistant.ask(question, history=history)
+        answer = self.assistant.ask(question, history=history)
         self.audit.record(key_id, channel, answer)
         return answer
 
@@ -357,6 +356,12 @@ def filter_ledger(knowledge, unit: str | None = None, year: int | None = None, a
     return [r for r in rows if not action or action in str(r["行动"])]
 
 
+def download_stem(filename: str | None) -> str:
+    """The upload's bare name for the answered copy: clients may send "../../x.xlsx" or "C:\\x.xlsx"."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    return Path(base).stem.strip(". ") or "questions"
+
+
 def _run_batch(service: AskService, caller: str, upload: UploadFile, column: str, sheet: str | None, limit: int) -> FileResponse:
     """Validate the upload, answer it in a temporary folder, and stream the result back."""
     from .batch import answer_questionnaire, read_table
@@ -384,7 +389,7 @@ def _run_batch(service: AskService, caller: str, upload: UploadFile, column: str
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    stem = Path(upload.filename or "questions").stem
+    stem = download_stem(upload.filename)
     return FileResponse(
         target,
         filename=f"{stem}_答案{suffix}",

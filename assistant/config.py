@@ -18,7 +18,11 @@ ENV_VARS = {
     "bm25_weight": "PLANQA_BM25_WEIGHT",
     "dense_weight": "PLANQA_DENSE_WEIGHT",
     "rrf_k": "PLANQA_RRF_K",
+    "fusion": "PLANQA_FUSION",
     "on_stale": "PLANQA_ON_STALE",
+    "store": "PLANQA_STORE",
+    "milvus_uri": "PLANQA_MILVUS_URI",
+    "query_threads": "PLANQA_QUERY_THREADS",
     "llm_base_url": "PLANQA_LLM_BASE_URL",
     "llm_model": "PLANQA_LLM_MODEL",
 }
@@ -35,8 +39,18 @@ class Settings:
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
     rrf_k: int = 60
+    # How the BM25 and dense lists are merged: "score" (weighted min-max normalised scores; the default,
+    # it keeps BM25's decisive matches) or "rrf" (reciprocal rank fusion with rrf_k).
+    fusion: str = "score"
     # What to do when the corpus changed since the index was built: "rebuild" or "error".
     on_stale: str = "rebuild"
+    # Where the dense vectors live: "faiss" (a file in the build) or "milvus" (llama-index's Milvus store:
+    # milvus-lite on a file in the build, or the server at milvus_uri). See assistant/stores.py.
+    store: str = "faiss"
+    milvus_uri: str | None = None
+    # Torch threads for embedding one query (0 = torch's default, all cores). One thread is faster
+    # per query on a small or busy machine, and leaves the other cores to concurrent requests.
+    query_threads: int = 1
     # Long clauses are split at sentence boundaries into chunks of at most this many characters.
     chunk_max_chars: int = 400
     # Off by default: the extractive path needs no LLM and no network.
@@ -78,4 +92,8 @@ def load_settings(**overrides: object) -> Settings:
     settings = settings.with_overrides(**overrides)
     if settings.on_stale not in ("rebuild", "error"):
         raise ValueError(f"on_stale must be 'rebuild' or 'error', not {settings.on_stale!r}")
+    if settings.fusion not in ("score", "rrf"):
+        raise ValueError(f"fusion must be 'score' or 'rrf', not {settings.fusion!r}")
+    if settings.store not in ("faiss", "milvus"):
+        raise ValueError(f"store must be 'faiss' or 'milvus', not {settings.store!r}")
     return settings

@@ -25,7 +25,8 @@ from .models import Clause
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: vectors.npy for score fusion
+VECTORS_FILE = "vectors.npy"  # the chunk embeddings, row i = chunk i
 # Above this many chunks the exact flat index gives way to an approximate one (HNSW).
 HNSW_THRESHOLD = 20_000
 
@@ -94,6 +95,9 @@ class Manifest:
     dense_index: str
     built_at: str
     build_seconds: float
+    store: str = "faiss"  # see assistant/stores.py
+    store_uri: str = ""  # a Milvus server's URI; "" = the file in the build folder
+    store_collection: str = ""
 
 
 def corpus_fingerprint(knowledge: Knowledge) -> dict[str, str]:
@@ -124,14 +128,14 @@ def build_index(knowledge: Knowledge, settings: Settings, embedder=None, progres
     if not chunks:
         raise IndexError_("the corpus has no text to index")
     vectors = _embed_in_batches(embedder, [c.passage() for c in chunks], embed_passages, progress)
-    dense = make_dense_index(vectors)
 
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(dir=settings.index_dir, prefix=".building-"))
     try:
-        import faiss
+        from .stores import write_store
 
-        faiss.write_index(dense, str(build / "dense.faiss"))
+        store = write_store(settings.store, vectors, build, settings)
+        np.save(build / VECTORS_FILE, vectors)  # for score fusion, whatever the store
         with (build / "chunks.jsonl").open("w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
@@ -144,12 +148,13 @@ def build_index(knowledge: Knowledge, settings: Settings, embedder=None, progres
             dimension=int(vectors.shape[1]),
             corpus=corpus_fingerprint(knowledge),
             chunk_count=len(chunks),
-            dense_index=type(dense).__name__,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             build_seconds=round(time.perf_counter() - started, 2),
+            **store,
         )
         (build / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), "utf-8")
-        final = settings.index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        # Unique even for two builds in one second (a rebuild right after a failed check).
+        final = settings.index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{build.name[-6:]}"
         build.rename(final)
         _switch_current(settings.index_dir, final.name)
     except BaseException:
@@ -215,12 +220,26 @@ def check_manifest(manifest: Manifest, knowledge: Knowledge, settings: Settings)
     """Why this index cannot serve the current corpus and model (None when it can)."""
     if manifest.format_version != FORMAT_VERSION:
         return f"index format {manifest.format_version} is not {FORMAT_VERSION}"
+    if manifest.store != settings.store:
+        return f"index was built with store {manifest.store!r}, but the setting is {settings.store!r}"
     if manifest.model != settings.model:
         return f"index was built with model {manifest.model!r}, but the setting is {settings.model!r}"
     if manifest.corpus != corpus_fingerprint(knowledge):
         changed = sorted(set(manifest.corpus.items()) ^ set(corpus_fingerprint(knowledge).items()))
         return "corpus changed since the index was built: " + ", ".join(sorted({name for name, _ in changed}))
     return None
+
+
+def load_vectors(build: Path, manifest: Manifest) -> np.ndarray:
+    """The chunk embeddings, memory-mapped (score fusion reads a few rows per query)."""
+    path = build / VECTORS_FILE
+    try:
+        vectors = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise IndexError_(f"{path} is missing or corrupt ({exc}): run `planqa build`") from exc
+    if vectors.shape != (manifest.chunk_count, manifest.dimension):
+        raise IndexError_(f"{path} does not match its manifest: run `planqa build` to rebuild it")
+    return vectors
 
 
 def load_chunks(build: Path) -> list[Chunk]:
@@ -231,19 +250,11 @@ def load_chunks(build: Path) -> list[Chunk]:
         raise IndexError_(f"index chunks in {build} are missing or corrupt ({exc}): run `planqa build`") from exc
 
 
-def load_dense(build: Path, manifest: Manifest):
-    import faiss
+def load_dense(build: Path, manifest: Manifest, settings: Settings | None = None):
+    """The build's dense store (assistant/stores.py): `.search(vector, k)` → chunk indices."""
+    from .stores import open_store
 
-    path = build / "dense.faiss"
-    if not path.is_file():
-        raise IndexError_(f"{path} is missing: run `planqa build`")
-    try:
-        index = faiss.read_index(str(path))
-    except RuntimeError as exc:  # faiss reports truncation and garbage as RuntimeError
-        raise IndexError_(f"{path} is corrupt or truncated: run `planqa build` to rebuild it") from exc
-    if index.d != manifest.dimension or index.ntotal != manifest.chunk_count:
-        raise IndexError_(f"{path} does not match its manifest: run `planqa build` to rebuild it")
-    return index
+    return open_store(build, manifest, settings)
 
 
 def normalised_chunk_text(chunk: Chunk) -> str:

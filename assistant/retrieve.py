@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -26,9 +29,11 @@ from .index import (
     current_build,
     load_chunks,
     load_dense,
+    load_vectors,
     read_manifest,
 )
 from .knowledge import Knowledge
+from .stores import FaissStore
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +143,24 @@ def exact_needles(query: str) -> list[str]:
 
 
 class HybridRetriever:
-    def __init__(self, chunks: list[Chunk], dense, lexical: LexicalIndex, embedder, settings: Settings):
+    """Thread-safe: searches may run concurrently; query embedding (the one shared mutable part: the
+    model's fast tokenizer raises "Already borrowed" when two threads use it) runs one at a time."""
+
+    def __init__(self, chunks: list[Chunk], store, lexical: LexicalIndex, embedder, settings: Settings, vectors=None):
         self.chunks = chunks
-        self.dense = dense
+        self.store = store if hasattr(store, "index") else FaissStore(store)  # a bare faiss index is wrapped
         self.lexical = lexical
         self.embedder = embedder
         self.settings = settings
         self._normalised = [normalise_text(c.passage()) for c in chunks]
+        self._embed_lock = threading.Lock()
+        self.vectors = vectors if vectors is not None else np.zeros((len(chunks), 0), np.float32)
         self._query_vector = lru_cache(maxsize=2048)(self._embed_query)
+
+    @property
+    def dense(self):
+        """The underlying dense index: a faiss index, or llama-index's MilvusVectorStore."""
+        return self.store.index
 
     @classmethod
     def open(cls, knowledge: Knowledge, settings: Settings, embedder=None, progress: bool = False) -> HybridRetriever:
@@ -165,12 +180,15 @@ class HybridRetriever:
             build = build_index(knowledge, settings, embedder, progress=progress)
         assert build is not None
         manifest = read_manifest(build)
-        return cls(load_chunks(build), load_dense(build, manifest), LexicalIndex.load(build / "bm25"), embedder, settings)
+        store = load_dense(build, manifest, settings)
+        vectors = load_vectors(build, manifest)
+        return cls(load_chunks(build), store, LexicalIndex.load(build / "bm25"), embedder, settings, vectors)
 
     def _embed_query(self, query: str) -> np.ndarray:
         from .embedding import embed_queries
 
-        return embed_queries(self.embedder, [query])[0]
+        with self._embed_lock, torch_threads(self.settings.query_threads):
+            return embed_queries(self.embedder, [query])[0]
 
     def bm25_ranking(self, query: str, depth: int) -> list[int]:
         scores = self.lexical.scores(query)
@@ -179,8 +197,7 @@ class HybridRetriever:
 
     def dense_ranking(self, query: str, depth: int) -> list[int]:
         vector = self._query_vector(normalise_text(query))
-        _, ids = self.dense.search(vector[None, :], min(depth, len(self.chunks)))
-        return [int(i) for i in ids[0] if i >= 0]
+        return self.store.search(vector, min(depth, len(self.chunks)))
 
     def search(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
         k = k or self.settings.top_k
@@ -189,51 +206,107 @@ class HybridRetriever:
         dense = self.dense_ranking(query, depth) if mode in ("hybrid", "dense") else []
         bm25_rank = {i: r for r, i in enumerate(bm25, 1)}
         dense_rank = {i: r for r, i in enumerate(dense, 1)}
+        if self.settings.fusion == "rrf":
+            scores = self.rrf_scores(bm25_rank, dense_rank)
+        else:
+            scores = self.score_fusion(query, bm25 if mode != "dense" else [], dense if mode != "bm25" else [])
+        needles = [normalise_text(n) for n in exact_needles(query)] if mode == "hybrid" else []
+        exact = {i for i, text in enumerate(self._normalised) if needles and all(n in text for n in needles)}
+        for i in exact:
+            scores[i] = scores.get(i, 0.0) + 2.0  # above any fused score (each is at most 1)
+        ranked = sorted(scores, key=lambda i: -scores[i])[:k]
+        return [Hit(self.chunks[i], scores[i], bm25_rank.get(i), dense_rank.get(i), i in exact) for i in ranked]
+
+    def rrf_scores(self, bm25_rank: dict[int, int], dense_rank: dict[int, int]) -> dict[int, float]:
+        """Reciprocal rank fusion: sum of weight / (rrf_k + rank) over the two lists."""
         rrf = self.settings.rrf_k
         scores: dict[int, float] = {}
         for i, r in bm25_rank.items():
             scores[i] = scores.get(i, 0.0) + self.settings.bm25_weight / (rrf + r)
         for i, r in dense_rank.items():
             scores[i] = scores.get(i, 0.0) + self.settings.dense_weight / (rrf + r)
-        needles = [normalise_text(n) for n in exact_needles(query)] if mode == "hybrid" else []
-        exact = {i for i, text in enumerate(self._normalised) if needles and all(n in text for n in needles)}
-        for i in exact:
-            scores[i] = scores.get(i, 0.0) + 1.0  # above any fused score (each is < 2 / rrf)
-        ranked = sorted(scores, key=lambda i: -scores[i])[:k]
-        return [Hit(self.chunks[i], scores[i], bm25_rank.get(i), dense_rank.get(i), i in exact) for i in ranked]
+        return scores
+
+    def score_fusion(self, query: str, bm25: list[int], dense: list[int]) -> dict[int, float]:
+        """Weighted sum of min-max normalised scores over the union of both candidate lists.
+
+        Unlike rank fusion it keeps how far ahead BM25's best match is: on the eval questions RRF
+        (any k, any weight) lost to BM25 alone on hit@1, this did not (see README, Retrieval).
+        """
+        candidates = sorted(set(bm25) | set(dense))
+        if not candidates:
+            return {}
+        total = np.zeros(len(candidates), dtype=np.float32)
+        if bm25:
+            lexical = self.lexical.scores(query)[candidates]
+            total += self.settings.bm25_weight * _min_max(lexical, floor=0.0)
+        if dense:
+            vector = self._query_vector(normalise_text(query))
+            total += self.settings.dense_weight * _min_max(np.asarray(self.vectors[candidates]) @ vector)
+        weight = (self.settings.bm25_weight if bm25 else 0.0) + (self.settings.dense_weight if dense else 0.0)
+        return {i: float(s) / (weight or 1.0) for i, s in zip(candidates, total, strict=True)}
 
     def as_llama_retriever(self, k: int | None = None, mode: str = "hybrid"):
-        return LlamaHybridRetriever(self, k or self.settings.top_k, mode)
+        return _llama_retriever_class()(self, k or self.settings.top_k, mode)
 
 
-def _llama_base():
+def _min_max(values: np.ndarray, floor: float | None = None) -> np.ndarray:
+    low = values.min() if floor is None else floor
+    span = values.max() - low
+    return (values - low) / span if span > 0 else np.zeros_like(values)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch with `n` intra-op threads (0 = leave as is), restoring the previous count after."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if n <= 0 or n == previous:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _llama_retriever_class() -> type:
+    """Defined on first use: importing llama-index costs ~1 s of start-up that `ask` does not need."""
+    global LlamaHybridRetriever
+    if LlamaHybridRetriever is not None:
+        return LlamaHybridRetriever
     from llama_index.core.retrievers import BaseRetriever
+    from llama_index.core.schema import NodeWithScore, TextNode
 
-    return BaseRetriever
+    class _LlamaHybridRetriever(BaseRetriever):
+        """The hybrid retriever as a llama-index retriever: nodes with scores and citation metadata."""
+
+        def __init__(self, retriever: HybridRetriever, k: int, mode: str = "hybrid"):
+            super().__init__()
+            self._hybrid = retriever
+            self._k = k
+            self._mode = mode
+
+        def _retrieve(self, query_bundle):
+            nodes = []
+            for hit in self._hybrid.search(query_bundle.query_str, self._k, self._mode):
+                chunk = hit.chunk
+                node = TextNode(
+                    id_=chunk.id,
+                    text=chunk.text,
+                    metadata={"doc": chunk.doc, "clause_id": chunk.clause_id, "section": chunk.section,
+                              "kind": chunk.kind, "start": chunk.start, "end": chunk.end},
+                    excluded_embed_metadata_keys=["start", "end", "clause_id"],
+                    excluded_llm_metadata_keys=["start", "end"],
+                )
+                nodes.append(NodeWithScore(node=node, score=hit.score))
+            return nodes
+
+    _LlamaHybridRetriever.__name__ = _LlamaHybridRetriever.__qualname__ = "LlamaHybridRetriever"
+    LlamaHybridRetriever = _LlamaHybridRetriever
+    return LlamaHybridRetriever
 
 
-class LlamaHybridRetriever(_llama_base()):
-    """The hybrid retriever as a llama-index retriever: nodes with scores and citation metadata."""
-
-    def __init__(self, retriever: HybridRetriever, k: int, mode: str = "hybrid"):
-        super().__init__()
-        self._hybrid = retriever
-        self._k = k
-        self._mode = mode
-
-    def _retrieve(self, query_bundle):
-        from llama_index.core.schema import NodeWithScore, TextNode
-
-        nodes = []
-        for hit in self._hybrid.search(query_bundle.query_str, self._k, self._mode):
-            chunk = hit.chunk
-            node = TextNode(
-                id_=chunk.id,
-                text=chunk.text,
-                metadata={"doc": chunk.doc, "clause_id": chunk.clause_id, "section": chunk.section,
-                          "kind": chunk.kind, "start": chunk.start, "end": chunk.end},
-                excluded_embed_metadata_keys=["start", "end", "clause_id"],
-                excluded_llm_metadata_keys=["start", "end"],
-            )
-            nodes.append(NodeWithScore(node=node, score=hit.score))
-        return nodes
+LlamaHybridRetriever: type | None = None  # the class, once as_llama_retriever() has defined it

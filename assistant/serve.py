@@ -377,12 +377,22 @@ def app_from_env():
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, workers: int = 1) -> None:
     import uvicorn
 
+    if workers > 1 and settings.store == "milvus" and not settings.milvus_uri:
+        raise ValueError("milvus-lite opens its file from one process only: use --workers 1, or set "
+                         "PLANQA_MILVUS_URI to a Milvus server that all workers share")
     print(f"{TITLE}: http://{host}:{port}/  (API 文档 /docs, 嵌入页 /embed)", file=sys.stderr, flush=True)
     if workers <= 1:
         uvicorn.run(build_app(settings), host=host, port=port)
         return
-    # Workers are separate processes: build the index once here, so they only load it.
-    _build_assistant(settings)
+    # Workers are separate processes: build the index once first, so they only load it. In a child
+    # process: the model it loads (~1 GB) must not stay resident in this parent, which only supervises.
+    import multiprocessing
+
+    builder = multiprocessing.get_context("spawn").Process(target=_build_assistant, args=(settings,), name="planqa-index")
+    builder.start()
+    builder.join()
+    if builder.exitcode != 0:
+        raise RuntimeError(f"building the index failed (exit code {builder.exitcode}); see the messages above")
     _export_settings(settings)
     uvicorn.run("assistant.serve:app_from_env", factory=True, host=host, port=port, workers=workers)
 
@@ -391,12 +401,16 @@ def _export_settings(settings: Settings) -> None:
     os.environ["PLANQA_CORPUS"] = str(settings.corpus_dir)
     os.environ["PLANQA_INDEX"] = str(settings.index_dir)
     os.environ["PLANQA_MODEL"] = str(settings.model)
+    os.environ["PLANQA_STORE"] = settings.store
+    if settings.milvus_uri:
+        os.environ["PLANQA_MILVUS_URI"] = settings.milvus_uri
 
 
 def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve the network (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (each loads the index)")
+    parser.add_argument("--store", choices=["faiss", "milvus"], help="dense vector store (default: faiss; see assistant/stores.py)")
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -418,4 +432,4 @@ def main(argv: list[str] | None = None) -> None:
     _add_serve_flags(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    serve(load_settings(), args.host, args.port, args.workers)
+    serve(load_settings(store=args.store), args.host, args.port, args.workers)

@@ -76,3 +76,15 @@ def test_a_new_document_is_indexed_and_cited(settings, assistant, tmp_path):
     retriever = HybridRetriever.open(load_knowledge(corpus), local, embedder=assistant.retriever.embedder)
     hit = retriever.search("光伏装机88.8万千瓦", k=1)[0]
     assert hit.chunk.doc == "b.md"
+
+
+def test_both_fusions_rank_the_clause_and_keep_exact_matches_first(assistant, settings):
+    rrf = HybridRetriever(
+        assistant.retriever.chunks, assistant.retriever.store, assistant.retriever.lexical,
+        assistant.retriever.embedder, settings.with_overrides(fusion="rrf"), assistant.retriever.vectors,
+    )
+    for retriever in (assistant.retriever, rrf):
+        assert top_clause(retriever, "老旧小区改造谁牵头？").endswith(":s3.4.3")
+        assert top_clause(retriever, "16.24万千瓦").endswith(":s3.1.2")
+    scores = [h.score for h in assistant.retriever.search("新建大型数据中心电能利用效率", k=5)]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[-1] <= scores[0] <= 1.0
