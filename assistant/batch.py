@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .models import Answer
+from .tables import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ def write_answered(input_path: Path, output_path: Path, table: Table, cells: dic
         data = _xlsx_from_source(input_path, table, grid)
     else:
         data = _xlsx_bytes(grid, "问答")
-    _write_atomic(output_path, data)
+    write_atomic(output_path, data)
 
 
 def _csv_bytes(grid: list[list[object]]) -> bytes:
@@ -353,19 +353,6 @@ def _set_cell(cell, value: object) -> None:
     cell.value = value
     if isinstance(value, str) and value.startswith("="):
         cell.data_type = "s"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """As assistant/tables.py: write a temporary file beside `path`, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------- command line

@@ -12,9 +12,12 @@ from pathlib import Path
 
 
 def write_rows(rows: list[dict], path: Path, fmt: str | None = None) -> None:
-    """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
     fmt = fmt or path.suffix.lstrip(".").lower()
-    data = render_rows(rows, fmt)
+    write_atomic(path, render_rows(rows, fmt))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

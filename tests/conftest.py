@@ -48,3 +48,17 @@ def assistant(settings):
 @pytest.fixture(scope="session")
 def retriever(assistant):
     return assistant.retriever
+
+
+def xlsx_bytes(rows: list[list[object]]) -> bytes:
+    """A questionnaire workbook in memory, for upload tests."""
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -7,9 +7,10 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from assistant.api import create_app, key_id
+from tests.conftest import xlsx_bytes
 
 
 @pytest.fixture
@@ -30,15 +31,6 @@ def client(assistant, settings, audit_file) -> TestClient:
 def keyed_client(assistant, settings, audit_file, monkeypatch) -> TestClient:
     monkeypatch.setenv("PLANQA_API_KEYS", "alpha-key-123, beta-key-456")
     return TestClient(create_app(assistant, settings))
-
-
-def xlsx_bytes(rows: list[list[object]]) -> bytes:
-    workbook = Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- endpoints

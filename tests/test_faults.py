@@ -6,7 +6,6 @@ echoed into the page, never a file written outside the allowed folders, never a 
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import threading
@@ -18,7 +17,6 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
 
 from assistant.api import create_app
 from assistant.clean import chinese_numerals_to_digits, clean_document, fold_char, normalise_text
@@ -27,6 +25,7 @@ from assistant.knowledge import load_knowledge
 from assistant.load import LoadError, load_document
 from assistant.retrieve import HybridRetriever, LexicalIndex
 from assistant.serve import chat_turn, render_answer
+from tests.conftest import xlsx_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
 SMALL_PLAN = "一、工作目标\n\n到2027年，全县光伏装机达到88.8万千瓦以上。\n\n二、保障措施\n\n县发改局牵头建立调度机制，每季度通报一次进展。\n"
@@ -38,15 +37,6 @@ def client(assistant, settings, tmp_path, monkeypatch) -> TestClient:
     monkeypatch.delenv("PLANQA_API_KEYS", raising=False)
     monkeypatch.delenv("PLANQA_CORS_ORIGINS", raising=False)
     return TestClient(create_app(assistant, settings), raise_server_exceptions=False)
-
-
-def xlsx_bytes(rows: list[list[object]]) -> bytes:
-    workbook = Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- hostile questions
