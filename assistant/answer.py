@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 from .clean import chinese_numerals_to_digits, normalise_text
 from .config import Settings, load_settings
@@ -490,10 +489,6 @@ class Assistant:
             unique = tuple(dict.fromkeys(citations))
             return Answer(question.raw, "；".join(parts) + "。", "", 0.95, False, unique)
         return self.answer_sentence(question, need_number=False)
-
-    @cached_property
-    def _alias_pattern(self) -> re.Pattern[str]:
-        return re.compile("|".join(sorted(map(re.escape, unit_aliases()), key=len, reverse=True)))
 
 
 def _target_haystacks(target: Target, section: str) -> tuple[tuple[str, float], ...]:

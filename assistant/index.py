@@ -18,10 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .clean import normalise_text
 from .config import Settings
 from .knowledge import Knowledge
-from .models import Clause
 
 log = logging.getLogger(__name__)
 
@@ -255,11 +253,3 @@ def load_dense(build: Path, manifest: Manifest, settings: Settings | None = None
     from .stores import open_store
 
     return open_store(build, manifest, settings)
-
-
-def normalised_chunk_text(chunk: Chunk) -> str:
-    return normalise_text(chunk.passage())
-
-
-def clause_chunks(chunks: list[Chunk], clause: Clause) -> list[Chunk]:
-    return [c for c in chunks if c.clause_id == clause.id]
