@@ -44,7 +44,7 @@ INTENT_PATTERNS = [
     ("unit_names", re.compile(r"名称|全称|叫什么|叫“|写法|怎么写")),
     ("unit_tasks", re.compile(r"(负责|牵头|参与|承担|涉及).{0,4}(哪些|哪几|什么|几项|多少)")),
     ("targets_by_year", re.compile(r"(哪些|哪几|什么)(目标|指标|任务).{0,12}20\d\d|20\d\d.{0,10}(哪些|哪几|有什么)(目标|指标|任务)")),
-    ("meta", re.compile(r"文号|印发|发文|主送|期号|第几期|哪一期|总第|总期|编辑|编委|编辑委员会|编印|公报.{0,6}(日期|时间|哪天)|方案名称|全称|通知")),
+    ("meta", re.compile(r"文号|印发|发文|主送|期号|第几期|哪一期|总第|总期|编辑|编委|编辑委员会|编委会|编印|公报.{0,8}(日期|时间|哪天|出版|出刊|主任)|方案名称|全称|通知")),
     ("chronicle", re.compile(r"\d{1,2}月\d{1,2}[日号]|大事记|常务会议|会议|调度会|主持|会见|调研|督导|考察|招商|接访|聘任|法律顾问|慰问|培训班|开班|巡河|巡田|区长|书记|区领导")),
     ("responsible", re.compile(r"谁|哪个部门|哪些部门|哪个单位|哪些单位|什么部门|什么单位|责任单位|牵头单位|配合单位|负责单位|由.{0,10}负责|牵头")),
     ("deadline", re.compile(r"什么时候|何时|哪一年|哪年|时间节点|期限|截止|多久|时限|什么时间")),
@@ -220,6 +220,8 @@ class Assistant:
             # The indicator's own words break ties between figures listed in one sentence.
             score = cover + 0.3 * coverage(grams, target.indicator) + (0.15 / (1 + rank) if rank is not None else 0.0)
             score -= kind_penalty(question.text, target)
+            if question.year and target.year == question.year:
+                score += 0.05  # "到2025年…达到多少家": the figure due that year, not an undated one
             scored.append((score, cover, target))
         if not scored:
             return self.answer_sentence(question)
@@ -227,6 +229,9 @@ class Assistant:
         best_score, best_cover, best = scored[0]
         if best_cover < 0.5 or not numbers_agree(question.text, best.sentence):
             return self.answer_sentence(question)
+        if len(grams) <= 2 and coverage(bigrams(best.indicator), question.text) < 0.25:
+            # "全区人口多少" is not asking about "每万人口有效发明专利拥有量": too little said to match on.
+            return self.abstain(question, "", self.knowledge.clause(best.clause_id))
         chosen = [t for _, _, t in scored if t.sentence == best.sentence and t.indicator == best.indicator]
         if re.search(r"分别|各(要|是|为)", question.text):  # "A和B分别要创建几个": every figure asked for
             chosen += [
@@ -349,7 +354,7 @@ class Assistant:
 
     def answer_unit_tasks(self, question: Question) -> Answer:
         unit = question.units[0]
-        lead_only = bool(re.search(r"牵头(了|的)?(哪些|哪几|多少|几项|几个|任务)", question.text)) and "负责" not in question.text
+        lead_only = "牵头" in question.text and not re.search(r"负责|参与|配合|涉及|承担", question.text)
         rows = []
         citations = []
         scope = "三、" if re.search(r"十大行动|重点任务", question.text) else ""

@@ -195,7 +195,7 @@ def _segment_targets(
             sentence=sentence.text,
             start=start,
             end=end,
-            segment=segment.strip(",，:： "),
+            segment=segment.strip(",，:：。;； "),
         )
         found.append(target)
         previous = target

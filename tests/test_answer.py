@@ -110,3 +110,10 @@ def test_non_numeric_questions_get_the_sentence(assistant):
     assert "绿色建筑标准" in answer.answer and not answer.abstained
     outline = ask(assistant, "碳达峰方案一共有几个部分？")
     assert "五、组织实施" in outline.answer and "5个部分" in outline.answer
+
+
+def test_lead_only_front_matter_people_and_vague_questions(assistant):
+    finance = ask(assistant, "哪些任务由区财政局牵头？")
+    assert "牵头的任务共1项" in finance.answer and "完善财税价格支持政策" in finance.answer
+    assert "杨曜徽" in ask(assistant, "公报的主任是谁？").answer
+    assert ask(assistant, "全区人口多少？").abstained
