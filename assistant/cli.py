@@ -179,6 +179,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .answer import Assistant
 
+    if args.question != "-" and not args.question.strip():
+        raise ValueError("问题不能为空 / the question is empty")  # before loading the index
     settings = settings.with_overrides(llm_base_url=args.llm_url, llm_model=args.llm_model)
     assistant = Assistant.from_settings(settings, progress=True)
     status = 0

@@ -34,3 +34,11 @@ def test_missing_corpus_is_a_clear_error(tmp_path, capsys):
 def test_xlsx_needs_an_output_file(capsys):
     assert main(["targets", "--format", "xlsx"]) == 2
     assert "-o" in capsys.readouterr().err
+
+
+def test_empty_question_fails_before_loading_anything(capsys, monkeypatch):
+    import assistant.answer
+
+    monkeypatch.setattr(assistant.answer.Assistant, "from_settings", lambda *a, **k: 1 / 0)
+    assert main(["ask", "  "]) == 2
+    assert "empty" in capsys.readouterr().err
