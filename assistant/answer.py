@@ -241,8 +241,8 @@ class Assistant:
         # The same indicator stated differently elsewhere: show every statement, each cited.
         best_own = coverage(grams, self._target_text[id(best)][0][0])
         others = [
-            t for _, _, t in scored
-            if t not in chosen and t.unit == best.unit and t.value != best.value
+            t for _, cover, t in scored
+            if t not in chosen and t.unit == best.unit and t.value != best.value and cover >= best_cover - 0.2
             and coverage(grams, self._target_text[id(t)][0][0]) >= best_own - 0.2
             and coverage(grams, t.indicator) >= coverage(grams, best.indicator) - 0.2
         ][:2]
@@ -508,7 +508,9 @@ def _target_haystacks(target: Target, section: str) -> tuple[tuple[str, float], 
     pos = sentence.find(apply_synonyms(_segment_of(target)))
     before = sentence[:pos].rstrip(",")
     previous = before[before.rfind(",") + 1 :] if pos > 0 else ""
-    return ((own, 0.0), (previous + own, 0.1), (section + own, 0.1))
+    # The figure's subject may sit further back ("建设…3座集镇污水处理厂,处理污水总规模…,污水管网总长10km").
+    lead_in = sentence[:pos] if pos > 0 else ""
+    return ((own, 0.0), (previous + own, 0.1), (section + own, 0.1), (lead_in + own, 0.15))
 
 
 def numbers_agree(question: str, text: str) -> bool:

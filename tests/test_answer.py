@@ -117,3 +117,8 @@ def test_lead_only_front_matter_people_and_vague_questions(assistant):
     assert "牵头的任务共1项" in finance.answer and "完善财税价格支持政策" in finance.answer
     assert "杨曜徽" in ask(assistant, "公报的主任是谁？").answer
     assert ask(assistant, "全区人口多少？").abstained
+
+
+def test_subject_stated_clauses_before_the_figure(assistant):
+    answer = ask(assistant, "芦坪、贺家田、黄岩三座集镇污水处理厂配套的污水管网总长多少？")
+    assert "10km" in answer.answer and "3.8km" not in answer.answer
