@@ -259,21 +259,15 @@ class Assistant:
     def describe_target(self, target: Target) -> str:
         """"到2025年，非化石能源消费比重提高到27%以上（原文：…）": the plan's own figure and words."""
         from .facts import COUNT_VERBS
-        from .models import PREFIX_QUALIFIERS, SUFFIX_QUALIFIERS
 
         when = f"到{target.year}年，" if target.year else ""
         if target.period:
             when = f"“{'十四五' if target.year == 2025 else '十五五'}”期间（{target.period}），"
-        qualifiers = target.qualifier.split("、")
-        prefix = "".join(q for q in qualifiers if q in PREFIX_QUALIFIERS)
-        suffix = "".join(q for q in qualifiers if q in SUFFIX_QUALIFIERS)
-        comparator = "" if target.comparator in COUNT_VERBS else target.comparator
-        figure = f"{prefix}{comparator}{target.value_text}{target.unit}{suffix}"
+        figure = target.figure("" if target.comparator in COUNT_VERBS else target.comparator)
         return f"{when}{target.indicator}{target.baseline or ''}{figure}（原文：{_segment_of(target)}）"
 
     def cite_target(self, target: Target) -> Citation:
-        clause = self.knowledge.clause(target.clause_id)
-        return Citation(clause.doc, clause.id, clause.section, self.knowledge.quote(clause.doc, target.start, target.end), target.start, target.end)
+        return self.cite(self.knowledge.clause(target.clause_id), target.start, target.end)
 
     # --- generic: the best sentence of the best clause ---------------------------------------------------
     def answer_sentence(self, question: Question, kinds: tuple[str, ...] | None = None, need_number: bool = True) -> Answer:

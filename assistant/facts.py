@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from .models import Clause, MetaFact, Responsibility, Target
+from .models import BOUND_COMPARATORS, Clause, MetaFact, Responsibility, Target
 
 # --- responsible units ------------------------------------------------------------------------
 RESPONSIBILITY = re.compile(r"\(([^()]*?)按职责分工负责\)$")
@@ -115,7 +115,6 @@ COMPARATORS = (
     "达到 下降 降低 增长 提高 提升 超过 完成 建成 新增 创建 新建 打造 引进 建设 改造 达"
 ).split()
 SUFFIX_QUALIFIERS = ("及以上", "及以下", "以上", "左右", "以内", "以下")
-BOUND_COMPARATORS = ("不低于", "不高于", "不少于", "不超过", "不小于")
 COUNT_VERBS = ("完成", "建成", "新增", "创建", "新建", "打造", "引进", "建设", "改造")
 PREFIX_QUALIFIER_WORDS = ("力争", "确保", "基本", "原则上")
 BASELINE = re.compile(r"较(\d{4})年")

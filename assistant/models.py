@@ -74,15 +74,19 @@ class Target:
     @property
     def display(self) -> str:
         """The figure with its qualifiers as the plan states it, e.g. "不低于16.24万千瓦"."""
+        return self.figure(self.comparator if self.comparator in BOUND_COMPARATORS else "")
+
+    def figure(self, comparator: str) -> str:
+        """Qualifiers in the plan's order around the value: "力争" + comparator + "27%" + "以上"."""
         qualifiers = self.qualifier.split("、")
         prefix = "".join(q for q in qualifiers if q in PREFIX_QUALIFIERS)
         suffix = "".join(q for q in qualifiers if q in SUFFIX_QUALIFIERS)
-        comparator = self.comparator if self.comparator in ("不低于", "不高于", "不少于", "不超过", "不小于") else ""
         return f"{prefix}{comparator}{self.value_text}{self.unit}{suffix}"
 
 
 PREFIX_QUALIFIERS = ("力争", "确保", "基本", "原则上")
 SUFFIX_QUALIFIERS = ("及以上", "及以下", "以上", "左右", "以内", "以下")
+BOUND_COMPARATORS = ("不低于", "不高于", "不少于", "不超过", "不小于")
 
 
 @dataclass(frozen=True)
