@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
+from .errors import IndexError_
 from .knowledge import Knowledge
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ FORMAT_VERSION = 2  # 2: vectors.npy for score fusion
 VECTORS_FILE = "vectors.npy"  # the chunk embeddings, row i = chunk i
 # Above this many chunks the exact flat index gives way to an approximate one (HNSW).
 HNSW_THRESHOLD = 20_000
-
-
-class IndexError_(Exception):
-    """The index is missing, corrupt, stale or from another model; the message says how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import InputFileError
 from .models import Document
 
 log = logging.getLogger(__name__)
@@ -14,13 +15,8 @@ log = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".docx")
 
 
-class LoadError(Exception):
-    """A file that cannot be read; the message names the file and the reason."""
-
-    def __init__(self, path: Path, reason: str):
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{path.name}: {reason}")
+class LoadError(InputFileError):
+    """A document that cannot be read; the message names the file and the reason."""
 
 
 @dataclass(frozen=True)
