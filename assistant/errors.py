@@ -14,7 +14,7 @@ class PlanqaError(Exception):
     """Base of every error the user (or operator) can act on; the message says how."""
 
 
-class QuestionError(PlanqaError):
+class QuestionError(PlanqaError, ValueError):  # ValueError only until every edge catches PlanqaError
     """The question itself is unusable: empty, over-long, or not text."""
 
 
