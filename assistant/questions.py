@@ -1,0 +1,179 @@
+"""Questions as officials write them: the part before answering that reads the question itself.
+
+Questionnaires put item numbers and courtesies into the question cell ("3. 请问…（第9题）"), some users
+write traditional characters or English, and chat users ask follow-ups that lean on the previous
+question. Everything here is about the question's wording, never about a plan: the item label removed
+must not take part in matching figures, and what was removed is kept so outputs can show the question
+as written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+# Item labels at the start: 1、 1. 1) （1） ① 一、 问题3： 第3题 Q3 — a digit label needs its separator so
+# that "2025年…" or "1.3的PUE" are left alone.
+LEADING_LABEL = re.compile(
+    r"^\s*(?:"
+    r"(?:问题|题目)\s*[0-9０-９一二三四五六七八九十]+\s*[、.．:：)）]?"
+    r"|第\s*[0-9０-９一二三四五六七八九十]+\s*[题问]\s*[、.．:：)）]?"
+    r"|[Qq]\s*[0-9０-９]+\s*[、.．:：)）]?"
+    r"|[0-9０-９]{1,3}\s*(?:[、:：)）]|[.．](?![0-9０-９]))"
+    r"|[（(]\s*[0-9０-９一二三四五六七八九十]{1,3}\s*[)）]"
+    r"|[①-⑳㉑-㉟]"
+    r"|[一二三四五六七八九十]{1,3}\s*、"
+    r")\s*"
+)
+# Item labels at the end: （第9题） (第9题) 第9题 — and a bare (9) only after the question's own end.
+TRAILING_LABEL = re.compile(
+    r"\s*(?:[（(]\s*第?\s*[0-9０-９一二三四五六七八九十]+\s*题\s*[)）]|第\s*[0-9０-９]+\s*题"
+    r"|(?<=[?？。.])\s*[（(]\s*[0-9０-９]{1,3}\s*[)）])\s*$"
+)
+COURTESY = re.compile(
+    r"您好|你好|请问一下|请问|麻烦问一下|麻烦问下|麻烦您?|想问一下|想问下|想了解一下|请教一下|劳驾|"
+    r"[，,]?\s*(?:请|并)?(?:附|注明|给出|说明|标注|列出)(?:一下)?(?:出处|来源|依据|原文)|谢谢您?|多谢|感谢"
+)
+ELLIPSIS_START = re.compile(r"^(?:那么?|那|还有|另外|再问|再请问|同样地?|也)")
+ELLIPSIS_REFERENCE = re.compile(r"它|其中|这项|该项|这个任务|该任务|这一任务|上述|前述|同一|这条|该条|这个指标|该指标")
+ELLIPSIS_END = re.compile(r"呢\s*[?？]?\s*$|如何呢|怎么样\s*[?？]?\s*$")
+INTERROGATIVE = re.compile(
+    r"谁|哪个(?:部门|单位)|哪些(?:部门|单位)|什么时候|何时|哪一年|哪年|多少|多大|几[个项家座条次]|哪些|哪几|是否|有没有"
+)
+ENGLISH_FILLER = (
+    r"\b(?:the|a|an|of|for|on|in|at|by|to|is|are|was|be|will|should|must|what|which|does|do|did|its|this|that|"
+    r"there|under|set|plan|plans|according|please|s)\b|'s?"
+)
+YEAR_PAIR = re.compile(r"(20\d\d)\s*年?\s*(?:和|与|及|、|以及|跟)\s*(20\d\d)\s*年")
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """A question as written, and the form the assistant answers."""
+
+    written: str  # exactly as the user wrote it (shown in outputs)
+    text: str  # labels and courtesies removed, simplified characters, English terms in Chinese
+    label: str = ""  # the item label removed ("3、", "（第9题）"); never matched against figures
+    removed: tuple[str, ...] = ()  # courtesies removed ("请问", "请附出处")
+    language: str = "zh"  # "en" when the question was written in English
+
+
+def read_question(written: str) -> AskedQuestion:
+    """Strip what belongs to the questionnaire, not to the question."""
+    text = to_simplified(fold_widths(written)).strip()
+    labels = []
+    while match := LEADING_LABEL.match(text):
+        if not match.group(0).strip() or match.end() == len(text):
+            break
+        labels.append(match.group(0).strip())
+        text = text[match.end() :]
+    if match := TRAILING_LABEL.search(text):
+        labels.append(match.group(0).strip())
+        text = text[: match.start()]
+    removed = tuple(m.group(0).strip(" ,，") for m in COURTESY.finditer(text))
+    text = COURTESY.sub("", text).strip(" ，,：:")
+    language = "en" if is_english(text) else "zh"
+    if language == "en":
+        text = english_to_chinese(text)
+    return AskedQuestion(written, re.sub(r"\s+", " ", text).strip() or written.strip(), " ".join(labels), removed, language)
+
+
+def fold_widths(text: str) -> str:
+    """Full-width digits and letters as ASCII; the ideographic space as a space."""
+    return "".join(chr(ord(ch) - 0xFEE0) if "\uff10" <= ch <= "\uff5a" and ch.isalnum() else ch for ch in text).replace(
+        "\u3000", " "
+    )
+
+
+@cache
+def _t2s():  # type: ignore[no-untyped-def]
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters as simplified; a simplified text comes back unchanged."""
+    if all(ord(ch) < 0x3400 for ch in text):
+        return text
+    return _t2s().convert(text)
+
+
+def is_english(text: str) -> bool:
+    letters = sum(ch.isascii() and ch.isalpha() for ch in text)
+    han = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return letters >= 8 and letters > 3 * han
+
+
+@cache
+def english_terms() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The policy glossary (assistant/data/english_terms.tsv), longest English phrase first."""
+    rows = []
+    for line in resources.files("assistant").joinpath("data/english_terms.tsv").read_text("utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            english, chinese = line.split("\t")[:2]
+            rows.append((english.strip(), chinese.strip()))
+    rows.sort(key=lambda row: -len(row[0]))
+    return tuple((re.compile(rf"\b{re.escape(en)}\b", re.IGNORECASE), zh) for en, zh in rows)
+
+
+def english_to_chinese(text: str) -> str:
+    """Map an English question onto the plans' Chinese terms; figures, years and acronyms stay."""
+    text = re.sub(r"\b(?:by|in|for|until|before)\s+(20\d\d)\b", r"\1年", text, flags=re.IGNORECASE)
+    text = re.sub(r"\b(20\d\d)\b(?!年)", r"\1年", text)
+    for pattern, chinese in english_terms():
+        text = pattern.sub(chinese, text)
+    text = re.sub(ENGLISH_FILLER, " ", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+", "", text).rstrip("?？")
+    return text + ("？" if INTERROGATIVE.search(text) else "是多少？")
+
+
+def is_elliptical(text: str) -> bool:
+    """A question that cannot stand alone: "那2030年呢？", "它由谁牵头？", a bare year or unit."""
+    core = re.sub(r"[?？。!！\s]", "", text)
+    if ELLIPSIS_START.match(core) or ELLIPSIS_REFERENCE.search(core) or ELLIPSIS_END.search(text):
+        return True
+    return len(re.sub(r"20\d\d年?|[0-9]+", "", core)) <= 2
+
+
+def split_parts(text: str) -> list[str]:
+    """ "2025年和2030年…分别是多少" and "…谁牵头、什么时候完成" become one question per part."""
+    if pair := YEAR_PAIR.search(text):
+        template = text[: pair.start()] + "{year}年" + text[pair.end() :]
+        template = template.replace("分别", "")
+        return [template.format(year=year) for year in pair.groups()]
+    asks = list(INTERROGATIVE.finditer(text))
+    if len(asks) < 2:
+        return [text]
+    subject = text[: asks[0].start()]
+    pieces = re.split(r"[、，,；;]|(?:以及|并且|还有)", text[asks[0].start() :])
+    pieces = [piece.strip(" ？?") for piece in pieces if piece.strip(" ？?")]
+    if len(pieces) < 2 or any(not INTERROGATIVE.search(piece) for piece in pieces):
+        return [text]
+    return [f"{subject}{piece}？" for piece in pieces]
+
+
+@dataclass(frozen=True)
+class RowKind:
+    """Whether a questionnaire cell holds a question, and if not, why it is skipped."""
+
+    is_question: bool
+    reason: str = ""
+
+
+def classify_row(cell: object) -> RowKind:
+    """Questionnaires hold totals, formulas, instructions and section headers among the questions."""
+    if cell is None or not str(cell).strip():
+        return RowKind(False, "空行 / blank")
+    text = str(cell).strip()
+    if text.startswith("="):
+        return RowKind(False, "公式 / formula")
+    if re.fullmatch(r"(?:合计|总计|小计|共计|总数)[:：]?.{0,20}", text) and not INTERROGATIVE.search(text):
+        return RowKind(False, "合计行 / totals row")
+    if re.match(r"(?:填表说明|填报说明|说明|备注|注)\s*[:：]", text):
+        return RowKind(False, "说明 / instructions")
+    if len(text) <= 20 and not re.search(r"[?？]", text) and not INTERROGATIVE.search(text) and LEADING_LABEL.match(text):
+        return RowKind(False, "分节标题 / section header")
+    return RowKind(True)

@@ -1,0 +1,91 @@
+"""Reading questions as officials write them (assistant/questions.py): small synthetic inputs."""
+
+import pytest
+
+from assistant.questions import classify_row, is_elliptical, read_question, split_parts
+
+PLAIN = "森林覆盖率2025年目标是多少？"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        f"1、{PLAIN}",
+        f"1. {PLAIN}",
+        f"（1）{PLAIN}",
+        f"(12) {PLAIN}",
+        f"①{PLAIN}",
+        f"一、{PLAIN}",
+        f"问题3：{PLAIN}",
+        f"第3题：{PLAIN}",
+        f"Q3 {PLAIN}",
+        f"{PLAIN}（第9题）",
+        f"{PLAIN}(9)",
+        f"请问{PLAIN}",
+        f"麻烦问一下，{PLAIN}",
+        f"３．请问{PLAIN}请附出处",
+        f"  {PLAIN}  ",
+        "森林覆蓋率2025年目標是多少？",
+    ],
+)
+def test_labels_courtesies_and_traditional_characters_fall_away(written: str) -> None:
+    assert read_question(written).text == PLAIN
+
+
+def test_what_was_removed_is_kept_and_never_matched() -> None:
+    asked = read_question("３．请问森林覆盖率2025年目标是多少？（第9题）")
+    assert asked.written.startswith("３．")
+    assert asked.label == "3． （第9题）"
+    assert asked.removed == ("请问",)
+    assert "9" not in asked.text and "3" not in asked.text.replace("2025", "")
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["2025年非化石能源消费比重是多少？", "第49次常务会议研究了哪些议题？", "1.3是哪个指标的要求？", "2030年前完成哪些任务？"],
+)
+def test_numbers_that_belong_to_the_question_stay(question: str) -> None:
+    assert read_question(question).text == question
+
+
+def test_english_questions_map_onto_the_plans_terms() -> None:
+    asked = read_question("What is the 2025 target for the non-fossil energy share?")
+    assert asked.language == "en"
+    assert "2025年" in asked.text and "非化石能源消费比重" in asked.text
+    assert "谁牵头" in read_question("Who leads the renovation of old residential areas?").text
+
+
+def test_mixed_terms_are_still_chinese() -> None:
+    assert read_question("数据中心PUE要求是多少？").language == "zh"
+
+
+def test_multi_part_questions_split_by_year_and_by_ask() -> None:
+    assert split_parts("2025年和2030年的非化石能源比重分别是多少？") == [
+        "2025年的非化石能源比重是多少？",
+        "2030年的非化石能源比重是多少？",
+    ]
+    assert split_parts("老旧小区改造谁牵头、什么时候完成？") == ["老旧小区改造谁牵头？", "老旧小区改造什么时候完成？"]
+    assert split_parts(PLAIN) == [PLAIN]
+
+
+@pytest.mark.parametrize("question", ["那2030年呢？", "它由谁牵头？", "这项任务什么时候完成？", "2030年？", "发改局呢？"])
+def test_elliptical_follow_ups(question: str) -> None:
+    assert is_elliptical(question)
+
+
+@pytest.mark.parametrize("question", [PLAIN, "老旧小区改造由哪个单位牵头？", "某区2035年的GDP目标是多少？"])
+def test_complete_questions_stand_alone(question: str) -> None:
+    assert not is_elliptical(question)
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [(None, "空行"), ("  ", "空行"), ("=SUM(C2:C9)", "公式"), ("合计", "合计行"), ("填表说明：请逐项填写", "说明"), ("二、能源结构", "分节标题")],
+)
+def test_rows_that_are_not_questions_are_skipped_with_a_reason(cell: object, reason: str) -> None:
+    kind = classify_row(cell)
+    assert not kind.is_question and kind.reason.startswith(reason)
+
+
+def test_a_question_row_is_a_question() -> None:
+    assert classify_row("一、森林覆盖率2025年目标是多少？").is_question
