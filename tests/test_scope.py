@@ -1,0 +1,60 @@
+"""Scoping a question to the plans it names (assistant/scope.py), on a small synthetic shelf of plans."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from assistant.scope import resolve_scope
+
+
+@dataclass(frozen=True)
+class FakePlan:
+    doc: str
+    title: str
+    region: str
+    level: str
+    doc_number: str = ""
+
+
+SHELF = (
+    FakePlan("national", "工业领域碳达峰实施方案", "", "国家"),
+    FakePlan("nation-2", "减污降碳协同增效实施方案", "", "国家"),
+    FakePlan("province", "海南省碳达峰实施方案", "海南省", "省"),
+    FakePlan("city", "苏州市碳达峰实施方案", "苏州市", "市", "苏府〔2023〕12号"),
+    FakePlan("district", "天津市西青区碳达峰实施方案", "西青区", "县"),
+    FakePlan("municipal-2", "重庆市减污降碳协同增效实施方案", "重庆市", "省"),
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "docs"),
+    [
+        ("森林覆盖率目标是多少？", ()),
+        ("苏州2025年单位GDP能耗下降多少？", ("city",)),
+        ("苏州和海南的森林覆盖率分别是多少？", ("city", "province")),
+        ("天津市西青区的光伏任务谁牵头？", ("district",)),
+        ("省里2025年非化石能源比重要求是多少？", ("province", "municipal-2")),
+        ("市里和我们区的目标分别是多少？", ("city", "district")),
+        ("苏府〔2023〕12号文件的目标是多少？", ("city",)),
+        ("工业领域碳达峰实施方案中单位工业增加值能耗下降多少？", ("national",)),
+        ("减污降碳协同增效实施方案提出什么目标？", ("nation-2",)),
+        ("重庆市减污降碳协同增效实施方案提出什么目标？", ("municipal-2",)),
+    ],
+)
+def test_the_plans_a_question_names(question: str, docs: tuple[str, ...]) -> None:
+    assert resolve_scope(question, SHELF).docs == docs
+
+
+def test_a_place_no_plan_governs_is_missing_not_answered_elsewhere() -> None:
+    scope = resolve_scope("成都市2025年森林覆盖率目标是多少？", SHELF)
+    assert scope.docs == () and scope.missing == ("成都市",)
+
+
+def test_a_province_is_not_answered_by_its_city() -> None:
+    scope = resolve_scope("江苏省的非化石能源比重目标是多少？", SHELF)
+    assert scope.missing == ("江苏省",) and "city" not in scope.docs
+
+
+def test_two_places_one_missing_keeps_the_loaded_one() -> None:
+    scope = resolve_scope("苏州和成都的森林覆盖率分别是多少？", SHELF)
+    assert scope.docs == ("city",) and scope.missing == ("成都市",)
