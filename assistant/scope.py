@@ -24,8 +24,8 @@ class Plan(Protocol):
 
     doc: str
     title: str
-    region: str  # the most specific place the plan governs, "" for a national or unknown plan
-    level: str  # 国家 / 省 / 市 / 县, "" when unknown
+    region: str  # the place the plan governs ("某市某区"), "" or 全国 for a national plan
+    level: str  # 国家 / 省 / 市(州) / 县(市区), "" when unknown
     doc_number: str
 
 
@@ -53,13 +53,13 @@ def resolve_scope(question: str, plans: Sequence[Plan]) -> Scope:
     missing: list[str] = []
     for place in places_named(question):
         named.append(place)
-        governed = [p.doc for p in plans if p.region and same_place(p.region, place)]
+        governed = [p.doc for p in plans if governs(p, place)]
         docs.update(dict.fromkeys(governed))
         if not governed:
             missing.append(place)
     for level in levels_named(question):
         named.append(level)
-        docs.update(dict.fromkeys(p.doc for p in plans if p.level == level))
+        docs.update(dict.fromkeys(p.doc for p in plans if p.level[:1] == level[:1]))
     return Scope(tuple(docs), tuple(dict.fromkeys(named)), tuple(dict.fromkeys(missing)))
 
 
@@ -82,10 +82,18 @@ def plans_by_title(question: str, plans: Sequence[Plan]) -> list[Plan]:
     matched = [p for p in plans if (core := title_core(p)) and len(core) >= 4 and core in question]
     if len(matched) > 1:
         places = places_named(question)
-        local = [p for p in matched if p.region and any(same_place(p.region, place) for place in places)]
-        national = [p for p in matched if not p.region]
+        local = [p for p in matched if any(governs(p, place) for place in places)]
+        national = [p for p in matched if p.level == "国家" or not p.region]
         matched = (local if places else national) or matched
     return matched
+
+
+def governs(plan: Plan, place: str) -> bool:
+    """The plan is that place's own: "天津市西青区" governs 西青区, not 天津市."""
+    if not plan.region or plan.level == "国家":
+        return False
+    own = places_named(plan.region)
+    return same_place(own[-1] if own else plan.region, place)
 
 
 def title_core(plan: Plan) -> str:

@@ -17,11 +17,11 @@ class FakePlan:
 
 
 SHELF = (
-    FakePlan("national", "工业领域碳达峰实施方案", "", "国家"),
+    FakePlan("national", "工业领域碳达峰实施方案", "全国", "国家"),
     FakePlan("nation-2", "减污降碳协同增效实施方案", "", "国家"),
     FakePlan("province", "海南省碳达峰实施方案", "海南省", "省"),
-    FakePlan("city", "苏州市碳达峰实施方案", "苏州市", "市", "苏府〔2023〕12号"),
-    FakePlan("district", "天津市西青区碳达峰实施方案", "西青区", "县"),
+    FakePlan("city", "苏州市碳达峰实施方案", "苏州市", "市州", "苏府〔2023〕12号"),
+    FakePlan("district", "天津市西青区碳达峰实施方案", "天津市西青区", "县市区"),
     FakePlan("municipal-2", "重庆市减污降碳协同增效实施方案", "重庆市", "省"),
 )
 
