@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from openpyxl import load_workbook
 
 from assistant.cli import main
@@ -42,3 +43,42 @@ def test_empty_question_fails_before_loading_anything(capsys, monkeypatch):
     monkeypatch.setattr(assistant.answer.Assistant, "from_settings", lambda *a, **k: 1 / 0)
     assert main(["ask", "  "]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_targets_filter_by_action_year_and_unit(capsys):
+    assert main(["targets", "--action", "节能降碳", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all("节能降碳" in r["action"] for r in rows)
+    assert main(["targets", "--action", "节能降碳", "--year", "2025", "--unit", "发改局", "--format", "json"]) == 0
+    narrowed = json.loads(capsys.readouterr().out)
+    assert 0 < len(narrowed) < len(rows)
+    assert all(r["year"] == 2025 and "区发展和改革局" in [r["lead_unit"], *r["partner_units"]] for r in narrowed)
+
+
+def test_bad_setting_names_the_variable_and_the_choices(monkeypatch, capsys):
+    monkeypatch.setenv("PLANQA_FUSION", "best")
+    assert main(["targets"]) == 2
+    err = capsys.readouterr().err
+    assert "PLANQA_FUSION" in err and "score, rrf" in err
+
+
+def test_a_bug_is_an_internal_error_not_a_bad_question(monkeypatch, capsys):
+    import assistant.answer
+
+    class Buggy:
+        def ask(self, question, history=None):
+            return max([])  # ValueError, as a real bug on an unexpected corpus would raise
+
+    monkeypatch.setattr(assistant.answer.Assistant, "from_settings", classmethod(lambda cls, *a, **k: Buggy()))
+    assert main(["ask", "区长调研了什么？"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error" in err and "-v" in err and "Traceback" not in err
+    assert main(["-v", "ask", "区长调研了什么？"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_serve_batch_and_eval_are_planqa_commands(capsys):
+    for command in ("serve", "batch", "eval"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "usage: planqa " + command in capsys.readouterr().out

@@ -32,11 +32,8 @@ SMALL_PLAN = "一、工作目标\n\n到2027年，全县光伏装机达到88.8万
 
 
 @pytest.fixture
-def client(assistant, settings, tmp_path, monkeypatch) -> TestClient:
-    monkeypatch.setenv("PLANQA_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-    monkeypatch.delenv("PLANQA_API_KEYS", raising=False)
-    monkeypatch.delenv("PLANQA_CORS_ORIGINS", raising=False)
-    return TestClient(create_app(assistant, settings), raise_server_exceptions=False)
+def client(assistant, settings, tmp_path) -> TestClient:
+    return TestClient(create_app(assistant, settings.with_overrides(audit_log=tmp_path / "audit.jsonl")), raise_server_exceptions=False)
 
 
 # ---------------------------------------------------------------- hostile questions
