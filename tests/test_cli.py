@@ -82,3 +82,38 @@ def test_serve_batch_and_eval_are_planqa_commands(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert "usage: planqa " + command in capsys.readouterr().out
+
+
+DEFAULT_PATHS = """
+import sys
+from assistant.cli import main
+from assistant.serve import build_app
+from assistant.answer import Assistant
+from assistant.config import load_settings
+assert main(["ask", "老旧小区改造谁牵头？"]) == 0
+assert main(["targets", "--year", "2030"]) == 0
+assert main(["batch", sys.argv[1], "-o", sys.argv[2], "--no-progress"]) == 0
+build_app(load_settings(), Assistant.from_settings(load_settings()))
+heavy = [m for m in ("matplotlib", "llama_index") if m in sys.modules]
+print("HEAVY", heavy)
+"""
+
+
+def test_default_paths_import_neither_matplotlib_nor_llama_index(assistant, settings, tmp_path):
+    """They are the `eval` extra's: ask, targets, batch and the page must work without them."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    questions = tmp_path / "q.csv"
+    questions.write_text("问题\n老旧小区改造谁牵头？\n", "utf-8")
+    env = {**os.environ, "PLANQA_INDEX": str(settings.index_dir), "PLANQA_CORPUS": str(settings.corpus_dir),
+           "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", DEFAULT_PATHS, str(questions), str(tmp_path / "a.csv")],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "HEAVY []" in done.stdout
