@@ -73,8 +73,11 @@ class BackgroundAssistant:
     Has the Assistant's surface (`ask`, `knowledge`) so the API and the page take either.
     """
 
-    def __init__(self, settings: Settings, factory: Callable[[Settings], KnowledgeAnswerer] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, factory: Callable[[Settings], KnowledgeAnswerer] | None = None, wait_seconds: float = 600
+    ) -> None:
         self.settings = settings
+        self.wait_seconds = wait_seconds  # how long a question waits for the index before it is told to retry
         self._factory = factory or _build_assistant
         self._done = threading.Event()
         self._assistant: KnowledgeAnswerer | None = None
@@ -102,8 +105,8 @@ class BackgroundAssistant:
     def ready(self) -> bool:
         return self._done.is_set() and self._assistant is not None
 
-    def get(self, timeout: float | None = 600) -> KnowledgeAnswerer:
-        if not self._done.wait(timeout):
+    def get(self) -> KnowledgeAnswerer:
+        if not self._done.wait(self.wait_seconds):
             raise IndexError_("索引仍在建立 / the index is still being built; try again shortly")
         if self._assistant is None:
             raise IndexError_(f"{self.status} — 请管理员查看日志 / the administrator should check the server log")
