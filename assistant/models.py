@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from .knowledge import Knowledge
 
-History = Sequence[tuple[str, str]]  # earlier turns, oldest first: (question, answer)
+History = list[tuple[str, str]]  # earlier turns, oldest first: (question, answer)
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,6 @@ def write_ledger(rows: Sequence[LedgerRow], path: Path, fmt: str | None = None) 
     write_atomic(path, render_ledger(rows, fmt or path.suffix.lstrip(".").lower()))
 
 
-def write_rows(rows: list[dict], path: Path, fmt: str | None = None) -> None:
-    fmt = fmt or path.suffix.lstrip(".").lower()
-    write_atomic(path, render_rows(rows, fmt))
-
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
