@@ -1,6 +1,8 @@
-"""The web app: `python app.py` starts the chat page on the bundled corpus (see assistant/serve.py)."""
+"""The web app: `python app.py [--host H] [--port P] [--workers N]` starts the page on the bundled corpus."""
 
-from assistant.serve import main
+import sys
+
+from assistant.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["serve", *sys.argv[1:]]))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .clean import chinese_numerals_to_digits, normalise_text
 from .config import Settings, load_settings
+from .errors import InputFileError, QuestionError
 from .facts import canonical_unit, unit_aliases
 from .knowledge import Knowledge, load_knowledge
 from .models import Answer, Citation, Clause, Target
@@ -109,7 +110,7 @@ class Assistant:
         settings = settings or load_settings()
         knowledge = load_knowledge(settings.corpus_dir)
         if not knowledge.documents:
-            raise ValueError(f"no readable documents in {settings.corpus_dir}")
+            raise InputFileError(settings.corpus_dir, "没有可读的文档 / no readable documents: add .txt, .md, .pdf or .docx files")
         from .generate import GroundedGenerator
 
         retriever = HybridRetriever.open(knowledge, settings, progress=progress)
@@ -127,15 +128,15 @@ class Assistant:
 
     def validate(self, question: object) -> str:
         if not isinstance(question, str) or not question.strip():
-            raise ValueError("问题不能为空 / the question is empty")
+            raise QuestionError("问题不能为空 / the question is empty")
         cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
         if len(cleaned) > self.settings.max_question_chars:
-            raise ValueError(
+            raise QuestionError(
                 f"问题过长（{len(cleaned)} 字，上限 {self.settings.max_question_chars} 字） / "
                 f"the question is too long ({len(cleaned)} > {self.settings.max_question_chars} characters)"
             )
         if not cleaned:
-            raise ValueError("问题不能为空 / the question is empty")
+            raise QuestionError("问题不能为空 / the question is empty")
         return cleaned
 
     def with_context(self, question: str, history: list[tuple[str, str]]) -> str:

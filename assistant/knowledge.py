@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .facts import Deadline, extract_deadlines, extract_meta, extract_targets, parse_responsible_units
 from .load import LoadError, load_corpus
-from .models import Clause, Document, MetaFact, Responsibility, Target
+from .models import Clause, Document, LedgerRow, MetaFact, Responsibility, Target
 from .structure import structure_document
 
 PLAN_KINDS = ("goal", "task", "paragraph")
@@ -72,36 +72,43 @@ def load_knowledge(corpus_dir: Path) -> Knowledge:
     return build_knowledge(corpus.documents, corpus.errors)
 
 
-def ledger_rows(knowledge: Knowledge, unit: str | None = None, year: int | None = None) -> list[dict]:
-    """The targets ledger (目标任务台账): one row per target, filtered by responsible unit or due year."""
+def ledger_rows(
+    knowledge: Knowledge, action: str | None = None, unit: str | None = None, year: int | None = None
+) -> list[LedgerRow]:
+    """The targets ledger (目标任务台账), filtered: the one place the CLI, the API and the page get it from.
+
+    `action` matches part of the action heading ("节能降碳"); `unit` any spelling or short form of a
+    responsible unit ("发改局"); `year` the due year. Empty filters are no filters.
+    """
     from .facts import canonical_unit
 
     wanted_unit = canonical_unit(unit) if unit else None
-    rows = []
-    for target in knowledge.targets:
-        clause = knowledge.clause(target.clause_id)
-        units = knowledge.responsibilities.get(clause.id)
-        unit_list = list(units.units) if units else []
-        if wanted_unit and wanted_unit not in unit_list:
-            continue
-        if year is not None and target.year != year:
-            continue
-        parts = clause.section.split(" > ")
-        rows.append(
-            {
-                "行动": clause.action or parts[0],
-                "任务": parts[-1] if clause.kind == "task" else "",
-                "指标": target.indicator,
-                "目标值": target.value_text,
-                "单位": target.unit,
-                "限定词": target.qualifier,
-                "表述": target.display,
-                "年份": target.year or "",
-                "基准": target.baseline or "",
-                "牵头单位": unit_list[0] if unit_list else "",
-                "配合单位": "、".join(unit_list[1:]),
-                "条款编号": clause.id,
-                "原文": knowledge.quote(clause.doc, target.start, target.end),
-            }
-        )
-    return rows
+    rows = [_ledger_row(knowledge, target) for target in knowledge.targets]
+    return [
+        row for row in rows
+        if (not action or action in row.action)
+        and (not wanted_unit or wanted_unit in row.units)
+        and (year is None or row.year == year)
+    ]
+
+
+def _ledger_row(knowledge: Knowledge, target: Target) -> LedgerRow:
+    clause = knowledge.clause(target.clause_id)
+    responsibility = knowledge.responsibilities.get(clause.id)
+    units = responsibility.units if responsibility else ()
+    parts = clause.section.split(" > ")
+    return LedgerRow(
+        action=clause.action or parts[0],
+        task=parts[-1] if clause.kind == "task" else "",
+        indicator=target.indicator,
+        value=target.value_text,
+        unit=target.unit,
+        qualifier=target.qualifier,
+        statement=target.display,
+        year=target.year,
+        baseline=target.baseline or "",
+        lead_unit=units[0] if units else "",
+        partner_units=tuple(units[1:]),
+        clause_id=clause.id,
+        quote=knowledge.quote(clause.doc, target.start, target.end),
+    )

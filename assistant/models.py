@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .knowledge import Knowledge
+
+History = list[tuple[str, str]]  # earlier turns, oldest first: (question, answer)
 
 
 @dataclass(frozen=True)
@@ -146,3 +152,58 @@ class Answer:
             "abstained": self.abstained,
             "citations": [c.to_dict() for c in self.citations],
         }
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One numeric target in the targets ledger (目标任务台账); column headers are added when rendering."""
+
+    action: str  # the action heading it falls under, e.g. "（二）节能降碳增效行动"
+    task: str  # the task heading ("" for a goal paragraph)
+    indicator: str
+    value: str  # the figure as written, "16.24"
+    unit: str
+    qualifier: str
+    statement: str  # the figure with its qualifiers as the plan states it, "不低于16.24万千瓦"
+    year: int | None
+    baseline: str
+    lead_unit: str
+    partner_units: tuple[str, ...]
+    clause_id: str
+    quote: str  # verbatim sentence of the original file
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        return (self.lead_unit, *self.partner_units) if self.lead_unit else self.partner_units
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["partner_units"] = list(self.partner_units)
+        return out
+
+
+class Answerer(Protocol):
+    """Something that answers: the Assistant, one still loading, an auditing wrapper, a test double."""
+
+    def ask(self, question: str, history: History | None = None) -> Answer: ...
+
+
+class KnowledgeAnswerer(Answerer, Protocol):
+    """An answerer that also exposes the plan it answers from (the API's ledger and clause lookups)."""
+
+    @property
+    def knowledge(self) -> Knowledge: ...
+
+
+@runtime_checkable
+class Starting(Protocol):
+    """An answerer that loads in the background (serve.BackgroundAssistant): ready yet, and if not, why."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def error(self) -> str | None: ...

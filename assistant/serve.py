@@ -10,7 +10,6 @@ assistant is ready; questions asked meanwhile wait for it.
 
 from __future__ import annotations
 
-import argparse
 import html
 import logging
 import os
@@ -21,10 +20,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from .config import Settings, load_settings
-from .models import Answer, Citation
+from .config import Settings, load_settings, settings_environ
+from .errors import INTERNAL_ERROR, IndexError_, PlanqaError, SettingsError
+from .models import Answer, Citation, History, KnowledgeAnswerer, Starting
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a government intranet
 
@@ -74,11 +73,14 @@ class BackgroundAssistant:
     Has the Assistant's surface (`ask`, `knowledge`) so the API and the page take either.
     """
 
-    def __init__(self, settings: Settings, factory: Callable[[Settings], Any] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, factory: Callable[[Settings], KnowledgeAnswerer] | None = None, wait_seconds: float = 600
+    ) -> None:
         self.settings = settings
+        self.wait_seconds = wait_seconds  # how long a question waits for the index before it is told to retry
         self._factory = factory or _build_assistant
         self._done = threading.Event()
-        self._assistant: Any = None
+        self._assistant: KnowledgeAnswerer | None = None
         self.error: str | None = None
         self.status = "正在建立索引 / building the index"
 
@@ -103,14 +105,14 @@ class BackgroundAssistant:
     def ready(self) -> bool:
         return self._done.is_set() and self._assistant is not None
 
-    def get(self, timeout: float | None = 600) -> Any:
-        if not self._done.wait(timeout):
-            raise TimeoutError("索引仍在建立 / the index is still being built; try again shortly")
+    def get(self) -> KnowledgeAnswerer:
+        if not self._done.wait(self.wait_seconds):
+            raise IndexError_("索引仍在建立 / the index is still being built; try again shortly")
         if self._assistant is None:
-            raise RuntimeError(self.status)
+            raise IndexError_(f"{self.status} — 请管理员查看日志 / the administrator should check the server log")
         return self._assistant
 
-    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+    def ask(self, question: str, history: History | None = None) -> Answer:
         return self.get().ask(question, history=history)
 
     @property
@@ -118,7 +120,7 @@ class BackgroundAssistant:
         return self.get().knowledge
 
 
-def _build_assistant(settings: Settings) -> Any:
+def _build_assistant(settings: Settings) -> KnowledgeAnswerer:
     from .answer import Assistant
 
     return Assistant.from_settings(settings, progress=True)
@@ -212,8 +214,11 @@ def chat_turn(service, question: str, messages: list[dict], history: list[tuple[
         answer = service.ask(question, history[-10:] or None, key_id="web", channel="web")
         reply = render_answer(answer, service.knowledge)
         history = [*history, (question, answer.answer)]
-    except (ValueError, TimeoutError, RuntimeError) as exc:  # rejected question, or index not ready
+    except PlanqaError as exc:  # rejected question, or index not ready: the message says which
         reply = render_error(str(exc))
+    except Exception:  # a bug: logged, and not blamed on the question
+        log.exception("internal error answering %r", question[:80])
+        reply = render_error(INTERNAL_ERROR)
     messages += [{"role": "user", "content": html.escape(question)}, {"role": "assistant", "content": reply}]
     return "", messages, history
 
@@ -246,7 +251,7 @@ def _status_line(gr, service) -> None:
     timer = gr.Timer(1.0)
 
     def poll():
-        error = getattr(service.assistant, "error", None)
+        error = service.assistant.error if isinstance(service.assistant, Starting) else None
         if error:
             return f"❌ 启动失败 / failed: {error}", gr.Timer(active=False)
         if service.ready:
@@ -258,21 +263,21 @@ def _status_line(gr, service) -> None:
 
 def _ledger_tab(gr, knowledge) -> None:
     """目标台账: every numeric target, filterable by action, unit and year, downloadable as xlsx."""
-    from .api import filter_ledger
-    from .tables import write_rows
+    from .knowledge import ledger_rows
+    from .tables import LEDGER_HEADERS, ledger_records, write_ledger
 
-    rows = filter_ledger(knowledge)
-    columns = list(rows[0]) if rows else []
-    actions = [""] + list(dict.fromkeys(r["行动"] for r in rows))
-    units = [""] + sorted({u for r in rows for u in [r["牵头单位"], *str(r["配合单位"]).split("、")] if u})
-    years = [""] + sorted({str(r["年份"]) for r in rows if r["年份"]})
+    rows = ledger_rows(knowledge)
+    columns = list(LEDGER_HEADERS.values())
+    actions = [""] + list(dict.fromkeys(r.action for r in rows))
+    units = [""] + sorted({u for r in rows for u in r.units})
+    years = [""] + sorted({str(r.year) for r in rows if r.year})
     folder = Path(tempfile.mkdtemp(prefix="planqa-ledger-"))
 
     def filtered(action: str, unit: str, year: str):
-        chosen = filter_ledger(knowledge, unit=unit or None, year=int(year) if year else None, action=action or None)
+        chosen = ledger_rows(knowledge, action=action, unit=unit, year=int(year) if year else None)
         path = folder / "目标台账.xlsx"
-        write_rows(chosen, path, "xlsx")
-        table = [[r[c] for c in columns] for r in chosen]
+        write_ledger(chosen, path, "xlsx")
+        table = [list(record.values()) for record in ledger_records(chosen)]
         return table, str(path), f"共 {len(chosen)} 项目标"
 
     with gr.Row():
@@ -312,8 +317,11 @@ def _batch_tab(gr, service) -> None:
                 sheet=sheet_name.strip() or None, progress=False,
                 on_progress=lambda done, total: progress(done / max(total, 1), desc=f"已完成 {done}/{total}"),
             )
-        except (ValueError, FileNotFoundError) as exc:
+        except PlanqaError as exc:  # a file without the column, not xlsx/csv…: the message says what to do
             raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            log.exception("internal error in a batch upload")
+            raise gr.Error(INTERNAL_ERROR) from exc
         text = f"完成：共 {report.rows} 题，回答 {report.answered} 题（其中方案中未明确 {report.abstained} 题），出错 {report.errors} 题。"
         return text, str(target)
 
@@ -347,7 +355,7 @@ def build_embed(service):
     return embed
 
 
-def build_app(settings: Settings, assistant: Any = None):
+def build_app(settings: Settings, assistant: KnowledgeAnswerer | None = None):
     """The one ASGI app: API routes first, then /embed, then the page at / (routes match in order)."""
     import gradio as gr
 
@@ -378,8 +386,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, workers
     import uvicorn
 
     if workers > 1 and settings.store == "milvus" and not settings.milvus_uri:
-        raise ValueError("milvus-lite opens its file from one process only: use --workers 1, or set "
-                         "PLANQA_MILVUS_URI to a Milvus server that all workers share")
+        raise SettingsError("milvus-lite 只能由一个进程打开 / milvus-lite opens its file from one process only: use "
+                            "--workers 1, or set PLANQA_MILVUS_URI to a Milvus server that all workers share")
     print(f"{TITLE}: http://{host}:{port}/  (API 文档 /docs, 嵌入页 /embed)", file=sys.stderr, flush=True)
     if workers <= 1:
         uvicorn.run(build_app(settings), host=host, port=port)
@@ -392,44 +400,6 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, workers
     builder.start()
     builder.join()
     if builder.exitcode != 0:
-        raise RuntimeError(f"building the index failed (exit code {builder.exitcode}); see the messages above")
-    _export_settings(settings)
+        raise IndexError_(f"建立索引失败 / building the index failed (exit code {builder.exitcode}); see the messages above")
+    os.environ.update(settings_environ(settings))  # the workers read their settings from the environment
     uvicorn.run("assistant.serve:app_from_env", factory=True, host=host, port=port, workers=workers)
-
-
-def _export_settings(settings: Settings) -> None:
-    os.environ["PLANQA_CORPUS"] = str(settings.corpus_dir)
-    os.environ["PLANQA_INDEX"] = str(settings.index_dir)
-    os.environ["PLANQA_MODEL"] = str(settings.model)
-    os.environ["PLANQA_STORE"] = settings.store
-    if settings.milvus_uri:
-        os.environ["PLANQA_MILVUS_URI"] = settings.milvus_uri
-
-
-def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve the network (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (each loads the index)")
-    parser.add_argument("--store", choices=["faiss", "milvus"], help="dense vector store (default: faiss; see assistant/stores.py)")
-
-
-def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register `planqa serve`; cli.py calls this with its subparsers."""
-    parser = subparsers.add_parser("serve", help="start the web page, the portal API (/api, /docs) and /embed")
-    _add_serve_flags(parser)
-    parser.set_defaults(handler=cmd_serve)
-    return parser
-
-
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    serve(settings, args.host, args.port, args.workers)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python app.py [--host H] [--port P] [--workers N]`."""
-    parser = argparse.ArgumentParser(description=f"{TITLE}: start the web page and the portal API.")
-    _add_serve_flags(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    serve(load_settings(store=args.store), args.host, args.port, args.workers)

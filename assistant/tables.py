@@ -8,12 +8,55 @@ import json
 import os
 import tempfile
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 
+from .errors import SettingsError
+from .models import LedgerRow
 
-def write_rows(rows: list[dict], path: Path, fmt: str | None = None) -> None:
-    fmt = fmt or path.suffix.lstrip(".").lower()
-    write_atomic(path, render_rows(rows, fmt))
+# The ledger's column headers as offices read them; only tables, csv and xlsx carry them.
+LEDGER_HEADERS = {
+    "action": "行动",
+    "task": "任务",
+    "indicator": "指标",
+    "value": "目标值",
+    "unit": "单位",
+    "qualifier": "限定词",
+    "statement": "表述",
+    "year": "年份",
+    "baseline": "基准",
+    "lead_unit": "牵头单位",
+    "partner_units": "配合单位",
+    "clause_id": "条款编号",
+    "quote": "原文",
+}
+FORMATS = ("table", "json", "csv", "xlsx")
+
+
+def ledger_records(rows: Sequence[LedgerRow]) -> list[dict]:
+    """Ledger rows under their Chinese headers, as the table, csv and xlsx show them."""
+    return [
+        {
+            header: "、".join(value) if isinstance(value, tuple) else ("" if value is None else value)
+            for header, value in zip(LEDGER_HEADERS.values(), _ledger_values(row), strict=True)
+        }
+        for row in rows
+    ]
+
+
+def _ledger_values(row: LedgerRow) -> list[object]:
+    return [getattr(row, name) for name in LEDGER_HEADERS]
+
+
+def render_ledger(rows: Sequence[LedgerRow], fmt: str) -> bytes:
+    """json keeps the field names (for programs); every other format has the Chinese headers."""
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2).encode("utf-8")
+    return render_rows(ledger_records(rows), fmt)
+
+
+def write_ledger(rows: Sequence[LedgerRow], path: Path, fmt: str | None = None) -> None:
+    write_atomic(path, render_ledger(rows, fmt or path.suffix.lstrip(".").lower()))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -38,7 +81,7 @@ def render_rows(rows: list[dict], fmt: str) -> bytes:
         return _xlsx(rows)
     if fmt == "table":
         return render_table(rows).encode("utf-8")
-    raise ValueError(f"unknown format {fmt!r}: use table, json, csv or xlsx")
+    raise SettingsError(f"不支持的格式 / unknown format {fmt!r}: use {', '.join(FORMATS)}")
 
 
 def _csv(rows: list[dict]) -> str:

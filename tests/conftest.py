@@ -1,4 +1,9 @@
-"""Shared fixtures: the real bulletin, ingested once per test session."""
+"""Shared fixtures: the real bulletin, ingested once per test session; the test tiers.
+
+Tiers (markers registered in pyproject.toml) come from the fixtures a test uses, so no test file
+marks itself: `index` = needs the embedding model or the built index, `e2e` = a live server or
+browser. `pytest -m "not index and not e2e"` is the quick loop; plain `pytest` (and .ci/run) runs all.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,20 @@ from assistant.knowledge import Knowledge, load_knowledge
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 BULLETIN = CORPUS / "hecheng-bulletin-2024-02.txt"
+
+
+# Fixtures that load the embedding model or build the index (directly or through other fixtures).
+INDEX_FIXTURES = {"assistant", "retriever", "embedder", "model_dir"}
+E2E_FIXTURES = {"base_url", "driver"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & E2E_FIXTURES:
+            item.add_marker(pytest.mark.e2e)
+        if used & (INDEX_FIXTURES | E2E_FIXTURES):
+            item.add_marker(pytest.mark.index)
 
 
 @pytest.fixture(scope="session")

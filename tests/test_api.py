@@ -14,23 +14,23 @@ from tests.conftest import xlsx_bytes
 
 
 @pytest.fixture
-def audit_file(tmp_path, monkeypatch):
-    path = tmp_path / "audit.jsonl"
-    monkeypatch.setenv("PLANQA_AUDIT_LOG", str(path))
-    monkeypatch.delenv("PLANQA_API_KEYS", raising=False)
-    monkeypatch.delenv("PLANQA_CORS_ORIGINS", raising=False)
-    return path
+def audit_file(tmp_path):
+    return tmp_path / "audit.jsonl"
 
 
 @pytest.fixture
-def client(assistant, settings, audit_file) -> TestClient:
-    return TestClient(create_app(assistant, settings))
+def api_settings(settings, audit_file):
+    return settings.with_overrides(audit_log=audit_file)
 
 
 @pytest.fixture
-def keyed_client(assistant, settings, audit_file, monkeypatch) -> TestClient:
-    monkeypatch.setenv("PLANQA_API_KEYS", "alpha-key-123, beta-key-456")
-    return TestClient(create_app(assistant, settings))
+def client(assistant, api_settings) -> TestClient:
+    return TestClient(create_app(assistant, api_settings))
+
+
+@pytest.fixture
+def keyed_client(assistant, api_settings) -> TestClient:
+    return TestClient(create_app(assistant, api_settings.with_overrides(api_keys="alpha-key-123, beta-key-456")))
 
 
 # ---------------------------------------------------------------- endpoints
@@ -90,11 +90,12 @@ def test_huge_json_body_is_413(client):
 def test_targets_json_filters(client):
     by_unit = client.get("/api/targets", params={"unit": "林业局"}).json()
     assert by_unit["count"] == len(by_unit["targets"]) > 0
-    assert any(row["目标值"] == "61.86" for row in by_unit["targets"])
+    assert any(row["value"] == "61.86" for row in by_unit["targets"])
+    assert all("区林业局" in [row["lead_unit"], *row["partner_units"]] for row in by_unit["targets"])
     by_year = client.get("/api/targets", params={"year": 2030}).json()["targets"]
-    assert by_year and all(row["年份"] == 2030 for row in by_year)
+    assert by_year and all(row["year"] == 2030 for row in by_year)
     by_action = client.get("/api/targets", params={"action": "节能降碳"}).json()["targets"]
-    assert by_action and all("节能降碳" in row["行动"] for row in by_action)
+    assert by_action and all("节能降碳" in row["action"] for row in by_action)
 
 
 def test_targets_xlsx(client):
@@ -145,8 +146,8 @@ def test_batch_oversized_upload_is_413(client):
     assert response.status_code == 413 and "too large" in response.json()["detail"]
 
 
-def test_batch_oversized_upload_small_limit(assistant, settings, audit_file):
-    small = TestClient(create_app(assistant, settings, max_upload_bytes=1000))
+def test_batch_oversized_upload_small_limit(assistant, api_settings):
+    small = TestClient(create_app(assistant, api_settings, max_upload_bytes=1000))
     response = small.post("/api/batch", files={"file": ("q.csv", "问题\n".encode() + b"a" * 2000)})
     assert response.status_code == 413
 
@@ -212,11 +213,44 @@ def test_audit_names_key_by_hash_never_the_key(keyed_client, audit_file):
     assert json.loads(text.splitlines()[-1])["key"] == key_id("beta-key-456")
 
 
-def test_cors_allow_list(assistant, settings, audit_file, monkeypatch):
-    monkeypatch.setenv("PLANQA_CORS_ORIGINS", "https://portal.example.gov.cn")
-    cors = TestClient(create_app(assistant, settings))
+def test_cors_allow_list(assistant, api_settings):
+    cors = TestClient(create_app(assistant, api_settings.with_overrides(cors_origins="https://portal.example.gov.cn")))
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
     allowed = cors.options("/api/ask", headers={"Origin": "https://portal.example.gov.cn", **preflight})
     assert allowed.headers.get("access-control-allow-origin") == "https://portal.example.gov.cn"
     other = cors.options("/api/ask", headers={"Origin": "https://evil.example.com", **preflight})
     assert "access-control-allow-origin" not in other.headers
+
+
+# ---------------------------------------------------------------- bugs are not the caller's fault
+
+
+class Broken:
+    """The real assistant whose ask() fails the way a bug would: with a builtin exception."""
+
+    def __init__(self, assistant, error: Exception):
+        self.assistant, self.error = assistant, error
+
+    @property
+    def knowledge(self):
+        return self.assistant.knowledge
+
+    def ask(self, question, history=None):
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [ValueError("max() arg is an empty sequence"), KeyError("s9.9")], ids=["ValueError", "KeyError"])
+def test_internal_error_is_500_not_a_bad_question(assistant, api_settings, error, caplog):
+    broken = TestClient(create_app(Broken(assistant, error), api_settings), raise_server_exceptions=False)
+    response = broken.post("/api/ask", json={"question": "区长调研了什么？"})
+    assert response.status_code == 500
+    detail = response.json()["detail"]
+    assert "internal error" in detail and "empty sequence" not in detail and "s9.9" not in detail
+    assert any(r.exc_info and r.exc_info[1] is error for r in caplog.records)  # the traceback is logged
+
+
+def test_internal_error_in_batch_is_a_cell_not_a_400(assistant, api_settings):
+    broken = TestClient(create_app(Broken(assistant, ValueError("bug")), api_settings), raise_server_exceptions=False)
+    response = broken.post("/api/batch", files={"file": ("q.csv", "问题\n老旧小区改造谁牵头？\n".encode())})
+    assert response.status_code == 200 and response.headers["x-planqa-errors"] == "1"
+    assert "internal error" in response.content.decode("utf-8-sig").splitlines()[1]

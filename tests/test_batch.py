@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from assistant.batch import ANSWER_COLUMNS, add_batch_command, answer_questionnaire, checkpoint_path
+from assistant.batch import ANSWER_COLUMNS, answer_questionnaire, checkpoint_path
+from assistant.errors import InputFileError
 
 QUESTIONS = [
     "2030年非化石能源消费比重的目标是多少？",
@@ -77,7 +77,7 @@ def test_over_long_question_gets_error_cell(assistant, settings, tmp_path):
 
 def test_missing_column_lists_the_columns(assistant, tmp_path):
     source = make_xlsx(tmp_path / "q.xlsx", header=("序号", "提问内容", "备注"))
-    with pytest.raises(ValueError, match="columns found: 序号, 提问内容, 备注"):
+    with pytest.raises(InputFileError, match="columns found: 序号, 提问内容, 备注"):
         answer_questionnaire(assistant, source, tmp_path / "a.xlsx", progress=False)
     answer_questionnaire(assistant, source, tmp_path / "a.xlsx", column="提问内容", progress=False)
     assert list(load_workbook(tmp_path / "a.xlsx").active.values)[0][3] == "答案"
@@ -85,14 +85,14 @@ def test_missing_column_lists_the_columns(assistant, tmp_path):
 
 def test_unknown_sheet_lists_the_sheets(assistant, tmp_path):
     source = make_xlsx(tmp_path / "q.xlsx")
-    with pytest.raises(ValueError, match="sheets: 问卷, 说明"):
+    with pytest.raises(InputFileError, match="sheets: 问卷, 说明"):
         answer_questionnaire(assistant, source, tmp_path / "a.xlsx", sheet="Sheet9", progress=False)
 
 
 def test_output_must_not_be_the_input(assistant, tmp_path):
     source = make_xlsx(tmp_path / "q.xlsx")
     before = source.read_bytes()
-    with pytest.raises(ValueError, match="overwrite the input"):
+    with pytest.raises(InputFileError, match="overwrite the input"):
         answer_questionnaire(assistant, source, tmp_path / "." / "q.xlsx", progress=False)
     assert source.read_bytes() == before
 
@@ -100,11 +100,11 @@ def test_output_must_not_be_the_input(assistant, tmp_path):
 def test_unreadable_files_are_clear_errors(assistant, tmp_path):
     fake = tmp_path / "q.xlsx"
     fake.write_bytes(b"this is not a workbook")
-    with pytest.raises(ValueError, match="cannot read q.xlsx"):
+    with pytest.raises(InputFileError, match="q.xlsx: .*cannot read it as an xlsx workbook"):
         answer_questionnaire(assistant, fake, tmp_path / "a.xlsx", progress=False)
-    with pytest.raises(ValueError, match="unsupported file type"):
+    with pytest.raises(InputFileError, match="unsupported file type"):
         answer_questionnaire(assistant, fake, tmp_path / "a.xls", progress=False)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(InputFileError, match="not found"):
         answer_questionnaire(assistant, tmp_path / "missing.xlsx", tmp_path / "a.xlsx", progress=False)
 
 
@@ -155,12 +155,29 @@ def test_gbk_csv_to_xlsx(assistant, tmp_path):
 
 def test_batch_command(assistant, tmp_path, monkeypatch, capsys):
     from assistant.answer import Assistant
+    from assistant.cli import main
 
     monkeypatch.setattr(Assistant, "from_settings", classmethod(lambda cls, settings=None, **kw: assistant))
-    parser = argparse.ArgumentParser()
-    add_batch_command(parser.add_subparsers())
     source = make_xlsx(tmp_path / "q.xlsx")
-    args = parser.parse_args(["batch", str(source), "-o", str(tmp_path / "out.xlsx"), "--no-progress"])
-    assert args.handler(args, None) == 0
+    assert main(["batch", str(source), "-o", str(tmp_path / "out.xlsx"), "--no-progress"]) == 0
     assert "5 行 / rows" in capsys.readouterr().err
     assert len(list(load_workbook(tmp_path / "out.xlsx").active.values)) == 6
+
+
+class Buggy(Counting):
+    """The real assistant with a bug on one question: a builtin exception, not a PlanqaError."""
+
+    def ask(self, question, history=None):
+        if "谁牵头" in question:
+            raise KeyError("bug")
+        return super().ask(question, history)
+
+
+def test_a_bug_in_one_row_is_an_internal_error_cell_and_the_rest_are_answered(assistant, tmp_path, caplog):
+    source = make_xlsx(tmp_path / "q.xlsx")
+    report = answer_questionnaire(Buggy(assistant), source, tmp_path / "a.xlsx", progress=False)
+    rows = list(load_workbook(tmp_path / "a.xlsx").active.values)
+    assert report.errors == 2 and report.error_rows == [3, 5]  # the bug, and the empty row
+    assert "internal error" in rows[2][3] and "bug" not in rows[2][3]
+    assert "31%" in rows[1][3] and "方案中未明确" in rows[3][3] and not rows[5][3].startswith("错误")
+    assert any(r.exc_info and isinstance(r.exc_info[1], KeyError) for r in caplog.records)

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from openpyxl import load_workbook
 
 from assistant.cli import main
@@ -42,3 +43,77 @@ def test_empty_question_fails_before_loading_anything(capsys, monkeypatch):
     monkeypatch.setattr(assistant.answer.Assistant, "from_settings", lambda *a, **k: 1 / 0)
     assert main(["ask", "  "]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_targets_filter_by_action_year_and_unit(capsys):
+    assert main(["targets", "--action", "节能降碳", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all("节能降碳" in r["action"] for r in rows)
+    assert main(["targets", "--action", "节能降碳", "--year", "2025", "--unit", "发改局", "--format", "json"]) == 0
+    narrowed = json.loads(capsys.readouterr().out)
+    assert 0 < len(narrowed) < len(rows)
+    assert all(r["year"] == 2025 and "区发展和改革局" in [r["lead_unit"], *r["partner_units"]] for r in narrowed)
+
+
+def test_bad_setting_names_the_variable_and_the_choices(monkeypatch, capsys):
+    monkeypatch.setenv("PLANQA_FUSION", "best")
+    assert main(["targets"]) == 2
+    err = capsys.readouterr().err
+    assert "PLANQA_FUSION" in err and "score, rrf" in err
+
+
+def test_a_bug_is_an_internal_error_not_a_bad_question(monkeypatch, capsys):
+    import assistant.answer
+
+    class Buggy:
+        def ask(self, question, history=None):
+            return max([])  # ValueError, as a real bug on an unexpected corpus would raise
+
+    monkeypatch.setattr(assistant.answer.Assistant, "from_settings", classmethod(lambda cls, *a, **k: Buggy()))
+    assert main(["ask", "区长调研了什么？"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error" in err and "-v" in err and "Traceback" not in err
+    assert main(["-v", "ask", "区长调研了什么？"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_serve_batch_and_eval_are_planqa_commands(capsys):
+    for command in ("serve", "batch", "eval"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "usage: planqa " + command in capsys.readouterr().out
+
+
+DEFAULT_PATHS = """
+import sys
+from assistant.cli import main
+from assistant.serve import build_app
+from assistant.answer import Assistant
+from assistant.config import load_settings
+assert main(["ask", "老旧小区改造谁牵头？"]) == 0
+assert main(["targets", "--year", "2030"]) == 0
+assert main(["batch", sys.argv[1], "-o", sys.argv[2], "--no-progress"]) == 0
+build_app(load_settings(), Assistant.from_settings(load_settings()))
+heavy = [m for m in ("matplotlib", "llama_index") if m in sys.modules]
+print("HEAVY", heavy)
+"""
+
+
+def test_default_paths_import_neither_matplotlib_nor_llama_index(assistant, settings, tmp_path):
+    """They are the `eval` extra's: ask, targets, batch and the page must work without them."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    questions = tmp_path / "q.csv"
+    questions.write_text("问题\n老旧小区改造谁牵头？\n", "utf-8")
+    env = {**os.environ, "PLANQA_INDEX": str(settings.index_dir), "PLANQA_CORPUS": str(settings.corpus_dir),
+           "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", DEFAULT_PATHS, str(questions), str(tmp_path / "a.csv")],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "HEAVY []" in done.stdout

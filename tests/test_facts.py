@@ -68,7 +68,7 @@ def test_deadlines(knowledge):
 
 def test_ledger_filters(knowledge):
     forestry = ledger_rows(knowledge, unit="林业局")
-    assert forestry and all("区林业局" in (r["牵头单位"] + r["配合单位"]) for r in forestry)
+    assert forestry and all("区林业局" in r.units for r in forestry)
     rows_2030 = ledger_rows(knowledge, year=2030)
-    assert {r["表述"] for r in rows_2030} >= {"31%以上", "40%", "65%"}
-    assert all(r["年份"] == 2030 for r in rows_2030)
+    assert {r.statement for r in rows_2030} >= {"31%以上", "40%", "65%"}
+    assert all(r.year == 2030 for r in rows_2030)

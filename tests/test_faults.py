@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,11 +33,8 @@ SMALL_PLAN = "一、工作目标\n\n到2027年，全县光伏装机达到88.8万
 
 
 @pytest.fixture
-def client(assistant, settings, tmp_path, monkeypatch) -> TestClient:
-    monkeypatch.setenv("PLANQA_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-    monkeypatch.delenv("PLANQA_API_KEYS", raising=False)
-    monkeypatch.delenv("PLANQA_CORS_ORIGINS", raising=False)
-    return TestClient(create_app(assistant, settings), raise_server_exceptions=False)
+def client(assistant, settings, tmp_path) -> TestClient:
+    return TestClient(create_app(assistant, settings.with_overrides(audit_log=tmp_path / "audit.jsonl")), raise_server_exceptions=False)
 
 
 # ---------------------------------------------------------------- hostile questions
@@ -302,3 +300,45 @@ def test_milvus_build_records_the_store_and_switching_rebuilds(assistant, small)
     shutil.rmtree(build / "dense.milvus.db")
     with pytest.raises(IndexError_, match="dense.milvus.db is missing"):
         HybridRetriever.open(knowledge, on_milvus.with_overrides(on_stale="error"), embedder=embedder)
+
+
+# ---------------------------------------------------------------- bugs and start-up are not the user's fault
+
+
+def test_page_shows_a_bug_as_internal_error(knowledge, tmp_path, caplog):
+    from assistant.api import AskService, AuditLog
+
+    class Buggy:
+        knowledge = None
+
+        def ask(self, question, history=None):
+            return max([])
+
+    service = AskService(Buggy(), AuditLog(tmp_path / "audit.jsonl"))
+    _, messages, history = chat_turn(service, "区长调研了什么？", [], [])
+    reply = messages[-1]["content"]
+    assert "internal error" in reply and "empty sequence" not in reply and history == []
+    assert any(r.exc_info for r in caplog.records)
+
+
+def test_while_the_index_builds_the_api_says_503_and_health_says_loading(knowledge, settings, tmp_path):
+    from assistant.serve import BackgroundAssistant
+
+    release = threading.Event()
+
+    def slow_factory(_settings):
+        release.wait(30)
+        raise IndexError_("index corrupt: run `planqa build`")
+
+    background = BackgroundAssistant(settings, factory=slow_factory, wait_seconds=0.01).start()
+    client = TestClient(create_app(background, settings.with_overrides(audit_log=tmp_path / "a.jsonl")))
+    assert client.get("/api/health").json()["status"] == "loading"
+    response = client.post("/api/ask", json={"question": "老旧小区改造谁牵头？"})
+    assert response.status_code == 503 and "still being built" in response.json()["detail"]
+    release.set()
+    deadline = time.monotonic() + 10
+    failed = response
+    while "still being built" in failed.json()["detail"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+        failed = client.post("/api/ask", json={"question": "老旧小区改造谁牵头？"})
+    assert failed.status_code == 503 and "planqa build" in failed.json()["detail"]
