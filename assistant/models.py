@@ -146,3 +146,32 @@ class Answer:
             "abstained": self.abstained,
             "citations": [c.to_dict() for c in self.citations],
         }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What retrieval ranks: a clause, or a sentence-aligned piece of a long one."""
+
+    id: str
+    clause_id: str
+    doc: str
+    section: str
+    kind: str
+    text: str  # normalised clause text of this piece
+    start: int  # span in the original document
+    end: int
+
+    def passage(self) -> str:
+        """The text embedded and matched: the section path gives the piece its context."""
+        return f"{self.section}：{self.text}" if self.section else self.text
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked chunk, with the ranks each retriever gave it (for evaluation and debugging)."""
+
+    chunk: Chunk
+    score: float
+    bm25_rank: int | None  # 1-based, None when the list did not rank it
+    dense_rank: int | None
+    exact: bool = False  # the chunk contains every figure and quoted phrase the query states
