@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -29,6 +29,9 @@ from .errors import IndexError_
 from .knowledge import Knowledge
 from .models import Chunk
 from .stores import DenseStore, open_store, write_store
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +101,9 @@ def model_fingerprint(model_path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_index(knowledge: Knowledge, settings: Settings, embedder: Any = None, progress: bool = False) -> Path:
+def build_index(
+    knowledge: Knowledge, settings: Settings, embedder: SentenceTransformer | None = None, progress: bool = False
+) -> Path:
     """Embed and tokenise every chunk into a new build folder, then make it current."""
     started = time.perf_counter()
     model_path = resolve_model_path(settings.model, settings.model_cache)
@@ -142,7 +147,7 @@ def build_index(knowledge: Knowledge, settings: Settings, embedder: Any = None, 
     return final
 
 
-def _embed_in_batches(embedder: Any, texts: list[str], progress: bool) -> np.ndarray:
+def _embed_in_batches(embedder: SentenceTransformer, texts: list[str], progress: bool) -> np.ndarray:
     batches = [texts[i : i + EMBED_BATCH] for i in range(0, len(texts), EMBED_BATCH)]
     bar = tqdm(batches, desc="embedding", unit="batch", disable=not progress)
     return np.vstack([embed_passages(embedder, batch) for batch in bar]).astype(np.float32)
@@ -175,7 +180,9 @@ class LoadedIndex:
     vectors: np.ndarray  # memory-mapped chunk embeddings, for score fusion
 
 
-def open_index(knowledge: Knowledge, settings: Settings, embedder: Any = None, progress: bool = False) -> LoadedIndex:
+def open_index(
+    knowledge: Knowledge, settings: Settings, embedder: SentenceTransformer | None = None, progress: bool = False
+) -> LoadedIndex:
     """The current build; when it is missing or stale, rebuilt first or an error, per settings.on_stale.
 
     Replicas set on_stale="error" so that one `planqa build` serves them all (README, Deployment).

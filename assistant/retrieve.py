@@ -25,6 +25,8 @@ from .models import Chunk, Hit
 from .stores import DenseStore
 
 if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
     from .llama import LlamaHybridRetriever
 
 EXACT_BOOST = 2.0  # added to an exact match's score: above any fused score (each is at most 1)
@@ -46,8 +48,8 @@ class HybridRetriever:
     model's fast tokenizer raises "Already borrowed" when two threads use it) runs one at a time."""
 
     def __init__(
-        self, chunks: list[Chunk], store: DenseStore, lexical: LexicalIndex, embedder: Any, settings: Settings,
-        vectors: np.ndarray,
+        self, chunks: list[Chunk], store: DenseStore, lexical: LexicalIndex, embedder: SentenceTransformer,
+        settings: Settings, vectors: np.ndarray,
     ):
         self.chunks = chunks
         self.store = store
@@ -66,7 +68,8 @@ class HybridRetriever:
 
     @classmethod
     def open(
-        cls, knowledge: Knowledge, settings: Settings, embedder: Any = None, progress: bool = False
+        cls, knowledge: Knowledge, settings: Settings, embedder: SentenceTransformer | None = None,
+        progress: bool = False,
     ) -> HybridRetriever:
         """A retriever over the current index, which assistant/index.py rebuilds first if stale (per on_stale)."""
         embedder = embedder or load_embedder(settings.model, settings.model_cache)
