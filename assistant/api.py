@@ -38,7 +38,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings
 from .errors import INTERNAL_ERROR, IndexError_, InputFileError, PlanqaError, QuestionError
-from .models import Answer, Answerer, History, KnowledgeAnswerer, Starting
+from .knowledge import KnowledgeAnswerer
+from .models import Answer, Answerer, History, Starting
 
 log = logging.getLogger(__name__)
 

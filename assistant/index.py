@@ -1,12 +1,14 @@
-"""Stage 5, index: retrieval chunks, embedded into FAISS and tokenised for BM25, persisted atomically.
+"""Stage 5, index: retrieval chunks, embedded into the dense store and tokenised for BM25; built and opened.
 
 Layout of `index/`: one folder per build (`build-<time>/`) and a `CURRENT` file naming the live one.
 A build writes its own folder, then swaps `CURRENT` with an atomic rename: a build killed half way
-leaves the previous index in use.
+leaves the previous index in use. Opening checks the build's manifest against the corpus and the
+settings: a missing or stale index is rebuilt, or reported, per `settings.on_stale`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -15,37 +17,27 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from tqdm import tqdm
 
+from .bm25 import LexicalIndex
 from .config import Settings
+from .embedding import embed_passages, load_embedder, resolve_model_path
 from .errors import IndexError_
 from .knowledge import Knowledge
+from .models import Chunk
+from .stores import DenseStore, open_store, write_store
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: vectors.npy for score fusion
 VECTORS_FILE = "vectors.npy"  # the chunk embeddings, row i = chunk i
-# Above this many chunks the exact flat index gives way to an approximate one (HNSW).
-HNSW_THRESHOLD = 20_000
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """What retrieval ranks: a clause, or a sentence-aligned piece of a long one."""
-
-    id: str
-    clause_id: str
-    doc: str
-    section: str
-    kind: str
-    text: str  # normalised clause text of this piece
-    start: int  # span in the original document
-    end: int
-
-    def passage(self) -> str:
-        """The text embedded and matched: the section path gives the piece its context."""
-        return f"{self.section}：{self.text}" if self.section else self.text
+EMBED_BATCH = 32
 
 
 def make_chunks(knowledge: Knowledge, max_chars: int) -> list[Chunk]:
@@ -100,9 +92,7 @@ def corpus_fingerprint(knowledge: Knowledge) -> dict[str, str]:
 
 
 def model_fingerprint(model_path: Path) -> str:
-    """Changes when the model's weights or config change (size + mtime of its files)."""
-    import hashlib
-
+    """Changes when the model's files change (their names and sizes); recorded in the manifest."""
     digest = hashlib.sha256()
     for path in sorted(model_path.rglob("*")):
         if path.is_file():
@@ -111,24 +101,21 @@ def model_fingerprint(model_path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_index(knowledge: Knowledge, settings: Settings, embedder=None, progress: bool = False) -> Path:
+def build_index(
+    knowledge: Knowledge, settings: Settings, embedder: SentenceTransformer | None = None, progress: bool = False
+) -> Path:
     """Embed and tokenise every chunk into a new build folder, then make it current."""
-    from .embedding import embed_passages, load_embedder, resolve_model_path
-    from .retrieve import LexicalIndex
-
     started = time.perf_counter()
     model_path = resolve_model_path(settings.model, settings.model_cache)
     embedder = embedder or load_embedder(settings.model, settings.model_cache)
     chunks = make_chunks(knowledge, settings.chunk_max_chars)
     if not chunks:
         raise IndexError_("the corpus has no text to index")
-    vectors = _embed_in_batches(embedder, [c.passage() for c in chunks], embed_passages, progress)
+    vectors = _embed_in_batches(embedder, [c.passage() for c in chunks], progress)
 
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(dir=settings.index_dir, prefix=".building-"))
     try:
-        from .stores import write_store
-
         store = write_store(settings.store, vectors, build, settings)
         np.save(build / VECTORS_FILE, vectors)  # for score fusion, whatever the store
         with (build / "chunks.jsonl").open("w", encoding="utf-8") as handle:
@@ -160,25 +147,10 @@ def build_index(knowledge: Knowledge, settings: Settings, embedder=None, progres
     return final
 
 
-def _embed_in_batches(embedder, texts: list[str], embed, progress: bool) -> np.ndarray:
-    from tqdm import tqdm
-
-    batches = [texts[i : i + 32] for i in range(0, len(texts), 32)]
-    parts = [embed(embedder, batch) for batch in tqdm(batches, desc="embedding", unit="batch", disable=not progress)]
-    return np.vstack(parts).astype(np.float32)
-
-
-def make_dense_index(vectors: np.ndarray):
-    import faiss
-
-    dimension = vectors.shape[1]
-    if len(vectors) > HNSW_THRESHOLD:
-        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
-    else:
-        index = faiss.IndexFlatIP(dimension)
-    index.add(vectors)
-    return index
+def _embed_in_batches(embedder: SentenceTransformer, texts: list[str], progress: bool) -> np.ndarray:
+    batches = [texts[i : i + EMBED_BATCH] for i in range(0, len(texts), EMBED_BATCH)]
+    bar = tqdm(batches, desc="embedding", unit="batch", disable=not progress)
+    return np.vstack([embed_passages(embedder, batch) for batch in bar]).astype(np.float32)
 
 
 def _switch_current(index_dir: Path, name: str) -> None:
@@ -191,6 +163,54 @@ def _remove_old_builds(index_dir: Path, keep: str) -> None:
     for path in index_dir.iterdir():
         if path.is_dir() and path.name != keep and (path.name.startswith("build-") or path.name.startswith(".building-")):
             shutil.rmtree(path, ignore_errors=True)
+
+
+# --- opening --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedIndex:
+    """One build read back from disk: what the retriever ranks over (row i of each part = chunk i)."""
+
+    build: Path
+    manifest: Manifest
+    chunks: list[Chunk]
+    store: DenseStore
+    lexical: LexicalIndex
+    vectors: np.ndarray  # memory-mapped chunk embeddings, for score fusion
+
+
+def open_index(
+    knowledge: Knowledge, settings: Settings, embedder: SentenceTransformer | None = None, progress: bool = False
+) -> LoadedIndex:
+    """The current build; when it is missing or stale, rebuilt first or an error, per settings.on_stale.
+
+    Replicas set on_stale="error" so that one `planqa build` serves them all (README, Deployment).
+    """
+    problem = stale_reason(knowledge, settings)
+    if problem is None:
+        build = current_build(settings.index_dir)
+    elif settings.on_stale == "rebuild":
+        log.warning("%s: building the index", problem)
+        build = build_index(knowledge, settings, embedder, progress=progress)
+    else:
+        raise IndexError_(f"{problem}: run `planqa build`")
+    return load_build(build, settings)
+
+
+def stale_reason(knowledge: Knowledge, settings: Settings) -> str | None:
+    """Why the current build cannot serve this corpus with these settings (None when it can)."""
+    try:
+        return check_manifest(read_manifest(current_build(settings.index_dir)), knowledge, settings)
+    except IndexError_ as exc:
+        return str(exc)
+
+
+def load_build(build: Path, settings: Settings) -> LoadedIndex:
+    manifest = read_manifest(build)
+    store = open_store(build, manifest, settings)
+    vectors = load_vectors(build, manifest)
+    return LoadedIndex(build, manifest, load_chunks(build), store, LexicalIndex.load(build / "bm25"), vectors)
 
 
 def current_build(index_dir: Path) -> Path:
@@ -243,10 +263,3 @@ def load_chunks(build: Path) -> list[Chunk]:
             return [Chunk(**json.loads(line)) for line in handle if line.strip()]
     except (OSError, ValueError, TypeError) as exc:
         raise IndexError_(f"index chunks in {build} are missing or corrupt ({exc}): run `planqa build`") from exc
-
-
-def load_dense(build: Path, manifest: Manifest, settings: Settings | None = None):
-    """The build's dense store (assistant/stores.py): `.search(vector, k)` → chunk indices."""
-    from .stores import open_store
-
-    return open_store(build, manifest, settings)

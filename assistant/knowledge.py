@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .facts import Deadline, extract_deadlines, extract_meta, extract_targets, parse_responsible_units
 from .load import LoadError, load_corpus
-from .models import Clause, Document, LedgerRow, MetaFact, Responsibility, Target
+from .models import Answerer, Clause, Document, LedgerRow, MetaFact, Responsibility, Target
 from .structure import structure_document
 
 PLAN_KINDS = ("goal", "task", "paragraph")
@@ -112,3 +113,10 @@ def _ledger_row(knowledge: Knowledge, target: Target) -> LedgerRow:
         clause_id=clause.id,
         quote=knowledge.quote(clause.doc, target.start, target.end),
     )
+
+
+class KnowledgeAnswerer(Answerer, Protocol):
+    """An answerer that also exposes the plan it answers from (the API's ledger and clause lookups)."""
+
+    @property
+    def knowledge(self) -> Knowledge: ...

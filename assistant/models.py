@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from .knowledge import Knowledge
+from typing import Protocol, runtime_checkable
 
 History = list[tuple[str, str]]  # earlier turns, oldest first: (question, answer)
 
@@ -188,13 +185,6 @@ class Answerer(Protocol):
     def ask(self, question: str, history: History | None = None) -> Answer: ...
 
 
-class KnowledgeAnswerer(Answerer, Protocol):
-    """An answerer that also exposes the plan it answers from (the API's ledger and clause lookups)."""
-
-    @property
-    def knowledge(self) -> Knowledge: ...
-
-
 @runtime_checkable
 class Starting(Protocol):
     """An answerer that loads in the background (serve.BackgroundAssistant): ready yet, and if not, why."""
@@ -207,3 +197,32 @@ class Starting(Protocol):
 
     @property
     def error(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What retrieval ranks: a clause, or a sentence-aligned piece of a long one."""
+
+    id: str
+    clause_id: str
+    doc: str
+    section: str
+    kind: str
+    text: str  # normalised clause text of this piece
+    start: int  # span in the original document
+    end: int
+
+    def passage(self) -> str:
+        """The text embedded and matched: the section path gives the piece its context."""
+        return f"{self.section}：{self.text}" if self.section else self.text
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked chunk, with the ranks each retriever gave it (for evaluation and debugging)."""
+
+    chunk: Chunk
+    score: float
+    bm25_rank: int | None  # 1-based, None when the list did not rank it
+    dense_rank: int | None
+    exact: bool = False  # the chunk contains every figure and quoted phrase the query states

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from .config import Settings, load_settings, settings_environ
 from .errors import INTERNAL_ERROR, IndexError_, PlanqaError, SettingsError
-from .models import Answer, Citation, History, KnowledgeAnswerer, Starting
+from .knowledge import KnowledgeAnswerer
+from .models import Answer, Citation, History, Starting
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a government intranet
 

@@ -21,15 +21,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from .config import Settings
-from .index import IndexError_
+from .errors import StoreError
 
 STORES = ("faiss", "milvus")
 FAISS_FILE = "dense.faiss"
 MILVUS_FILE = "dense.milvus.db"
-
-
-class StoreError(IndexError_):
-    """The store cannot be written or read; the message says how to fix it."""
 
 
 class DenseStore(Protocol):
@@ -38,14 +34,36 @@ class DenseStore(Protocol):
     def search(self, vector: np.ndarray, k: int) -> list[int]: ...
 
 
+class StoreRecord(Protocol):
+    """What a build's manifest records about its store (assistant/index.py's Manifest has these)."""
+
+    store: str
+    store_uri: str
+    store_collection: str
+    dimension: int
+    chunk_count: int
+
+
+def make_dense_index(vectors: np.ndarray, hnsw_threshold: int) -> Any:
+    """An exact inner-product index, or above `hnsw_threshold` vectors an approximate one (HNSW)."""
+    import faiss
+
+    dimension = vectors.shape[1]
+    if len(vectors) > hnsw_threshold:
+        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dimension)
+    index.add(vectors)
+    return index
+
+
 def write_store(kind: str, vectors: np.ndarray, build: Path, settings: Settings) -> dict[str, str]:
     """Store `vectors` (row i = chunk i) for the build in folder `build`; returns the manifest's store fields."""
     if kind == "faiss":
         import faiss
 
-        from .index import make_dense_index  # there, so evals can switch HNSW_THRESHOLD
-
-        index = make_dense_index(vectors)
+        index = make_dense_index(vectors, settings.hnsw_threshold)
         faiss.write_index(index, str(build / FAISS_FILE))
         return {"store": "faiss", "dense_index": type(index).__name__, "store_uri": "", "store_collection": ""}
     if kind == "milvus":
@@ -62,7 +80,7 @@ def write_store(kind: str, vectors: np.ndarray, build: Path, settings: Settings)
     raise StoreError(f"unknown store {kind!r}: use one of {', '.join(STORES)}")
 
 
-def open_store(build: Path, manifest: Any, settings: Settings | None = None) -> DenseStore:
+def open_store(build: Path, manifest: StoreRecord, settings: Settings | None = None) -> DenseStore:
     """The store the manifest names; a PLANQA_MILVUS_URI setting wins over the URI recorded at build time."""
     kind = manifest.store
     if kind == "faiss":

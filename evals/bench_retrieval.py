@@ -6,7 +6,7 @@
    index build time, size on disk, warm query latency p50/p95 per mode, peak RSS.
 2. Scale: synthetic corpora of 1 … N bulletins (the real one with varied numbers and place names):
    build time, chunk count, size on disk and hybrid query latency at each size.
-3. Flat vs HNSW (`assistant.index.HNSW_THRESHOLD` forced to 0) on the largest corpus: recall@10 of
+3. Flat vs HNSW (the `hnsw_threshold` setting forced to 0) on the largest corpus: recall@10 of
    HNSW against exact search, for the gold questions and for random query vectors.
 """
 
@@ -27,14 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from assistant import index as index_module
 from assistant.answer import Assistant
 from assistant.config import PROJECT_ROOT, load_settings
 from assistant.embedding import embed_queries, load_embedder
 from assistant.evaluate import QUESTIONS, LlamaIndexBaseline, load_questions, percentile, run_eval
+from assistant.index import build_index
 from assistant.knowledge import Knowledge, build_knowledge, load_knowledge
 from assistant.models import Document
 from assistant.retrieve import HybridRetriever
+from assistant.stores import make_dense_index
 
 BULLETIN = PROJECT_ROOT / "corpus" / "hecheng-bulletin-2024-02.txt"
 PLACE_CHARS = "东西南北青白金石桂枫松柳溪岭云湘沅辰麻新安平阳"
@@ -79,7 +80,7 @@ def open_index(knowledge: Knowledge, folder: Path, embedder: Any) -> tuple[Hybri
     """Build the index into `folder`; return the retriever, build seconds and size on disk (MB)."""
     settings = load_settings(index_dir=folder)
     started = time.perf_counter()
-    build = index_module.build_index(knowledge, settings, embedder)
+    build = build_index(knowledge, settings, embedder)
     seconds = time.perf_counter() - started
     return HybridRetriever.open(knowledge, settings, embedder), seconds, folder_mb(build)
 
@@ -159,17 +160,11 @@ def bench_scale(
 
 
 def bench_hnsw(vectors: np.ndarray, question_vectors: np.ndarray, k: int = 10) -> dict:
-    """Recall@k of HNSW against the exact flat index, via the real switch in assistant.index."""
-    saved = index_module.HNSW_THRESHOLD
-    try:
-        index_module.HNSW_THRESHOLD = len(vectors) + 1
-        flat = index_module.make_dense_index(vectors)
-        index_module.HNSW_THRESHOLD = 0
-        started = time.perf_counter()
-        hnsw = index_module.make_dense_index(vectors)
-        hnsw_build = time.perf_counter() - started
-    finally:
-        index_module.HNSW_THRESHOLD = saved
+    """Recall@k of HNSW against the exact flat index, both made by the store's own factory."""
+    flat = make_dense_index(vectors, hnsw_threshold=len(vectors))
+    started = time.perf_counter()
+    hnsw = make_dense_index(vectors, hnsw_threshold=0)
+    hnsw_build = time.perf_counter() - started
     rng = np.random.default_rng(0)
     noise = rng.standard_normal((200, vectors.shape[1])).astype(np.float32)
     near = vectors[rng.choice(len(vectors), 200)] + 0.05 * noise  # queries near the data
@@ -228,7 +223,7 @@ def print_report(result: dict) -> None:
             f"{name:<12} recall@10 {r['recall@10']:.3f}   HNSW {r['hnsw_ms']} ms/query, flat {r['flat_ms']} ms/query"
         )
     print(
-        f"\npeak RSS {result['peak_rss_mb']} MB, HNSW_THRESHOLD = {index_module.HNSW_THRESHOLD}, "
+        f"\npeak RSS {result['peak_rss_mb']} MB, hnsw_threshold = {load_settings().hnsw_threshold}, "
         f"load average {result['load_average']:.1f}"
     )
 
@@ -248,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         {int(s) for s in args.steps.split(",")} if args.steps else {1, max(1, args.scale // 4), args.scale}
     )
 
-    embedder = load_embedder()
+    settings = load_settings()
+    embedder = load_embedder(settings.model, settings.model_cache)
     queries = [q["question"] for q in load_questions(args.questions)]
     with tempfile.TemporaryDirectory(prefix="planqa-bench-") as tmp:
         base = Path(tmp)

@@ -20,11 +20,12 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from assistant.api import create_app
+from assistant.bm25 import LexicalIndex
 from assistant.clean import chinese_numerals_to_digits, clean_document, fold_char, normalise_text
 from assistant.index import IndexError_, build_index, current_build
 from assistant.knowledge import load_knowledge
 from assistant.load import LoadError, load_document
-from assistant.retrieve import HybridRetriever, LexicalIndex
+from assistant.retrieve import HybridRetriever
 from assistant.serve import chat_turn, render_answer
 from tests.conftest import xlsx_bytes
 

@@ -4,8 +4,11 @@ import json
 
 import pytest
 
-from assistant.index import IndexError_, current_build, read_manifest, split_at_sentences
+from assistant.config import load_settings
+from assistant.errors import IndexError_
+from assistant.index import current_build, open_index, read_manifest, split_at_sentences
 from assistant.retrieve import HybridRetriever, exact_needles
+from assistant.stores import make_dense_index, write_store
 
 
 def top_clause(retriever, query, mode="hybrid"):
@@ -25,7 +28,13 @@ def test_exact_figures_and_document_numbers_rank_first(retriever):
 
 
 def test_llama_index_retriever_returns_scored_nodes_with_citation_metadata(retriever):
-    nodes = retriever.as_llama_retriever(k=3).retrieve("新建大型数据中心电能利用效率")
+    from llama_index.core.retrievers import BaseRetriever
+
+    from assistant.llama import LlamaHybridRetriever
+
+    adapter = retriever.as_llama_retriever(k=3)
+    assert isinstance(adapter, LlamaHybridRetriever) and issubclass(LlamaHybridRetriever, BaseRetriever)
+    nodes = adapter.retrieve("新建大型数据中心电能利用效率")
     assert len(nodes) == 3 and nodes[0].score > 0
     assert nodes[0].node.metadata["clause_id"].endswith(":s3.2.4")
     assert {"doc", "section", "start", "end"} <= set(nodes[0].node.metadata)
@@ -88,3 +97,21 @@ def test_both_fusions_rank_the_clause_and_keep_exact_matches_first(assistant, se
         assert top_clause(retriever, "16.24万千瓦").endswith(":s3.1.2")
     scores = [h.score for h in assistant.retriever.search("新建大型数据中心电能利用效率", k=5)]
     assert scores == sorted(scores, reverse=True) and 0 < scores[-1] <= scores[0] <= 1.0
+
+
+def test_the_hnsw_threshold_is_a_setting_the_store_follows(retriever, settings, tmp_path, monkeypatch):
+    vectors = retriever.dense.reconstruct_n(0, retriever.dense.ntotal)
+    assert type(make_dense_index(vectors, hnsw_threshold=len(vectors))).__name__ == "IndexFlatIP"
+    assert type(make_dense_index(vectors, hnsw_threshold=len(vectors) - 1)).__name__ == "IndexHNSWFlat"
+    fields = write_store("faiss", vectors, tmp_path, settings.with_overrides(hnsw_threshold=0))
+    assert fields["dense_index"] == "IndexHNSWFlat"
+    monkeypatch.setenv("PLANQA_HNSW_THRESHOLD", "123")
+    assert load_settings().hnsw_threshold == 123
+
+
+def test_opening_a_missing_index_follows_the_stale_policy(assistant, settings, tmp_path):
+    strict = settings.with_overrides(index_dir=tmp_path / "index", on_stale="error")
+    with pytest.raises(IndexError_, match="no index in .*planqa build"):
+        open_index(assistant.knowledge, strict, assistant.retriever.embedder)
+    assert not strict.index_dir.exists()  # "error" never starts a build
+
