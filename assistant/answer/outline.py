@@ -22,13 +22,15 @@ def answer_list_parts(question: Question, evidence: Evidence) -> Draft | None:
     if not tops:
         return None
     grams = set(question.grams)
-    top = max(tops, key=lambda t: coverage(grams, t))
-    if coverage(grams, top) < NAMES_A_PART:
+    named = evidence.plan.section_named_in(question.text)
+    top = named or max(tops, key=lambda t: coverage(grams, t))
+    if not named and coverage(grams, top) < NAMES_A_PART:
         text = f"方案共{len(tops)}个部分：" + "；".join(tops) + "。"
         return Draft(text, tuple(Source(c) for c in tops.values()), EXACT_FACT)
     parts = evidence.plan.parts_of(top, evidence.knowledge.clauses)
-    if not parts:
-        return None
+    if not parts:  # a part without subsections ("二、主要目标"): what it says is what it includes
+        own = [c for c in evidence.knowledge.clauses if c.section == top]
+        return Draft(f"“{top}”：" + "".join(c.text for c in own), tuple(Source(c) for c in own), EXACT_FACT) if own else None
     text = f"“{top}”共{len(parts)}条：" + "；".join(parts) + "。"
     return Draft(text, tuple(Source(c[0]) for c in parts.values()), EXACT_FACT)
 

@@ -15,6 +15,7 @@ from ..models import Clause, Target
 from .text import apply_synonyms
 
 ISSUERS = ("发文机关", "编印单位")  # front-matter fields that name the plan's own government
+ORDINAL = re.compile(r"^[一二三四五六七八九十]+、")
 AREA = re.compile(r"[\u4e00-\u9fff]{1,8}?(?:自治区|自治州|省|市|州|盟|县|区|旗)")
 
 
@@ -35,6 +36,11 @@ class PlanShape:
                 grouped.setdefault(parts[1], []).append(clause)
         return grouped
 
+    def section_named_in(self, text: str) -> str:
+        """The top-level section whose title the text names ("政策保障包括哪几条" → "四、政策保障"), or ""."""
+        named = [top for top in self.tops if title_name(top) and title_name(top) in text]
+        return max(named, key=len, default="")
+
     def action_intro(self, clauses: tuple[Clause, ...]) -> Clause | None:
         """The paragraph right under the action section's heading, which usually names the actions."""
         return next((c for c in clauses if c.section == self.action_section and c.kind in PLAN_KINDS), None)
@@ -52,6 +58,11 @@ def read_shape(knowledge: Knowledge) -> PlanShape:
             actions.setdefault(clause.action, []).append(clause)
     haystacks = {t: target_haystacks(t, knowledge.clause(t.clause_id).section) for t in knowledge.targets}
     return PlanShape(tops, action_section, actions, _places(knowledge), haystacks)
+
+
+def title_name(section: str) -> str:
+    """A heading without its ordinal: "四、政策保障" → "政策保障"."""
+    return ORDINAL.sub("", section)
 
 
 def _section_with_most_tasks(plan: list[Clause]) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from .drafts import Abstain, Draft
 from .evidence import Evidence
 from .outline import answer_count_tasks, answer_list_actions, answer_list_parts, answer_targets_by_year
+from .plan import title_name
 from .question import Question
 from .records import answer_chronicle, answer_deadline, answer_meta
 from .targets import answer_target
@@ -68,7 +69,7 @@ ROUTES: tuple[Route, ...] = (
 
 def bind(routes: tuple[Route, ...], section_titles: list[str]) -> tuple[Route, ...]:
     """The routes with SECTION standing for these section titles (their ordinals dropped)."""
-    names = [re.sub(r"^[一二三四五六七八九十]+、", "", title) for title in section_titles]
+    names = [title_name(title) for title in section_titles]
     alternatives = "|".join(re.escape(n) for n in sorted(filter(None, names), key=len, reverse=True)) or NEVER
     return tuple(
         replace(route, compiled=tuple(re.compile(p.replace(SECTION, alternatives)) for p in route.patterns))

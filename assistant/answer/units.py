@@ -72,9 +72,8 @@ def answer_unit_tasks(question: Question, evidence: Evidence) -> Draft | Abstain
 
 
 def _asks_about_actions(question: Question, evidence: Evidence) -> bool:
-    section = evidence.plan.action_section
-    name = re.sub(r"^[一二三四五六七八九十]+、", "", section)
-    return bool(section) and ("行动" in question.text or bool(name) and name in question.text)
+    plan = evidence.plan
+    return bool(plan.action_section) and ("行动" in question.text or plan.section_named_in(question.text) == plan.action_section)
 
 
 def _within(clause: Clause, section: str) -> bool:
