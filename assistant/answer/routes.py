@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .drafts import Abstain, Draft
 from .evidence import Evidence
@@ -35,7 +35,12 @@ class Route:
     handler: Handler
     needs: tuple[str, ...] = ()  # Question fields that must be non-empty ("units")
     sentence_needs_figure: bool = False  # the fallback sentence must state a figure
-    compiled: tuple[re.Pattern[str], ...] = ()  # the patterns, bound to a plan's sections
+    sections: str = NEVER  # what SECTION stands for: a plan's section titles, set by `bind`
+    compiled: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        compiled = tuple(re.compile(p.replace(SECTION, self.sections)) for p in self.patterns)
+        object.__setattr__(self, "compiled", compiled)  # frozen: derived once, here
 
     def matches(self, question: Question) -> bool:
         return all(getattr(question, need) for need in self.needs) and all(p.search(question.text) for p in self.compiled)
@@ -71,10 +76,7 @@ def bind(routes: tuple[Route, ...], section_titles: list[str]) -> tuple[Route, .
     """The routes with SECTION standing for these section titles (their ordinals dropped)."""
     names = [title_name(title) for title in section_titles]
     alternatives = "|".join(re.escape(n) for n in sorted(filter(None, names), key=len, reverse=True)) or NEVER
-    return tuple(
-        replace(route, compiled=tuple(re.compile(p.replace(SECTION, alternatives)) for p in route.patterns))
-        for route in routes
-    )
+    return tuple(replace(route, sections=alternatives) for route in routes)
 
 
 def route_for(question: Question, routes: tuple[Route, ...]) -> Route:
