@@ -98,3 +98,19 @@ def test_fallbacks_share_the_one_retrieval(counting):
     answer = helper.ask("全区湿地保护率要达到多少？")
     assert answer.abstained and answer.citations
     assert len(retriever.queries) == 1
+
+
+def test_the_plans_own_area_says_nothing_about_the_topic(assistant):
+    """Read from the issuing body in the front matter, not from a list in the code."""
+    assert "鹤城区" in assistant.plan.places
+    with_place = parse("鹤城区碳排放峰值要控制在多少？", [], assistant.plan.places)
+    without = parse("碳排放峰值要控制在多少？", [], assistant.plan.places)
+    assert with_place.grams == without.grams and "鹤城区" in with_place.text  # retrieval still sees it
+
+
+def test_confidence_comes_from_the_named_basis(assistant):
+    from assistant.answer.drafts import EXACT_FACT, STRUCTURE
+
+    assert assistant.ask("这个方案的文号是多少？").confidence == STRUCTURE.confidence(1.0)
+    assert assistant.ask("林业局负责哪些任务？").confidence == EXACT_FACT.confidence(1.0)
+    assert assistant.ask("全区湿地保护率要达到多少？").confidence == 0.0  # an abstention claims nothing
