@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..config import Settings, load_settings
+from ..errors import InputFileError
 from ..knowledge import Knowledge, load_knowledge
 from ..models import Answer
 from .drafts import compose
@@ -36,7 +37,7 @@ class Assistant:
         settings = settings or load_settings()
         knowledge = load_knowledge(settings.corpus_dir)
         if not knowledge.documents:
-            raise ValueError(f"语料目录中没有可读的文件 / no readable documents in {settings.corpus_dir}: add .txt/.md/.pdf/.docx files")
+            raise InputFileError(settings.corpus_dir, "没有可读的文档 / no readable documents: add .txt, .md, .pdf or .docx files")
         retriever = HybridRetriever.open(knowledge, settings, progress=progress)
         return cls(knowledge, retriever, settings, GroundedGenerator.from_settings(settings))
 
