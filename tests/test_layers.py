@@ -41,6 +41,8 @@ def module_names() -> list[str]:
 
 
 MODULES = module_names()
+# A package's modules share its layer (assistant/answer/*: the answering layer).
+LAYER.update({m: LAYER[m.split(".")[0]] for m in MODULES if m not in LAYER and m.split(".")[0] in LAYER})
 
 
 def imported_modules(name: str) -> set[str]:

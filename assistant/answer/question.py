@@ -1,0 +1,77 @@
+"""A question, read once: validated, normalised, follow-ups resolved, then frozen for every handler."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..clean import chinese_numerals_to_digits, normalise_text
+from ..errors import QuestionError
+from ..facts import canonical_unit, unit_aliases
+from .text import YEAR, apply_synonyms, bigrams
+
+FOLLOW_UP_WORDS = re.compile(r"^(那么?|那|还有|另外|再问)|呢$|[?？。]$|呢[?？]?$")
+
+
+@dataclass(frozen=True)
+class Question:
+    raw: str  # as asked (validated), what the answer repeats
+    text: str  # normalised (widths, Chinese numerals, synonyms), a follow-up completed from the history
+    topic: str  # `text` without the names of the plan's own area: they say nothing about the topic
+    year: int | None
+    units: tuple[str, ...]  # canonical responsible units named in it
+    grams: frozenset[str]  # content bigrams of `topic`
+
+    def grams_without(self, words: str) -> set[str]:
+        """Content bigrams once the words a handler already acts on ("谁", "牵头") are removed."""
+        return bigrams(re.sub(words, "", self.topic))
+
+
+def validate(question: object, max_chars: int) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("问题不能为空 / the question is empty")
+    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
+    if len(cleaned) > max_chars:
+        raise QuestionError(
+            f"问题过长（{len(cleaned)} 字，上限 {max_chars} 字），请缩短后再问 / "
+            f"the question is too long ({len(cleaned)} > {max_chars} characters): shorten it"
+        )
+    if not cleaned:
+        raise QuestionError("问题不能为空 / the question is empty")
+    return cleaned
+
+
+def normalise(text: str) -> str:
+    return normalise_text(chinese_numerals_to_digits(text))
+
+
+def parse(raw: str, history: list[tuple[str, str]], places: tuple[str, ...] = ()) -> Question:
+    """Normalise once, complete a follow-up from the previous question, find the year and the units."""
+    text = apply_synonyms(with_context(normalise(raw), [normalise(q) for q, _ in history[-1:]]))
+    year = YEAR.search(text)
+    topic = re.sub("|".join(map(re.escape, places)), " ", text) if places else text
+    # "发改部门", "住建部门": users name a unit by its field.
+    units = tuple(dict.fromkeys(canonical_unit(alias) for alias in _aliases_in(text.replace("部门", "局"))))
+    return Question(raw, text, topic, int(year.group(1)) if year else None, units, frozenset(bigrams(topic)))
+
+
+def with_context(text: str, previous: list[str]) -> str:
+    """"那2030年呢？" after a question about 2025 asks the same thing for 2030 (both normalised)."""
+    if not previous:
+        return text
+    core = FOLLOW_UP_WORDS.sub("", text)
+    without_year = YEAR.sub("", core)
+    if bigrams(core) - bigrams(without_year) or len(bigrams(without_year)) > 2:
+        return text  # the follow-up names its own topic
+    if year := YEAR.search(core):
+        replaced, n = YEAR.subn(year.group(1) + "年", previous[-1], count=1)
+        return replaced if n else f"{year.group(1)}年{previous[-1]}"
+    return f"{previous[-1]}{core}"
+
+
+def _aliases_in(text: str) -> list[str]:
+    found: list[str] = []
+    for alias in sorted(unit_aliases(), key=len, reverse=True):
+        if alias in text and not any(alias in f for f in found):
+            found.append(alias)
+    return found

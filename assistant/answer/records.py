@@ -1,0 +1,94 @@
+"""Dated and front-matter questions: deadlines, chronicle entries, the document's own fields."""
+
+from __future__ import annotations
+
+import re
+
+from ..knowledge import PLAN_KINDS
+from ..models import Clause
+from .drafts import EVENT_MATCH, FACT_MATCH, STRUCTURE, Abstain, Draft, Source
+from .evidence import Evidence
+from .question import Question
+from .text import coverage, numbers_agree
+
+META_FIELDS = [  # the fields facts.extract_meta reads, and how users ask for each
+    ("文号", re.compile(r"文号|发文字号|字号")),
+    ("印发日期", re.compile(r"印发|发文.{0,2}(日期|时间)|哪天发|成文")),
+    ("总期号", re.compile(r"总第|总期")),
+    ("期号", re.compile(r"期号|第几期|哪一期")),
+    ("副总编辑", re.compile(r"副总编辑")),
+    ("总编辑", re.compile(r"(?<!副)总编辑")),
+    ("责任编辑", re.compile(r"责任编辑")),
+    ("编委", re.compile(r"编委")),
+    ("主任", re.compile(r"主任")),
+    ("主送机关", re.compile(r"主送|发给|下发给|印发给")),
+    ("发文机关", re.compile(r"发文机关|哪个单位发|谁发")),
+    ("出版日期", re.compile(r"公报.{0,4}(日期|时间|哪天)|出版")),
+    ("编印单位", re.compile(r"编印|主办|哪个单位编|出版单位")),
+    ("方案名称", re.compile(r"方案名称|全称|叫什么")),
+]
+TAKES_EFFECT = re.compile(r"施行|生效|起实施")  # when the plan itself applies: a sentence, not a deadline
+MIN_MATCH = 0.5
+DEADLINE_CLAUSES = 8
+EVENT_CLAUSES = 10
+DATE = re.compile(r"(\d{1,2})月(\d{1,2})[日号]")
+MONTH = re.compile(r"(?<!\d)(\d{1,2})月(?!\d)")
+EVENT_QUESTION_WORDS = r"\d{1,2}月\d{1,2}[日号]|\d{1,2}月[底初中]?|谁|主持|哪天|什么|[省市县区乡镇]长|开展|活动|哪位|哪些|参加"
+
+
+def answer_deadline(question: Question, evidence: Evidence) -> Draft | Abstain | None:
+    grams = question.grams_without(r"什么时候|何时|哪一年|哪年|完成|实现|时间")
+    rank_of = evidence.rank_of(PLAN_KINDS, DEADLINE_CLAUSES)
+    best = None
+    for deadline in evidence.knowledge.deadlines:
+        if deadline.clause_id not in rank_of:
+            continue
+        # The part right after the year phrase says what is due; score that part most.
+        parts = [p for p in re.split(r"[,，、]", deadline.text) if p]
+        score = max((coverage(grams, p) for p in parts), default=0.0) * 0.7 + coverage(grams, deadline.text) * 0.3
+        score += 0.1 / (1 + rank_of[deadline.clause_id])
+        if best is None or score > best[0]:
+            best = (score, deadline)
+    if best is None or best[0] < MIN_MATCH:
+        return None if TAKES_EFFECT.search(question.text) else Abstain("完成时间")
+    score, deadline = best
+    clause = evidence.knowledge.clause(deadline.clause_id)
+    return Draft(f"{deadline.phrase}（原文：{deadline.text}）", (Source(clause, deadline.start, deadline.end),), FACT_MATCH, score)
+
+
+def answer_chronicle(question: Question, evidence: Evidence) -> Draft | Abstain:
+    date = DATE.search(question.text)
+    events = _events_asked(question, [c for c in evidence.knowledge.clauses if c.kind == "event"])
+    if not events:
+        return Abstain(f"{date.group()}的相关记载" if date else "相关记载")
+    grams = question.grams_without(EVENT_QUESTION_WORDS)
+    ranked = evidence.rank_of(("event",), EVENT_CLAUSES)
+    best = max(events, key=lambda c: coverage(grams, c.text) + (0.2 / (1 + ranked[c.id]) if c.id in ranked else 0))
+    score = coverage(grams, best.text)
+    only_one_that_day = bool(date) and len(events) == 1
+    if (score < MIN_MATCH and not only_one_that_day) or not numbers_agree(question.text, best.text):
+        return Abstain("相关记载", Source(best))
+    text = f"{best.date}：{best.text}" if best.date else best.text
+    return Draft(text, (Source(best),), EVENT_MATCH, score)
+
+
+def _events_asked(question: Question, events: list[Clause]) -> list[Clause]:
+    """The entries of the day asked ("4月12日"), or of the month ("四月底赴京招商") when there are any."""
+    if date := DATE.search(question.text):
+        wanted = f"-{int(date.group(1)):02d}-{int(date.group(2)):02d}"
+        return [c for c in events if c.date and c.date.endswith(wanted)]
+    if month := MONTH.search(question.text):
+        return [c for c in events if c.date and c.date[5:7] == f"{int(month.group(1)):02d}"] or events
+    return events
+
+
+def answer_meta(question: Question, evidence: Evidence) -> Draft | None:
+    parts, sources = [], []
+    for field, pattern in META_FIELDS:
+        facts = [f for f in evidence.knowledge.meta if f.field == field] if pattern.search(question.text) else []
+        if facts:
+            parts.append(f"{field}：{' '.join(dict.fromkeys(f.value for f in facts))}")
+            sources += [Source(evidence.knowledge.clause(f.clause_id)) for f in facts]
+    if not parts:
+        return None
+    return Draft("；".join(parts) + "。", tuple(sources), STRUCTURE)

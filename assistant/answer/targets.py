@@ -1,0 +1,126 @@
+"""Numeric targets: which figure answers, decided by how much of the question the figure's own words cover.
+
+So an indicator the plan never quantifies is not answered with a neighbouring one that it does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..knowledge import PLAN_KINDS
+from ..models import Target
+from .drafts import FACT_MATCH, Abstain, Draft, Source
+from .evidence import Evidence
+from .periods import describe_target
+from .question import Question
+from .sentence import sentence_answer
+from .text import QUANTITY_ASKED, bigrams, coverage, numbers_agree
+from .units_of_measure import kind_penalty, units_agree
+
+MIN_COVER = 0.5  # at least half the question's content words must be the figure's
+WIDER_CONTEXT_FROM = 0.25  # the figure's own words must carry this much before its context counts
+INDICATOR_WEIGHT = 0.3  # the indicator's own words break ties between figures of one sentence
+RANK_WEIGHT = 0.15
+SAME_YEAR_BONUS = 0.05  # "到2025年…达到多少家": the figure due that year, not an undated one
+ALTERNATIVE_SLACK = 0.2  # how close another statement of the same indicator must match to be shown
+RANKED_CLAUSES = 10
+
+
+@dataclass(frozen=True)
+class Scored:
+    score: float
+    cover: float
+    target: Target
+
+
+def answer_target(question: Question, evidence: Evidence) -> Draft | Abstain | None:
+    if not QUANTITY_ASKED.search(question.text):
+        # "城镇新建建筑要执行什么标准": the answer is a sentence, not necessarily a figure.
+        statement = sentence_answer(question, evidence, need_figure=False)
+        if isinstance(statement, Draft):
+            return statement
+    scored = score_targets(question, evidence)
+    if not scored:
+        return None
+    best = scored[0]
+    if best.cover < MIN_COVER or not numbers_agree(question.text, best.target.sentence):
+        return None
+    if len(question.grams) <= 2 and coverage(bigrams(best.target.indicator), question.text) < 0.25:
+        # "全区人口多少" is not asking about "每万人口有效发明专利拥有量": too little said to match on.
+        return Abstain("", Source(evidence.knowledge.clause(best.target.clause_id)))
+    return _draft(question, evidence, scored)
+
+
+def score_targets(question: Question, evidence: Evidence) -> list[Scored]:
+    rank_of = evidence.rank_of(PLAN_KINDS, RANKED_CLAUSES)
+    scored = [
+        _score(question, evidence, target, rank_of.get(target.clause_id))
+        for target in evidence.knowledge.targets
+        if not (question.year and target.year and target.year != question.year) and units_agree(question.text, target)
+    ]
+    return sorted(scored, key=lambda s: -s.score)
+
+
+def _score(question: Question, evidence: Evidence, target: Target, rank: int | None) -> Scored:
+    grams = set(question.grams)
+    haystacks = evidence.plan.haystacks[target]
+    own = coverage(grams, haystacks[0][0])
+    # Wider context only helps a figure whose own words already carry part of the question.
+    cover = own
+    if own >= WIDER_CONTEXT_FROM:
+        cover = max(own, *(coverage(grams, text) - penalty for text, penalty in haystacks[1:]))
+    score = cover + INDICATOR_WEIGHT * coverage(grams, target.indicator)
+    score += RANK_WEIGHT / (1 + rank) if rank is not None else 0.0
+    score -= kind_penalty(question.text, target)
+    if question.year and target.year == question.year:
+        score += SAME_YEAR_BONUS
+    return Scored(score, cover, target)
+
+
+def _draft(question: Question, evidence: Evidence, scored: list[Scored]) -> Draft:
+    best = scored[0]
+    chosen = _chosen(question, scored)
+    others = _other_statements(question, evidence, scored, chosen)
+    parts = [describe_target(t) for t in chosen]
+    sources = [_source(evidence, chosen[0])]
+    for other in others:
+        section = evidence.knowledge.clause(other.clause_id).section
+        parts.append(f"另：{section} 中表述为 {describe_target(other)}")
+        sources.append(_source(evidence, other))
+    if others:
+        parts.append("方案中对此有不同表述，均列出供核对")
+    return Draft("；".join(parts) + "。", tuple(sources), FACT_MATCH, best.cover)
+
+
+def _chosen(question: Question, scored: list[Scored]) -> list[Target]:
+    best = scored[0].target
+    chosen = [s.target for s in scored if s.target.sentence == best.sentence and s.target.indicator == best.indicator]
+    if re.search(r"分别|各(要|是|为)", question.text):  # "A和B分别要创建几个": every figure asked for
+        chosen += [
+            s.target for s in scored
+            if s.target.sentence == best.sentence and s.target not in chosen
+            and coverage(set(question.grams), s.target.indicator) >= 0.2
+        ]
+    return chosen
+
+
+def _other_statements(question: Question, evidence: Evidence, scored: list[Scored], chosen: list[Target]) -> list[Target]:
+    """The same indicator stated differently elsewhere: every statement is shown, each cited."""
+    grams = set(question.grams)
+    best = scored[0]
+
+    def own(target: Target) -> float:
+        return coverage(grams, evidence.plan.haystacks[target][0][0])
+
+    return [
+        s.target for s in scored
+        if s.target not in chosen and s.target.unit == best.target.unit and s.target.value != best.target.value
+        and s.cover >= best.cover - ALTERNATIVE_SLACK
+        and own(s.target) >= own(best.target) - ALTERNATIVE_SLACK
+        and coverage(grams, s.target.indicator) >= coverage(grams, best.target.indicator) - ALTERNATIVE_SLACK
+    ][:2]
+
+
+def _source(evidence: Evidence, target: Target) -> Source:
+    return Source(evidence.knowledge.clause(target.clause_id), target.start, target.end)
