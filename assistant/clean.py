@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 TERMINAL_PUNCTUATION = "。！？；：!?;:"
 # A repeated fragment shorter than this is too likely to be a real repetition ("的的").
@@ -61,11 +62,47 @@ def split_lines(original: str) -> list[Paragraph]:
     """Non-empty lines of the original, each normalised, with offsets."""
     lines = []
     for match in re.finditer(r"[^\n]+", original):
-        chars, offsets = normalise_chars(match.group(), match.start())
-        paragraph = strip_paragraph(chars, offsets)
-        if paragraph:
-            lines.append(paragraph)
+        long_line = len(match.group()) >= LONG_LINE
+        for start, piece in split_run_in_headings(match.group(), match.start()):
+            chars, offsets = normalise_chars(piece, start)
+            if long_line:
+                chars, offsets = drop_wrap_spaces(chars, offsets)
+            paragraph = strip_paragraph(chars, offsets)
+            if paragraph:
+                lines.append(paragraph)
     return lines
+
+
+# A .doc/.pdf conversion may put a whole page on one line, headings run into the text after a space.
+LONG_LINE = 200
+RUN_IN_HEADING = re.compile(
+    rf"\s(?=(?:[{CN_NUM}]+[、,，]{{1,2}}\S|[(（][{CN_NUM}]+[)）]\S|第[{CN_NUM}]+[章条]\s?\S|\d{{1,2}}[.．](?!\d)\S))"
+)
+
+
+def split_run_in_headings(line: str, base: int) -> list[tuple[int, str]]:
+    """Cut a very long line before each outline marker that follows a space ("… 一、总体要求 (一)…")."""
+    if len(line) < LONG_LINE:
+        return [(base, line)]
+    cuts = [0]
+    for m in RUN_IN_HEADING.finditer(line):
+        cuts.append(m.end())
+        if title := RUN_IN_TITLE.match(line, m.end()):  # "(一)指导思想 以习近平…": the title ends at the space
+            cuts.append(title.end())
+    cuts.append(len(line))
+    return [(base + a, line[a:b]) for a, b in zip(cuts, cuts[1:]) if line[a:b].strip()]
+
+
+RUN_IN_TITLE = re.compile(rf"(?:[{CN_NUM}]+、|[(（][{CN_NUM}]+[)）]|第[{CN_NUM}]+[章条])\s?[^\s，,。；;：:、]{{2,20}}(?=\s)")
+
+
+def drop_wrap_spaces(chars: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
+    """In a page-long line the spaces between Chinese characters are former line ends, not word gaps."""
+    keep = [
+        i for i, ch in enumerate(chars)
+        if ch != " " or not (0 < i < len(chars) - 1 and _is_cjk(chars[i - 1]) and _is_cjk(chars[i + 1]))
+    ]
+    return [chars[i] for i in keep], [offsets[i] for i in keep]
 
 
 def normalise_text(text: str) -> str:
@@ -77,12 +114,56 @@ def normalise_text(text: str) -> str:
 def normalise_chars(text: str, base: int) -> tuple[list[str], list[int]]:
     chars: list[str] = []
     offsets: list[int] = []
-    for i, ch in enumerate(text):
-        folded = fold_char(ch)
-        for piece in folded:
+    dropped = dropped_positions(text)
+    for i, ch in enumerate(to_simplified(text)):
+        if i in dropped:
+            continue
+        for piece in fold_char(ch):
             chars.append(piece)
             offsets.append(base + i)
-    return drop_inner_spaces(*repair_garbled_conjunction(chars, offsets))
+    return drop_inner_spaces(*repair_garbled_conjunction(*drop_doubled_commas(chars, offsets)))
+
+
+# "業(yè)": a news page that prints the pinyin of a traditional character after it.
+PINYIN_INSERTION = re.compile(r"(?<=[\u3400-\u9fff])\((?=[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,7}\)")
+# A page number printed between dashes: "—1—", "— 2 —", "- 3 -".
+PAGE_MARKER = re.compile(r"(?:^|(?<=\s))[—－-]\s?\d{1,3}\s?[—－-](?=\s|$)")
+
+
+def dropped_positions(text: str) -> set[int]:
+    """Characters that are not part of the text: pinyin insertions and page markers."""
+    return {i for pattern in (PINYIN_INSERTION, PAGE_MARKER) for m in pattern.finditer(text) for i in range(*m.span())}
+
+
+@cache
+def _converter():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@cache
+def _simplified_char(ch: str) -> str:
+    out = _converter().convert(ch)
+    return out if len(out) == 1 else ch
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified, one character for one, so offsets stay valid (phrase-aware when it can be)."""
+    if text.isascii():
+        return text
+    converted = _converter().convert(text)
+    if len(converted) == len(text):
+        return converted
+    return "".join(_simplified_char(ch) for ch in text)
+
+
+def drop_doubled_commas(chars: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
+    """A web page's stray comma before another mark (",,", ",、") is noise: drop the comma."""
+    keep = [i for i, ch in enumerate(chars) if not (ch in ",，" and i + 1 < len(chars) and chars[i + 1] in ",，、。")]
+    if len(keep) == len(chars):
+        return chars, offsets
+    return [chars[i] for i in keep], [offsets[i] for i in keep]
 
 
 def fold_char(ch: str) -> str:
