@@ -50,12 +50,24 @@ def clean_document(original: str) -> list[Paragraph]:
     paragraphs: list[Paragraph] = []
     lines = split_lines(original)
     width = wrap_width(lines)
+    blank_is_boundary = blank_lines_separate_parts(original)
     for line in lines:
-        if paragraphs and should_join(paragraphs[-1].text, line.text, width):
+        after_blank = blank_is_boundary and bool(BLANK_LINE.search(original, paragraphs[-1].end if paragraphs else 0, line.start))
+        if paragraphs and not after_blank and should_join(paragraphs[-1].text, line.text, width):
             paragraphs[-1] = join_page_break(paragraphs[-1], line)
         else:
             paragraphs.append(line)
     return paragraphs
+
+
+BLANK_LINE = re.compile(r"\n[ \t\u3000]*\n")
+
+
+def blank_lines_separate_parts(original: str) -> bool:
+    """Where blank lines are rare they separate parts (excerpts, pages of a web page), never one sentence."""
+    lines = original.split("\n")
+    blank = sum(1 for line in lines if not line.strip())
+    return blank * 4 < len(lines) - blank
 
 
 def split_lines(original: str) -> list[Paragraph]:
