@@ -7,7 +7,7 @@ Everything here is read off the clause text by patterns of how Chinese plans sta
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .models import BOUND_COMPARATORS, Clause, MetaFact, Responsibility, Target
 
@@ -119,11 +119,24 @@ class Deadline:
     """A dated commitment: "到2025年,基本淘汰国三及以下排放标准汽车" → 2025."""
 
     clause_id: str
-    year: int
-    phrase: str  # "到2025年", "2030年前", "“十四五”期间"
-    text: str  # from the year phrase to the end of its sentence
+    year: int | None  # None for a recurring or relative time limit ("每年3月底前", "30日内")
+    phrase: str  # "到2025年", "2030年前", "“十四五”期间", "2022年起", "每年3月31日前", "15个工作日内"
+    text: str  # from the time phrase to the end of its sentence
     start: int
     end: int
+    kind: str = "by"  # by (due by) / from (starting) / period (a five-year plan) / annual / within (a span)
+    period: str | None = None  # "2021-2025" for “十四五”期间
+
+
+CN_COUNT = "零〇一二两三四五六七八九十百"
+NUMBER = rf"(?:\d+|[{CN_COUNT}]+)"
+DEADLINE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("annual", re.compile(r"每年(?:\d{1,2}月)(?:\d{1,2}日)?(?:底|末)?(?:前|之前|以前)")),
+    ("from", re.compile(r"(?:自|从)?(\d{4})年(?:\d{1,2}月)?(?:起|开始)")),
+    ("by", re.compile(r"(?:到|至|截至)(\d{4})年(?:\d{1,2}月)?(?:底|末)?(?:前)?|(\d{4})年(?:\d{1,2}月)?(?:\d{1,2}日)?(?:底|末)?(?:前|以前|之前)|(\d{4})年(?:底|末)")),
+    ("within", re.compile(rf"{NUMBER}(?:个)?(?:工作日|日|天|个月|月|年)(?:以内|之内|内)")),
+    ("period", re.compile(r"“?(十[三四五六]五)”?(?:期间|时期|末|规划期内)")),
+)
 
 
 def split_sentences(clause: Clause) -> list[Sentence]:
@@ -142,14 +155,25 @@ def year_of(match: re.Match[str]) -> tuple[int, str | None]:
 def extract_deadlines(clause: Clause) -> list[Deadline]:
     deadlines = []
     for sentence in split_sentences(clause):
-        for match in YEAR_PHRASE.finditer(sentence.text):
-            year, _ = year_of(match)
-            begin = sentence.start + match.start()
-            start, end = clause.original_span(begin, sentence.end)
-            deadlines.append(
-                Deadline(clause.id, year, match.group(), clause.text[begin : sentence.end], start, end)
-            )
-    return deadlines
+        taken: list[tuple[int, int]] = []
+        for kind, pattern in DEADLINE_FORMS:
+            for match in pattern.finditer(sentence.text):
+                if any(a < match.end() and match.start() < b for a, b in taken):
+                    continue  # "2030年前" is already read; "30年内" of it is not another limit
+                taken.append(match.span())
+                deadlines.append(_deadline(clause, sentence, kind, match))
+    return sorted(deadlines, key=lambda d: d.start)
+
+
+def _deadline(clause: Clause, sentence: Sentence, kind: str, match: re.Match[str]) -> Deadline:
+    year = next((int(g) for g in match.groups() if g and g.isdigit()), None)
+    period = None
+    if kind == "period":
+        first, year = CN_DIGITS[match.group(1)]
+        period = f"{first}-{year}"
+    begin = sentence.start + match.start()
+    start, end = clause.original_span(begin, sentence.end)
+    return Deadline(clause.id, year, match.group(), clause.text[begin : sentence.end], start, end, kind, period)
 
 
 # --- numeric targets ------------------------------------------------------------------------------
@@ -182,10 +206,23 @@ def extract_targets(clause: Clause) -> list[Target]:
         for segment_start, segment in _segments(sentence):
             for match in YEAR_PHRASE.finditer(segment):
                 year, period = year_of(match)
-            for target in _segment_targets(clause, sentence, segment, segment_start, year, period, previous):
+            found = pair_respectively(segment, _segment_targets(clause, sentence, segment, segment_start, year, period, previous))
+            for target in found:
                 targets.append(target)
                 previous = target
     return targets
+
+
+def pair_respectively(segment: str, targets: list[Target]) -> list[Target]:
+    """"A、B和C分别达到x、y、z": A gets x, B gets y, C gets z (not the whole list each)."""
+    pos = segment.find("分别")
+    if pos < 0 or len(targets) < 2:
+        return targets
+    head = STRIP_WORDS.sub("", re.sub(r"(?:较|比)\d{4}年|到\d{4}年", "", segment[:pos]).strip(",，: "))
+    items = [item.strip(",，: ") for item in re.split(r"[、和及与]", head) if item.strip(",，: ")]
+    if len(items) != len(targets):
+        return targets
+    return [replace(target, indicator=item) for target, item in zip(targets, items)]
 
 
 def _segments(sentence: Sentence) -> list[tuple[int, str]]:
