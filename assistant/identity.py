@@ -29,10 +29,11 @@ ISSUER = re.compile(
     r"(?:[、,，和 ]|等部门|等\d+部门)*)+)(?:联合)?(?:正式)?(?:关于)?印发"
 )
 NATIONAL = re.compile(r"^(?:国务院|国家|中共中央|全国|中央)|部$|部[、 ]|^(?:生态环境|工业和信息化|交通运输|农业农村|住房和城乡建设)部")
+NATIONAL_BODY = re.compile(r"国务院|中共中央|国家[\u4e00-\u9fff]{1,8}?(?:委|部|局)")
 CITY = re.compile(r"^([\u4e00-\u9fff]{2,7}?(?:自治州|地区|市|州|盟))")
 COUNTY = re.compile(r"^([\u4e00-\u9fff]{1,7}?(?:自治县|经开区|高新区|新区|县|区|旗))")
 SIGNED_DATE = re.compile(r"(?:(?:颁布|发布|成文|印发)(?:时间|日期)[:：]|(?:人民政府|管委会))" + FULL_DATE.pattern)
-SIGNATURE = re.compile(r"[\u4e00-\u9fff]{2,20}(?:人民政府|管委会)")
+SIGNATURE = re.compile(r"[\u4e00-\u9fff]{2,20}(?:人民政府|管委会|办公室|办公厅|部|局)$")
 FIVE_YEAR = {"十三五": "2016-2020", "十四五": "2021-2025", "十五五": "2026-2030"}
 SPAM = re.compile(r"\d{3}[\u4e00-\u9fff]{2,6}直播|[?？]+")
 
@@ -118,11 +119,15 @@ def find_doc_number(lines: list[str]) -> str:
 
 
 def find_date(lines: list[str]) -> str:
-    """A date line (the signature of the notice), else a labelled 颁布/发布 date."""
-    for line in lines:
-        if (m := FULL_DATE.fullmatch(line.strip())) or (m := SIGNED_DATE.search(line)):
-            year, month, day = m.groups()[-3:]
-            return f"{year}-{int(month):02d}-{int(day):02d}"
+    """The date under the issuer's signature, else a labelled or run-in signed date, else the first date line."""
+    notice = next((i for i, line in enumerate(lines) if _notice_title(line)), 0)
+    dated = [(i, m) for i, line in enumerate(lines) if (m := FULL_DATE.fullmatch(line.strip()))]
+    dated = [(i, m) for i, m in dated if i > notice] or dated
+    signed = [m for i, m in dated if i > 0 and SIGNATURE.search(lines[i - 1])]
+    run_in = [m for line in lines if (m := SIGNED_DATE.search(line))]
+    for match in signed + run_in + [m for _, m in dated]:
+        year, month, day = match.groups()[-3:]
+        return f"{year}-{int(month):02d}-{int(day):02d}"
     return ""
 
 
@@ -131,11 +136,12 @@ def region_and_level(title: str, issuer: str, lines: list[str]) -> tuple[str, st
     region, level = parse_region(title)
     issuer_region, issuer_level = parse_region(issuer)
     signatures = [parse_region(line)[0] for line in lines if SIGNATURE.fullmatch(line)]
+    national = NATIONAL.search(issuer) or NATIONAL.search(title) or any(NATIONAL_BODY.search(line) for line in lines)
     for fuller in [issuer_region] + signatures:
         if region and fuller.endswith(region) and len(fuller) > len(region):
             region = fuller
     if not region and not issuer_region:
-        return "全国", "国家"
+        return ("全国", "国家") if national else ("", "")
     return region or issuer_region, level or issuer_level
 
 
@@ -163,6 +169,14 @@ def place_names(region: str) -> list[str]:
     return [n for n in dict.fromkeys(names) if len(n) >= 2]
 
 
-def identify_corpus(knowledge) -> list[PlanIdentity]:
-    """The identity of every document of a corpus, in load order (for `planqa docs`)."""
-    return [knowledge.identities[d.name] for d in knowledge.documents]
+def document_rows(knowledge) -> list[dict]:
+    """One row per document for `planqa docs`: which plan it is, and whether its title is only the file name."""
+    rows = []
+    for document in knowledge.documents:
+        plan = knowledge.identities[document.name]
+        rows.append({
+            "id": PurePath(document.name).stem, "标题": plan.title, "层级": plan.level, "地区": plan.region,
+            "文号": plan.doc_number, "日期": plan.date, "期间": plan.period,
+            "标题来源": "文件名 / file name" if plan.title_from_file_name else "正文",
+        })
+    return rows

@@ -15,8 +15,9 @@ from collections import Counter
 from functools import cache
 from importlib import resources
 
-LEVEL_PREFIX = re.compile(r"^(?:省|市|州|县|区|旗|镇)(?=[\u4e00-\u9fff]{3,})")
+LEVEL_PREFIX = re.compile(r"^(?:省|市|州|县|区|旗|镇)委?(?=[\u4e00-\u9fff]{3,})")
 BODY_SUFFIX = re.compile(r"(?:委员会|委|局)$")
+OTHER_SUFFIX = re.compile(r"(?:中心|管委会|管理委员会|分公司|公司)$")
 _learned: dict[str, str] = {}
 
 
@@ -83,27 +84,45 @@ def unit_key(name: str, place_names: tuple[str, ...] = ()) -> str:
 
 
 def short_forms(name: str, place_names: tuple[str, ...] = ()) -> set[str]:
-    """The forms a reader types: without the region, with 局/委, and the compound's initials."""
+    """The forms a reader types: without the region, with 局/委, the compound's initials, the bare business."""
     bare = strip_region(name, place_names)
+    for place in place_names:  # "<place>供电<place>分公司": places inside the name too
+        if len(place) >= 2 and place in bare[1:]:
+            bare = bare[0] + bare[1:].replace(place, "")
     forms = {bare, bare.replace("和", "")}
-    match = BODY_SUFFIX.search(bare)
-    if match:
-        stem = bare[: match.start()]
-        for variant in {stem, stem.replace("和", "")} | _abbreviations(stem):
-            forms |= {variant + "局", variant + "委"}
-    for place in place_names:  # "<place>生态环境分局" read without its place: "生态环境分局"
-        if name.startswith(place):
-            forms.add(name[len(place) :])
+    if match := BODY_SUFFIX.search(bare):
+        forms |= _body_forms(bare[: match.start()], ("局", "委"))
+    elif match := OTHER_SUFFIX.search(bare):
+        forms |= _other_forms(bare[: match.start()], match.group())
     return {f for f in forms if len(f) >= 3 and f != name}
 
 
+def _body_forms(stem: str, suffixes: tuple[str, ...]) -> set[str]:
+    """"发展和改革" → 发展和改革局/委, 发展改革局/委, 发改局/委; "公安分" → also 公安局."""
+    stems = {stem, stem.replace("和", "")} | _abbreviations(stem)
+    if stem.endswith("分"):
+        stems |= {s[:-1] for s in stems}
+    return {s + suffix for s in stems for suffix in suffixes}
+
+
+def _other_forms(stem: str, suffix: str) -> set[str]:
+    """"高新区管委会" → 高新区; "国网供电分公司" → 供电公司, 供电分公司; "环境卫生服务中心" → 环卫中心."""
+    if suffix in ("管委会", "管理委员会"):
+        return {stem, stem + "管委会"}
+    if suffix in ("分公司", "公司"):
+        business = stem[-2:]
+        return {stem + "公司", stem + "分公司", business + "公司", business + "分公司"}
+    return {s + suffix for s in {stem} | _abbreviations(stem)}
+
+
 def _abbreviations(stem: str) -> set[str]:
-    """"发展和改革" → "发改"; "人力资源和社会保障" → "人社"; hand-table stems for the rest."""
+    """"发展和改革" → "发改"; "人力资源和社会保障" → "人社"; the hand table's synonyms, either way."""
     out = set()
     parts = stem.split("和")
     if len(parts) == 2 and all(len(p) >= 2 for p in parts):
         out.add(parts[0][0] + parts[1][0])
     for full, shorts in hand_table().items():
-        if full in stem:
-            out |= {stem.replace(full, short) for short in shorts}
+        group = (full,) + shorts
+        for member in (m for m in group if m in stem):
+            out |= {stem.replace(member, other) for other in group if other != member}
     return out
