@@ -102,7 +102,7 @@ def split_run_in_headings(line: str, base: int) -> list[tuple[int, str]]:
         if title := RUN_IN_TITLE.match(line, m.end()):  # "(一)指导思想 以习近平…": the title ends at the space
             cuts.append(title.end())
     cuts.append(len(line))
-    return [(base + a, line[a:b]) for a, b in zip(cuts, cuts[1:]) if line[a:b].strip()]
+    return [(base + a, line[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if line[a:b].strip()]
 
 
 RUN_IN_TITLE = re.compile(rf"(?:[{CN_NUM}]+、|[(（][{CN_NUM}]+[)）]|第[{CN_NUM}]+[章条])\s?[^\s，,。；;：:、]{{2,20}}(?=\s)")

@@ -75,7 +75,7 @@ def _labelled_units(text: str) -> tuple[list[str], list[str]]:
     leads: list[str] = []
     supporting: list[str] = []
     labels = list(UNIT_LABEL.finditer(text))
-    for label, following in zip(labels, labels[1:] + [None]):
+    for label, following in zip(labels, labels[1:] + [None], strict=True):
         names = split_units(text[label.end() : following.start() if following else len(text)])
         if label.group(1) in SUPPORT_LABELS:
             supporting += names
@@ -228,7 +228,7 @@ def pair_respectively(segment: str, targets: list[Target]) -> list[Target]:
     items = [item.strip(",，: ") for item in re.split(r"[、和及与]", head) if item.strip(",，: ")]
     if len(items) != len(targets):
         return targets
-    return [replace(target, indicator=item) for target, item in zip(targets, items)]
+    return [replace(target, indicator=item) for target, item in zip(targets, items, strict=True)]
 
 
 def _segments(sentence: Sentence) -> list[tuple[int, str]]:

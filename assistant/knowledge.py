@@ -10,8 +10,8 @@ from .facts import Deadline, extract_deadlines, extract_meta, extract_targets, p
 from .identity import identify, place_names
 from .load import LoadError, load_corpus
 from .models import Clause, Document, MetaFact, PlanIdentity, Responsibility, Target
-from .units import learn_units
 from .structure import structure_document
+from .units import learn_units
 
 PLAN_KINDS = ("goal", "task", "paragraph")
 
