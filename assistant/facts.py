@@ -209,14 +209,29 @@ def extract_targets(clause: Clause) -> list[Target]:
     period: str | None = None
     for sentence in split_sentences(clause):
         previous: Target | None = None
+        subject = ""
         for segment_start, segment in _segments(sentence):
             for match in YEAR_PHRASE.finditer(segment):
                 year, period = year_of(match)
             found = pair_respectively(segment, _segment_targets(clause, sentence, segment, segment_start, year, period, previous))
             for target in found:
+                if not target.indicator and subject:  # "非化石能源消费比重稳步提升，到2025年达到32%"
+                    target = replace(target, indicator=subject)
                 targets.append(target)
                 previous = target
+            subject = _subject(segment) or subject
     return targets
+
+
+SUBJECT_END = re.compile(r"持续|稳步|逐步|不断|进一步|有序|明显|显著|大幅|得到|取得|保持|实现|完成|达到|提高|提升|下降|降低|控制")
+
+
+def _subject(segment: str) -> str:
+    """What a clause is about: its words before the first verb ("非化石能源消费比重" of "…比重稳步提升")."""
+    text = STRIP_WORDS.sub("", YEAR_PHRASE.sub("", segment.strip(",，:：。;； ")))
+    verb = SUBJECT_END.search(text)
+    head = text[: verb.start()] if verb else ""
+    return head if 2 <= len(head) <= 30 and not re.search(r"\d", head) else ""
 
 
 def pair_respectively(segment: str, targets: list[Target]) -> list[Target]:
@@ -228,7 +243,13 @@ def pair_respectively(segment: str, targets: list[Target]) -> list[Target]:
     items = [item.strip(",，: ") for item in re.split(r"[、和及与]", head) if item.strip(",，: ")]
     if len(items) != len(targets):
         return targets
+    tail = SHARED_MEASURE.search(items[-1])
+    if tail and len(tail.group()) < len(items[-1]):  # "受污染耕地、重点建设用地安全利用率": both are 安全利用率
+        items = [item if SHARED_MEASURE.search(item) else item + tail.group() for item in items]
     return [replace(target, indicator=item) for target, item in zip(targets, items, strict=True)]
+
+
+SHARED_MEASURE = re.compile(r"[\u4e00-\u9fff]{0,4}(?:率|比重|比例|占比|强度)$")
 
 
 def _segments(sentence: Sentence) -> list[tuple[int, str]]:

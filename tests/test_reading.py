@@ -184,3 +184,13 @@ def test_dev_quotes_are_verbatim_slices(dev):
 def test_traditional_dev_document_has_its_figures(dev):
     values = {(t.value_text, t.unit, t.year) for t in dev.targets if t.clause_id.startswith("海南省")}
     assert ("54", "%", 2030) in values and ("22", "%", 2025) in values
+
+
+def test_subject_in_the_previous_clause():
+    (target,) = read("二、主要目标\n非化石能源消费比重稳步提升，到2025年达到32%。").targets
+    assert (target.indicator, target.value_text, target.year) == ("非化石能源消费比重", "32", 2025)
+
+
+def test_respectively_shares_the_measure_of_the_last_item():
+    targets = read("二、主要目标\n确保受污染耕地、重点建设用地安全利用率分别达90%以上、100%。").targets
+    assert [t.indicator for t in targets] == ["受污染耕地安全利用率", "重点建设用地安全利用率"]
