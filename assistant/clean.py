@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 TERMINAL_PUNCTUATION = "。！？；：!?;:"
@@ -35,6 +35,7 @@ class Paragraph:
 
     text: str
     offsets: tuple[int, ...]
+    new_part: bool = False  # the first paragraph after a blank line where blank lines separate parts (excerpts)
 
     @property
     def start(self) -> int:
@@ -52,11 +53,13 @@ def clean_document(original: str) -> list[Paragraph]:
     width = wrap_width(lines)
     blank_is_boundary = blank_lines_separate_parts(original)
     for line in lines:
-        after_blank = blank_is_boundary and bool(BLANK_LINE.search(original, paragraphs[-1].end if paragraphs else 0, line.start))
-        if paragraphs and not after_blank and should_join(paragraphs[-1].text, line.text, width):
+        blank = bool(paragraphs) and bool(BLANK_LINE.search(original, paragraphs[-1].end, line.start))
+        full_line = bool(width) and bool(paragraphs) and len(paragraphs[-1].text) >= (width or 0)  # a PDF page ends mid-sentence
+        if paragraphs and not (blank and blank_is_boundary and not full_line) and should_join(paragraphs[-1].text, line.text, width):
             paragraphs[-1] = join_page_break(paragraphs[-1], line)
         else:
-            paragraphs.append(line)
+            new_part = blank and (blank_is_boundary or is_cut_off(paragraphs[-1].text))
+            paragraphs.append(replace(line, new_part=new_part))
     return paragraphs
 
 
@@ -68,6 +71,11 @@ def blank_lines_separate_parts(original: str) -> bool:
     lines = original.split("\n")
     blank = sum(1 for line in lines if not line.strip())
     return blank * 4 < len(lines) - blank
+
+
+def is_cut_off(text: str) -> bool:
+    """A long paragraph that stops mid-sentence before a blank line: an excerpt ended there."""
+    return len(text) >= 60 and text[-1] not in TERMINAL_PUNCTUATION + ")）”\"】》…"
 
 
 def split_lines(original: str) -> list[Paragraph]:
@@ -281,7 +289,7 @@ def should_join(previous: str, following: str, width: int | None = None) -> bool
 
 def join_page_break(previous: Paragraph, following: Paragraph) -> Paragraph:
     skip = repeated_fragment_length(previous.text, following.text)
-    return Paragraph(previous.text + following.text[skip:], previous.offsets + following.offsets[skip:])
+    return Paragraph(previous.text + following.text[skip:], previous.offsets + following.offsets[skip:], previous.new_part)
 
 
 def repeated_fragment_length(previous: str, following: str) -> int:

@@ -78,7 +78,9 @@ def build_knowledge(documents: list[Document] | tuple[Document, ...], errors: tu
 
 def is_prose_meta(clause: Clause) -> bool:
     """Text before a plan's outline (a digest, a preamble, a plan excerpted without headings) states facts too."""
-    return clause.kind == "meta" and len(clause.text) >= 30 and bool(re.search(r"[。;；,，]", clause.text))
+    if clause.kind != "meta":
+        return False
+    return (len(clause.text) >= 30 and bool(re.search(r"[。;；,，]", clause.text))) or bool(re.search(r"\d{4}年.*\d%", clause.text))
 
 
 def learn_units_of(clauses: list[Clause], identities: dict[str, PlanIdentity]) -> dict[str, str]:

@@ -61,6 +61,7 @@ class _Parser:
         self.last_date: str | None = None
         self.event_count = 0
         self.meta_count = 0
+        self.parts = 1
 
     def parse(self) -> list[Clause]:
         paragraphs = clean_document(self.document.text)
@@ -73,6 +74,8 @@ class _Parser:
     # --- dispatch -------------------------------------------------------------------------
     def feed(self, paragraph: Paragraph, following: str) -> None:
         text = paragraph.text
+        if paragraph.new_part:
+            self.start_part()
         if CHRONICLE.match(text):
             self.start_chronicle(text)
         elif self.zone == "chronicle":
@@ -90,6 +93,12 @@ class _Parser:
         else:
             self.zone = "plan"
             self.plan_paragraph(paragraph)
+
+    def start_part(self) -> None:
+        """Another excerpt (a digest, another page) begins: it has its own preamble and outline."""
+        self.close()
+        self.parts += 1
+        self.zone, self.front_section, self.level1, self.level2 = "front", f"第{self.parts}部分", "", ""
 
     # --- front matter and notice -------------------------------------------------------------
     def front_matter(self, paragraph: Paragraph) -> None:
