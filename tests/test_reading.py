@@ -197,7 +197,7 @@ def test_respectively_shares_the_measure_of_the_last_item():
 
 
 def test_an_excerpt_cut_off_before_a_blank_line_ends_its_outline():
-    plan = "一、总体要求\n（一）指导思想\n" + "坚持系统观念，统筹发展和减排，推动经济社会发展全面绿色转型，加快形成节约资源和保护环境的产业结构与生" 
+    plan = "某市碳达峰实施方案\n为推进工作，制定本方案。\n一、总体要求\n（一）指导思想\n" + "坚持系统观念，统筹发展和减排，推动经济社会发展全面绿色转型，加快形成节约资源和保护环境的产业结构与生"
     digest = "近日，某市印发方案。方案提出，到2025年，非化石能源消费比重达到20%。"
     knowledge = read(plan + "\n\n" + digest)
     (clause,) = [c for c in knowledge.clauses if c.text.startswith("近日")]
