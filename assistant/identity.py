@@ -29,13 +29,14 @@ ISSUER = re.compile(
     r"(?:[、,，和 ]|等部门|等\d+部门)*)+)(?:联合)?(?:正式)?(?:关于)?印发"
 )
 NATIONAL = re.compile(r"^(?:国务院|国家|中共中央|全国|中央)|部$|部[、 ]|^(?:生态环境|工业和信息化|交通运输|农业农村|住房和城乡建设)部")
+ISSUER_LABEL = re.compile(r"(?:发布机构|发文机关|发布单位|发文单位)[:：]\s*([\u4e00-\u9fff]{2,30}?(?:人民政府|管委会|办公室|办公厅|部|局|委))")
 NATIONAL_BODY = re.compile(r"国务院|中共中央|国家[\u4e00-\u9fff]{1,8}?(?:委|部|局)")
 CITY = re.compile(r"^([\u4e00-\u9fff]{2,7}?(?:自治州|地区|市|州|盟))")
 COUNTY = re.compile(r"^([\u4e00-\u9fff]{1,7}?(?:自治县|经开区|高新区|新区|县|区|旗))")
 SIGNED_DATE = re.compile(r"(?:(?:颁布|发布|成文|印发)(?:时间|日期)[:：]|(?:人民政府|管委会))" + FULL_DATE.pattern)
 SIGNATURE = re.compile(r"[\u4e00-\u9fff]{2,20}(?:人民政府|管委会|办公室|办公厅|部|局)$")
 FIVE_YEAR = {"十三五": "2016-2020", "十四五": "2021-2025", "十五五": "2026-2030"}
-SPAM = re.compile(r"\d{3}[\u4e00-\u9fff]{2,6}直播|[?？]+")
+GARBLE = re.compile(r"[?？]+")  # characters a web page could not encode
 
 
 @cache
@@ -46,7 +47,7 @@ def provinces() -> tuple[str, ...]:
 
 
 def identify(document: Document, clauses: list[Clause]) -> PlanIdentity:
-    lines = [SPAM.sub("", c.text) for c in clauses]
+    lines = [GARBLE.sub("", c.text) for c in clauses]
     title = find_title(lines)
     from_file = not title
     if from_file:
@@ -97,11 +98,14 @@ def _quoted_title(line: str) -> str:
 
 
 def find_issuer(lines: list[str], title: str) -> str:
+    """Who issues it: "X印发" outside quotes, else the signature line above a date."""
     for line in lines:
         for match in ISSUER.finditer(line):
             if _outside_quotes(line, match.start()):
                 return _clean_issuer(match.group(1))
-    return ""
+    signed = (lines[i - 1] for i in range(1, len(lines)) if FULL_DATE.fullmatch(lines[i]) and SIGNATURE.fullmatch(lines[i - 1]))
+    labelled = (m.group(1) for line in lines if (m := ISSUER_LABEL.search(line)))
+    return next(signed, "") or next(labelled, "")
 
 
 def _clean_issuer(text: str) -> str:
