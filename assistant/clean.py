@@ -163,19 +163,17 @@ def _converter():
 
 
 @cache
-def _simplified_char(ch: str) -> str:
+def simplified_char(ch: str) -> str:
+    """One traditional character → its simplified form (itself when OpenCC would change the length)."""
     out = _converter().convert(ch)
     return out if len(out) == 1 else ch
 
 
 def to_simplified(text: str) -> str:
-    """Traditional → simplified, one character for one, so offsets stay valid (phrase-aware when it can be)."""
+    """Traditional → simplified one character for one (OpenCC's character table), so offsets stay valid."""
     if text.isascii():
         return text
-    converted = _converter().convert(text)
-    if len(converted) == len(text):
-        return converted
-    return "".join(_simplified_char(ch) for ch in text)
+    return "".join(simplified_char(ch) for ch in text)
 
 
 def drop_doubled_commas(chars: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
@@ -187,7 +185,9 @@ def drop_doubled_commas(chars: list[str], offsets: list[int]) -> tuple[list[str]
 
 
 def fold_char(ch: str) -> str:
-    """Full-width ASCII → half-width, ideographic space → space; Chinese punctuation kept as is."""
+    """Full-width ASCII → half-width, ideographic space → space; Chinese punctuation kept as is.
+
+    (Traditional characters are folded before, by `to_simplified`.)"""
     if ch in "\t\u3000\xa0":
         return " "
     if "\uff01" <= ch <= "\uff5e" or ch in "²³¹":
