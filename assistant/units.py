@@ -40,7 +40,10 @@ def canonical_unit(name: str) -> str:
 
 
 def learn_units(names: list[str], place_names: tuple[str, ...] = ()) -> dict[str, str]:
-    """Make these units and their aliases the ones questions are read with; the most used spelling is canonical."""
+    """Add these units and their aliases to the ones questions are read with; the most used spelling is canonical.
+
+    Merged, not replaced: building a knowledge of another document (a check, an upload) keeps the corpus's names.
+    """
     counts = Counter(n.strip() for n in names if n.strip())
     table: dict[str, str] = {}
     by_key: dict[str, str] = {}
@@ -53,7 +56,7 @@ def learn_units(names: list[str], place_names: tuple[str, ...] = ()) -> dict[str
     for name, canonical in list(table.items()):
         for alias in short_forms(name, place_names):
             table.setdefault(alias, canonical)
-    use_aliases(table)
+    _learned.update(table)
     return table
 
 
