@@ -39,9 +39,12 @@ FIVE_YEAR = {"十三五": "2016-2020", "十四五": "2021-2025", "十五五": "2
 GARBLE = re.compile(r"[?？]+")  # characters a web page could not encode
 
 
+PROVINCE_SUFFIX = re.compile(r"(?:壮族|回族|维吾尔)?自治区$|特别行政区$|省$|市$")
+
+
 @cache
 def provinces() -> tuple[str, ...]:
-    """The 34 provincial-level names, each also without its suffix ("山西省" → "山西")."""
+    """The 34 provincial-level names (general knowledge, data/provinces.txt)."""
     text = resources.files("assistant").joinpath("data", "provinces.txt").read_text("utf-8")
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
@@ -52,7 +55,7 @@ def identify(document: Document, clauses: list[Clause]) -> PlanIdentity:
     from_file = not title
     if from_file:
         title = normalise_text(PurePath(document.name).stem)
-    issuer = find_issuer(lines, title)
+    issuer = find_issuer(lines)
     region, level = region_and_level(title, issuer, lines)
     return PlanIdentity(
         doc=document.name,
@@ -97,7 +100,7 @@ def _quoted_title(line: str) -> str:
     return match.group(1) if match else ""
 
 
-def find_issuer(lines: list[str], title: str) -> str:
+def find_issuer(lines: list[str]) -> str:
     """Who issues it: "X印发" outside quotes, else the signature line above a date."""
     for line in lines:
         for match in ISSUER.finditer(line):
@@ -118,7 +121,8 @@ def find_doc_number(lines: list[str]) -> str:
     for line in lines:
         for match in DOC_NUMBER.finditer(line):
             if _outside_quotes(line, match.start()) and not line[: match.start()].endswith(("(", "《")):
-                return re.sub(r"^.*(?:通知|文件|号|的)", "", match.group()[: match.group().index("〔")]) + match.group()[match.group().index("〔") :]
+                prefix, bracket, rest = match.group().partition("〔")
+                return re.sub(r"^.*(?:通知|文件|号|的)", "", prefix) + bracket + rest  # "…的通知京政发〔…" → "京政发〔…"
     return ""
 
 
@@ -151,9 +155,9 @@ def region_and_level(title: str, issuer: str, lines: list[str]) -> tuple[str, st
 
 def parse_region(name: str) -> tuple[str, str]:
     rest, parts, level = name, [], ""
-    province = next((p for p in provinces() if rest.startswith(p)), "")
+    province, length = _province_at_start(name)
     if province:
-        parts, level, rest = [province], "省", rest[len(province) :]
+        parts, level, rest = [province], "省", rest[length:]
     if m := CITY.match(rest):
         parts, level, rest = parts + [m.group(1)], "市州", rest[m.end() :]
     if m := COUNTY.match(rest):
@@ -161,6 +165,18 @@ def parse_region(name: str) -> tuple[str, str]:
     if NATIONAL.search(name) and not parts:
         return "全国", "国家"
     return "".join(parts), level
+
+
+def _province_at_start(name: str) -> tuple[str, int]:
+    """The province a name starts with, written in full ("山西省") or short ("山西", not "吉林市")."""
+    for province in provinces():
+        if name.startswith(province):
+            return province, len(province)
+    for province in provinces():
+        short = PROVINCE_SUFFIX.sub("", province)
+        if name.startswith(short) and name[len(short) : len(short) + 1] not in ("市", "州", "县", "区", "盟"):
+            return province, len(short)
+    return "", 0
 
 
 def place_names(region: str) -> list[str]:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant import units
-from assistant.clean import clean_document, normalise_text
+from assistant.clean import clean_document, fold_char, normalise_text, simplified_char
 from assistant.knowledge import build_knowledge
 from assistant.load import load_document
 from assistant.models import Document
@@ -144,7 +144,8 @@ def test_every_cleaned_character_keeps_its_source_offset(original):
         assert list(paragraph.offsets) == sorted(paragraph.offsets)
         for char, offset in zip(paragraph.text, paragraph.offsets, strict=True):
             assert 0 <= offset < len(original)
-            assert normalise_text(original[offset]) in (char, "", " ") or char in ",%和" or original[offset] in "，％、（）：( )"
+            assert char in fold_char(simplified_char(original[offset]))  # a fold of its own source character
+        assert "(yè)" not in paragraph.text and "—1—" not in paragraph.text
 
 
 @pytest.fixture(scope="module")
