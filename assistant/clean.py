@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 
 TERMINAL_PUNCTUATION = "。！？；：!?;:"
 # A repeated fragment shorter than this is too likely to be a real repetition ("的的").
@@ -34,6 +35,7 @@ class Paragraph:
 
     text: str
     offsets: tuple[int, ...]
+    new_part: bool = False  # the first paragraph after a blank line where blank lines separate parts (excerpts)
 
     @property
     def start(self) -> int:
@@ -49,23 +51,78 @@ def clean_document(original: str) -> list[Paragraph]:
     paragraphs: list[Paragraph] = []
     lines = split_lines(original)
     width = wrap_width(lines)
+    blank_is_boundary = blank_lines_separate_parts(original)
     for line in lines:
-        if paragraphs and should_join(paragraphs[-1].text, line.text, width):
+        blank = bool(paragraphs) and bool(BLANK_LINE.search(original, paragraphs[-1].end, line.start))
+        full_line = bool(width) and bool(paragraphs) and len(paragraphs[-1].text) >= (width or 0)  # a PDF page ends mid-sentence
+        if paragraphs and not (blank and blank_is_boundary and not full_line) and should_join(paragraphs[-1].text, line.text, width):
             paragraphs[-1] = join_page_break(paragraphs[-1], line)
         else:
-            paragraphs.append(line)
+            new_part = blank and (blank_is_boundary or is_cut_off(paragraphs[-1].text))
+            paragraphs.append(replace(line, new_part=new_part))
     return paragraphs
+
+
+BLANK_LINE = re.compile(r"\n[ \t\u3000]*\n")
+
+
+def blank_lines_separate_parts(original: str) -> bool:
+    """Where blank lines are rare they separate parts (excerpts, pages of a web page), never one sentence."""
+    lines = original.split("\n")
+    blank = sum(1 for line in lines if not line.strip())
+    return blank * 4 < len(lines) - blank
+
+
+def is_cut_off(text: str) -> bool:
+    """A long paragraph that stops mid-sentence before a blank line: an excerpt ended there."""
+    return len(text) >= 60 and text[-1] not in TERMINAL_PUNCTUATION + ")）”\"】》…"
 
 
 def split_lines(original: str) -> list[Paragraph]:
     """Non-empty lines of the original, each normalised, with offsets."""
     lines = []
     for match in re.finditer(r"[^\n]+", original):
-        chars, offsets = normalise_chars(match.group(), match.start())
-        paragraph = strip_paragraph(chars, offsets)
-        if paragraph:
-            lines.append(paragraph)
+        long_line = len(match.group()) >= LONG_LINE
+        for start, piece in split_run_in_headings(match.group(), match.start()):
+            chars, offsets = normalise_chars(piece, start)
+            if long_line:
+                chars, offsets = drop_wrap_spaces(chars, offsets)
+            paragraph = strip_paragraph(chars, offsets)
+            if paragraph:
+                lines.append(paragraph)
     return lines
+
+
+# A .doc/.pdf conversion may put a whole page on one line, headings run into the text after a space.
+LONG_LINE = 200
+RUN_IN_HEADING = re.compile(
+    rf"\s(?=(?:[{CN_NUM}]+[、,，]{{1,2}}\S|[(（][{CN_NUM}]+[)）]\S|第[{CN_NUM}]+[章条]\s?\S|\d{{1,2}}[.．](?!\d)\S))"
+)
+
+
+def split_run_in_headings(line: str, base: int) -> list[tuple[int, str]]:
+    """Cut a very long line before each outline marker that follows a space ("… 一、总体要求 (一)…")."""
+    if len(line) < LONG_LINE:
+        return [(base, line)]
+    cuts = [0]
+    for m in RUN_IN_HEADING.finditer(line):
+        cuts.append(m.end())
+        if title := RUN_IN_TITLE.match(line, m.end()):  # "(一)指导思想 以习近平…": the title ends at the space
+            cuts.append(title.end())
+    cuts.append(len(line))
+    return [(base + a, line[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if line[a:b].strip()]
+
+
+RUN_IN_TITLE = re.compile(rf"(?:[{CN_NUM}]+、|[(（][{CN_NUM}]+[)）]|第[{CN_NUM}]+[章条])\s?[^\s，,。；;：:、]{{2,20}}(?=\s)")
+
+
+def drop_wrap_spaces(chars: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
+    """In a page-long line the spaces between Chinese characters are former line ends, not word gaps."""
+    keep = [
+        i for i, ch in enumerate(chars)
+        if ch != " " or not (0 < i < len(chars) - 1 and _is_cjk(chars[i - 1]) and _is_cjk(chars[i + 1]))
+    ]
+    return [chars[i] for i in keep], [offsets[i] for i in keep]
 
 
 def normalise_text(text: str) -> str:
@@ -77,16 +134,60 @@ def normalise_text(text: str) -> str:
 def normalise_chars(text: str, base: int) -> tuple[list[str], list[int]]:
     chars: list[str] = []
     offsets: list[int] = []
-    for i, ch in enumerate(text):
-        folded = fold_char(ch)
-        for piece in folded:
+    dropped = dropped_positions(text)
+    for i, ch in enumerate(to_simplified(text)):
+        if i in dropped:
+            continue
+        for piece in fold_char(ch):
             chars.append(piece)
             offsets.append(base + i)
-    return drop_inner_spaces(*repair_garbled_conjunction(chars, offsets))
+    return drop_inner_spaces(*repair_garbled_conjunction(*drop_doubled_commas(chars, offsets)))
+
+
+# "業(yè)": a news page that prints the pinyin of a traditional character after it.
+PINYIN_INSERTION = re.compile(r"(?<=[\u3400-\u9fff])\((?=[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,7}\)")
+# A page number printed between dashes: "—1—", "— 2 —", "- 3 -".
+PAGE_MARKER = re.compile(r"(?:^|(?<=\s))[—－-]\s?\d{1,3}\s?[—－-](?=\s|$)")
+
+
+def dropped_positions(text: str) -> set[int]:
+    """Characters that are not part of the text: pinyin insertions and page markers."""
+    return {i for pattern in (PINYIN_INSERTION, PAGE_MARKER) for m in pattern.finditer(text) for i in range(*m.span())}
+
+
+@cache
+def _converter():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@cache
+def simplified_char(ch: str) -> str:
+    """One traditional character → its simplified form (itself when OpenCC would change the length)."""
+    out = _converter().convert(ch)
+    return out if len(out) == 1 else ch
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified one character for one (OpenCC's character table), so offsets stay valid."""
+    if text.isascii():
+        return text
+    return "".join(simplified_char(ch) for ch in text)
+
+
+def drop_doubled_commas(chars: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
+    """A web page's stray comma before another mark (",,", ",、") is noise: drop the comma."""
+    keep = [i for i, ch in enumerate(chars) if not (ch in ",，" and i + 1 < len(chars) and chars[i + 1] in ",，、。")]
+    if len(keep) == len(chars):
+        return chars, offsets
+    return [chars[i] for i in keep], [offsets[i] for i in keep]
 
 
 def fold_char(ch: str) -> str:
-    """Full-width ASCII → half-width, ideographic space → space; Chinese punctuation kept as is."""
+    """Full-width ASCII → half-width, ideographic space → space; Chinese punctuation kept as is.
+
+    (Traditional characters are folded before, by `to_simplified`.)"""
     if ch in "\t\u3000\xa0":
         return " "
     if "\uff01" <= ch <= "\uff5e" or ch in "²³¹":
@@ -188,7 +289,7 @@ def should_join(previous: str, following: str, width: int | None = None) -> bool
 
 def join_page_break(previous: Paragraph, following: Paragraph) -> Paragraph:
     skip = repeated_fragment_length(previous.text, following.text)
-    return Paragraph(previous.text + following.text[skip:], previous.offsets + following.offsets[skip:])
+    return Paragraph(previous.text + following.text[skip:], previous.offsets + following.offsets[skip:], previous.new_part)
 
 
 def repeated_fragment_length(previous: str, following: str) -> int:

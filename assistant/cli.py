@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--corpus", type=Path, help="folder of source documents (default: corpus/)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress; print tracebacks of internal errors")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (_add_clauses, _add_targets, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval):
+    for add in (_add_clauses, _add_targets, _add_docs, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval):
         add(commands)
     return parser
 
@@ -82,6 +82,12 @@ def add_index_options(parser: argparse.ArgumentParser, model_help: str = "embedd
     parser.add_argument("--index", type=Path, help="index folder (default: index/)")
     parser.add_argument("--model", help=model_help)
     parser.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
+
+
+def _add_docs(commands: argparse._SubParsersAction) -> None:
+    docs = commands.add_parser("docs", help="the plans in the corpus: title, level, region, 文号, date, period")
+    docs.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    docs.set_defaults(handler=cmd_docs)
 
 
 def _add_clauses(commands: argparse._SubParsersAction) -> None:
@@ -221,6 +227,14 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
         raise SettingsError("xlsx 需要输出文件 / xlsx needs an output file: add -o FILE.xlsx")
     else:
         sys.stdout.write(render_ledger(rows, fmt).decode("utf-8-sig"))
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from .identity import document_rows
+    from .tables import render_rows
+
+    sys.stdout.write(render_rows(document_rows(_knowledge(settings)), args.format).decode("utf-8-sig"))
     return 0
 
 

@@ -6,44 +6,95 @@ Everything here is read off the clause text by patterns of how Chinese plans sta
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
+from dataclasses import dataclass, replace
 
+from .clean import chinese_number_value
 from .models import BOUND_COMPARATORS, Clause, MetaFact, Responsibility, Target
 
 # --- responsible units ------------------------------------------------------------------------
-RESPONSIBILITY = re.compile(r"\(([^()]*?)按职责分工负责\)$")
-
-
-@cache
-def unit_aliases() -> dict[str, str]:
-    """Every known spelling or short form → canonical unit name."""
-    table = json.loads(resources.files("assistant").joinpath("data", "unit_aliases.json").read_text("utf-8"))
-    table.pop("_comment", None)
-    aliases = {}
-    for canonical, others in table.items():
-        aliases[canonical] = canonical
-        for other in others:
-            aliases.setdefault(other, canonical)
-    return aliases
+UNIT_WORDS = r"(?:负责|责任单位|牵头单位|负责单位|负责部门|责任部门|牵头部门|配合单位|参加单位|牵头)"
+# "(…按职责分工负责)", "(责任单位:…)", "(牵头单位:…;配合单位:…)", "(…等负责。列第一位者为牵头单位)", "(…牵头,…参与)";
+# an excerpt may end before the closing bracket.
+UNIT_PAREN = re.compile(rf"\(([^()]*{UNIT_WORDS}[^()]*)(?:\)|$)")
+UNIT_LINE = re.compile(r"(?:^|(?<=[。;；)]))((?:责任|牵头|负责)(?:单位|部门)[:：][^。()]+)")
+LEAD_LABELS = ("牵头单位", "牵头部门", "主办单位")
+SUPPORT_LABELS = ("配合单位", "配合部门", "参加单位", "参与单位", "协办单位")
+GENERIC_LABELS = ("责任单位", "负责单位", "负责部门", "责任部门")
+UNIT_LABEL = re.compile("(" + "|".join(LEAD_LABELS + SUPPORT_LABELS + GENERIC_LABELS) + ")[:：]?")
+UNIT_SEPARATOR = re.compile(r"[、,，;；/]|\s+")
+TRAILING_ROLE = re.compile(r"(?:等)?(?:按职责分工)?(?:分别)?(?:负责|落实)?$")
 
 
 def canonical_unit(name: str) -> str:
-    name = name.strip()
-    return unit_aliases().get(name, name)
+    from .units import canonical_unit as canonical
+
+    return canonical(name)
+
+
+def unit_aliases() -> dict[str, str]:
+    from .units import unit_aliases as aliases
+
+    return aliases()
 
 
 def parse_responsible_units(clause: Clause) -> Responsibility | None:
-    match = RESPONSIBILITY.search(clause.text)
-    if not match:
+    """The last statement of units in the clause: they apply to the task or paragraph they close."""
+    matches = [m for pattern in (UNIT_PAREN, UNIT_LINE) for m in pattern.finditer(clause.text)]
+    if not matches:
         return None
-    original = tuple(u.strip() for u in match.group(1).split("、") if u.strip())
+    match = max(matches, key=lambda m: m.start())
+    leads, supporting, lead_count = read_unit_statement(match.group(1))
+    original = tuple(dict.fromkeys(leads + supporting))
+    if not original:
+        return None
     units = tuple(dict.fromkeys(canonical_unit(u) for u in original))  # de-duplicated, order kept
+    lead_count = min(lead_count, len(units))
     start, end = clause.original_span(match.start(), match.end())
-    return Responsibility(clause.id, units, original, start, end)
+    return Responsibility(clause.id, units, original, start, end, lead_count)
+
+
+def read_unit_statement(statement: str) -> tuple[list[str], list[str], int]:
+    """Lead units, supporting units, and how many lead (0: the plan says no unit leads)."""
+    no_lead = "未明确牵头" in statement
+    first = statement.split("。", 1)[0]
+    if UNIT_LABEL.search(first):
+        leads, supporting = _labelled_units(first)
+    elif "牵头" in first:
+        lead_text, _, rest = first.partition("牵头")
+        leads, supporting = split_units(lead_text), split_units(re.sub(r"(?:参与|配合|参加|协助|协同)\S{0,2}$", "", rest))
+    else:
+        role = re.search(r"(?:等)?(?:按职责分工)?负责", first)
+        lead_text, rest = (first[: role.start()], first[role.end() :]) if role else (first, "")
+        units = split_units(lead_text)
+        return units[:1], units[1:] + split_units(rest), 0 if no_lead else 1
+    return leads, supporting, 0 if no_lead else len(leads)
+
+
+def _labelled_units(text: str) -> tuple[list[str], list[str]]:
+    leads: list[str] = []
+    supporting: list[str] = []
+    labels = list(UNIT_LABEL.finditer(text))
+    for label, following in zip(labels, labels[1:] + [None], strict=True):
+        names = split_units(text[label.end() : following.start() if following else len(text)])
+        if label.group(1) in SUPPORT_LABELS:
+            supporting += names
+        elif label.group(1) in LEAD_LABELS:
+            leads += names
+        else:  # a generic list: the first named leads (the plans' convention), the others support
+            leads, supporting = (leads + names[:1], supporting + names[1:]) if not leads else (leads, supporting + names)
+    return leads, supporting
+
+
+def split_units(text: str) -> list[str]:
+    """"市发改委、市工信局等" → ["市发改委", "市工信局"]; a bracketed aside ("各市〔特区、区〕") is kept whole."""
+    protected = re.sub(r"〔[^〕]*〕|\[[^\]]*\]", lambda m: m.group().replace("、", "\0"), text)
+    names = []
+    for piece in UNIT_SEPARATOR.split(protected):
+        name = TRAILING_ROLE.sub("", piece.replace("\0", "、").strip(" .。:：")).strip()
+        if len(name) >= 2 and not re.fullmatch(r"下同|以下.*|等|相关|有关", name):
+            names.append(name)
+    return names
 
 
 # --- sentences and years ------------------------------------------------------------------------
@@ -69,11 +120,24 @@ class Deadline:
     """A dated commitment: "到2025年,基本淘汰国三及以下排放标准汽车" → 2025."""
 
     clause_id: str
-    year: int
-    phrase: str  # "到2025年", "2030年前", "“十四五”期间"
-    text: str  # from the year phrase to the end of its sentence
+    year: int | None  # None for a recurring or relative time limit ("每年3月底前", "30日内")
+    phrase: str  # "到2025年", "2030年前", "“十四五”期间", "2022年起", "每年3月31日前", "15个工作日内"
+    text: str  # from the time phrase to the end of its sentence
     start: int
     end: int
+    kind: str = "by"  # by (due by) / from (starting) / period (a five-year plan) / annual / within (a span)
+    period: str | None = None  # "2021-2025" for “十四五”期间
+
+
+CN_COUNT = "零〇一二两三四五六七八九十百"
+NUMBER = rf"(?:\d+|[{CN_COUNT}]+)"
+DEADLINE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("annual", re.compile(r"每年(?:\d{1,2}月)(?:\d{1,2}日)?(?:底|末)?(?:前|之前|以前)")),
+    ("from", re.compile(r"(?:自|从)?(\d{4})年(?:\d{1,2}月)?(?:起|开始)")),
+    ("by", re.compile(r"(?:到|至|截至)(\d{4})年(?:\d{1,2}月)?(?:底|末)?(?:前)?|(\d{4})年(?:\d{1,2}月)?(?:\d{1,2}日)?(?:底|末)?(?:前|以前|之前)|(\d{4})年(?:底|末)")),
+    ("within", re.compile(rf"{NUMBER}(?:个)?(?:工作日|日|天|个月|月|年)(?:以内|之内|内)")),
+    ("period", re.compile(r"“?(十[三四五六]五)”?(?:期间|时期|末|规划期内)")),
+)
 
 
 def split_sentences(clause: Clause) -> list[Sentence]:
@@ -92,20 +156,36 @@ def year_of(match: re.Match[str]) -> tuple[int, str | None]:
 def extract_deadlines(clause: Clause) -> list[Deadline]:
     deadlines = []
     for sentence in split_sentences(clause):
-        for match in YEAR_PHRASE.finditer(sentence.text):
-            year, _ = year_of(match)
-            begin = sentence.start + match.start()
-            start, end = clause.original_span(begin, sentence.end)
-            deadlines.append(
-                Deadline(clause.id, year, match.group(), clause.text[begin : sentence.end], start, end)
-            )
-    return deadlines
+        taken: list[tuple[int, int]] = []
+        for kind, pattern in DEADLINE_FORMS:
+            for match in pattern.finditer(sentence.text):
+                if any(a < match.end() and match.start() < b for a, b in taken) or _in_title(sentence.text, match.start()):
+                    continue  # "2030年前" is already read ("30年内" of it is not another); 《2030年前…方案》 is a name
+                taken.append(match.span())
+                deadlines.append(_deadline(clause, sentence, kind, match))
+    return sorted(deadlines, key=lambda d: d.start)
+
+
+def _in_title(text: str, pos: int) -> bool:
+    return text.count("《", 0, pos) > text.count("》", 0, pos)
+
+
+def _deadline(clause: Clause, sentence: Sentence, kind: str, match: re.Match[str]) -> Deadline:
+    year = next((int(g) for g in match.groups() if g and g.isdigit()), None)
+    period = None
+    if kind == "period":
+        first, year = CN_DIGITS[match.group(1)]
+        period = f"{first}-{year}"
+    begin = sentence.start + match.start()
+    start, end = clause.original_span(begin, sentence.end)
+    return Deadline(clause.id, year, match.group(), clause.text[begin : sentence.end], start, end, kind, period)
 
 
 # --- numeric targets ------------------------------------------------------------------------------
 UNITS = sorted(
     """% ‰ 万千瓦 千瓦 MW kW 万平方米 平方米 万m2 m2 万亩 亩 m3/d 蒸吨/小时 万吨 吨 亿元 万元 元 万人 名 人 户 个 家 座 条
-    台套 台 套 公里 千米 km 米 件 辆 所 处 项 班列 倍 万辆""".split(),
+    台套 台 套 公里 千米 km 米 件 辆 所 处 项 班列 倍 万辆 亿吨标准煤 万吨标准煤 吨标准煤 亿立方米 万立方米 立方米 亿吨
+    亿千瓦 兆瓦 万千瓦时 亿千瓦时 千瓦时 万亿斤 亿斤 万公顷 公顷 万户 万个""".split(),
     key=len,
     reverse=True,
 )
@@ -129,13 +209,47 @@ def extract_targets(clause: Clause) -> list[Target]:
     period: str | None = None
     for sentence in split_sentences(clause):
         previous: Target | None = None
+        subject = ""
         for segment_start, segment in _segments(sentence):
             for match in YEAR_PHRASE.finditer(segment):
                 year, period = year_of(match)
-            for target in _segment_targets(clause, sentence, segment, segment_start, year, period, previous):
+            found = pair_respectively(segment, _segment_targets(clause, sentence, segment, segment_start, year, period, previous))
+            for target in found:
+                if not target.indicator and subject:  # "非化石能源消费比重稳步提升，到2025年达到32%"
+                    target = replace(target, indicator=subject)
                 targets.append(target)
                 previous = target
+            subject = _subject(segment) or subject
     return targets
+
+
+SUBJECT_END = re.compile(r"持续|稳步|逐步|不断|进一步|有序|明显|显著|大幅|得到|取得|保持|实现|完成|达到|提高|提升|下降|降低|控制")
+
+
+def _subject(segment: str) -> str:
+    """What a clause is about: its words before the first verb ("非化石能源消费比重" of "…比重稳步提升")."""
+    text = STRIP_WORDS.sub("", YEAR_PHRASE.sub("", segment.strip(",，:：。;； ")))
+    verb = SUBJECT_END.search(text)
+    head = text[: verb.start()] if verb else ""
+    return head if 2 <= len(head) <= 30 and not re.search(r"\d", head) else ""
+
+
+def pair_respectively(segment: str, targets: list[Target]) -> list[Target]:
+    """"A、B和C分别达到x、y、z": A gets x, B gets y, C gets z (not the whole list each)."""
+    pos = segment.find("分别")
+    if pos < 0 or len(targets) < 2:
+        return targets
+    head = STRIP_WORDS.sub("", re.sub(r"(?:较|比)\d{4}年|到\d{4}年", "", segment[:pos]).strip(",，: "))
+    items = [item.strip(",，: ") for item in re.split(r"[、和及与]", head) if item.strip(",，: ")]
+    if len(items) != len(targets):
+        return targets
+    tail = SHARED_MEASURE.search(items[-1])
+    if tail and len(tail.group()) < len(items[-1]):  # "受污染耕地、重点建设用地安全利用率": both are 安全利用率
+        items = [item if SHARED_MEASURE.search(item) else item + tail.group() for item in items]
+    return [replace(target, indicator=item) for target, item in zip(targets, items, strict=True)]
+
+
+SHARED_MEASURE = re.compile(r"[\u4e00-\u9fff]{0,4}(?:率|比重|比例|占比|强度)$")
 
 
 def _segments(sentence: Sentence) -> list[tuple[int, str]]:
@@ -157,16 +271,19 @@ def _segment_targets(
 ) -> list[Target]:
     found = []
     cursor = 0
-    quantities = [m for m in QUANTITY.finditer(segment) if not _is_year_or_ordinal(segment, m)]
+    quantities = _quantities(segment)
     for index, match in enumerate(quantities):
-        value_text, unit = match.group(1), match.group(2) or ""
+        value_text, unit = _figure(match.group(1)), match.group(2) or ""
         after = segment[match.end() :]
         before = segment[cursor : match.start()]
-        comparator = _last_comparator(before)
+        comparator = "超过" if before.endswith("超") else _last_comparator(before)
+        direct = bool(comparator) and before.rstrip().endswith(comparator)
+        if not match.group(1)[0].isdigit() and not direct:
+            continue  # a count in Chinese numerals is a target only right after its verb ("建成三个")
         suffix = next((q for q in SUFFIX_QUALIFIERS if after.startswith(q)), "")
         rest = after[len(suffix) :]
         later_measured = any(_last_comparator(segment[max(0, m.start() - 6) : m.start()]) for m in quantities[index + 1 :])
-        if _describes_something_else(suffix, rest, later_measured):
+        if _describes_something_else(suffix, rest, later_measured, direct):
             continue
         if not unit and comparator not in BOUND_COMPARATORS + ("达到", "提高到"):
             continue
@@ -202,9 +319,28 @@ def _segment_targets(
     return found
 
 
-def _describes_something_else(suffix: str, rest: str, later_measured: bool) -> bool:
-    """ "65蒸吨/小时及以上燃煤锅炉", "10亿元以上的企业", "300米公交站点覆盖率达到70%": not targets."""
-    if not rest or not (rest.startswith("的") or re.match(r"[\u4e00-\u9fff]", rest)):
+CN_QUANTITY = re.compile(rf"(?<![第\d{CN_COUNT}])([{CN_COUNT}]{{1,4}})(个|家|座|条|项|所|处|批|台|辆|万千瓦|万吨|万亩)")
+
+
+def _quantities(segment: str) -> list[re.Match[str]]:
+    """Figures in digits, and counts in Chinese numerals ("三个", "十五家"; not the word "一个")."""
+    digits = [m for m in QUANTITY.finditer(segment) if not _is_year_or_ordinal(segment, m)]
+    chinese = [m for m in CN_QUANTITY.finditer(segment) if m.group(1) not in ("一", "十")]
+    return sorted(digits + chinese, key=lambda m: m.start())
+
+
+def _figure(text: str) -> str:
+    return text if text[0].isdigit() else chinese_number_value(text)
+
+
+def _describes_something_else(suffix: str, rest: str, later_measured: bool, direct: bool = False) -> bool:
+    """ "65蒸吨/小时及以上燃煤锅炉", "10亿元以上的企业", "300米公交站点覆盖率达到70%": not targets.
+
+    But "下降48%和38%" is a list, and "完成14.5%的激励目标" a target: its verb stands right before it.
+    """
+    if not rest or not (rest.startswith("的") or re.match(r"[\u4e00-\u9fff]", rest)) or re.match(r"[和、及与]\d", rest):
+        return False
+    if direct and rest.startswith("的") and suffix not in ("及以上", "及以下", "以下"):
         return False
     return suffix in ("及以上", "及以下", "以下") or rest.startswith("的") or later_measured
 

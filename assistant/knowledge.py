@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from .facts import Deadline, extract_deadlines, extract_meta, extract_targets, parse_responsible_units
+from .identity import identify, place_names
 from .load import LoadError, load_corpus
-from .models import Answerer, Clause, Document, LedgerRow, MetaFact, Responsibility, Target
+from .models import Answerer, Clause, Document, LedgerRow, MetaFact, PlanIdentity, Responsibility, Target
 from .structure import structure_document
+from .units import learn_units
 
 PLAN_KINDS = ("goal", "task", "paragraph")
 
@@ -24,6 +27,8 @@ class Knowledge:
     meta: tuple[MetaFact, ...]
     errors: tuple[LoadError, ...] = ()
     by_id: dict[str, Clause] = field(default_factory=dict, repr=False)
+    identities: dict[str, PlanIdentity] = field(default_factory=dict, repr=False)  # by document name
+    unit_aliases: dict[str, str] = field(default_factory=dict, repr=False)  # learned from this corpus
 
     def clause(self, clause_id: str) -> Clause:
         return self.by_id[clause_id]
@@ -42,16 +47,18 @@ class Knowledge:
 def build_knowledge(documents: list[Document] | tuple[Document, ...], errors: tuple[LoadError, ...] = ()) -> Knowledge:
     clauses: list[Clause] = []
     meta: list[MetaFact] = []
+    identities: dict[str, PlanIdentity] = {}
     for document in documents:
         doc_clauses = structure_document(document)
         clauses += doc_clauses
         meta += extract_meta(doc_clauses)
+        identities[document.name] = identify(document, doc_clauses)
+    fact_clauses = [c for c in clauses if c.kind in PLAN_KINDS or is_prose_meta(c)]
+    aliases = learn_units_of(fact_clauses, identities)
     targets: list[Target] = []
     deadlines: list[Deadline] = []
     responsibilities: dict[str, Responsibility] = {}
-    for clause in clauses:
-        if clause.kind not in PLAN_KINDS:
-            continue
+    for clause in fact_clauses:
         targets += extract_targets(clause)
         deadlines += extract_deadlines(clause)
         if (units := parse_responsible_units(clause)) is not None:
@@ -65,7 +72,23 @@ def build_knowledge(documents: list[Document] | tuple[Document, ...], errors: tu
         meta=tuple(meta),
         errors=errors,
         by_id={c.id: c for c in clauses},
+        identities=identities,
+        unit_aliases=aliases,
     )
+
+
+def is_prose_meta(clause: Clause) -> bool:
+    """Text before a plan's outline (a digest, a preamble, a plan excerpted without headings) states facts too."""
+    if clause.kind != "meta":
+        return False
+    return (len(clause.text) >= 30 and bool(re.search(r"[。;；,，]", clause.text))) or bool(re.search(r"\d{4}年.*\d%", clause.text))
+
+
+def learn_units_of(clauses: list[Clause], identities: dict[str, PlanIdentity]) -> dict[str, str]:
+    """Learn the corpus's unit aliases from the names its plans use (region prefixes from their identities)."""
+    names = [name for c in clauses if (r := parse_responsible_units(c)) is not None for name in r.original]
+    places = tuple(dict.fromkeys(p for identity in identities.values() for p in place_names(identity.region)))
+    return learn_units(names, places)
 
 
 def load_knowledge(corpus_dir: Path) -> Knowledge:

@@ -94,17 +94,26 @@ BOUND_COMPARATORS = ("不低于", "不高于", "不少于", "不超过", "不小
 
 @dataclass(frozen=True)
 class Responsibility:
-    """The units a task names in its trailing "（…按职责分工负责）", in order: first = lead."""
+    """The units a task names ("（…按职责分工负责）", "（牵头单位：…；配合单位：…）" …), leads first."""
 
     clause_id: str
     units: tuple[str, ...]  # canonical names
     original: tuple[str, ...]  # as spelled in the text
     start: int
     end: int
+    lead_count: int = 1  # the first `lead_count` units lead, the rest support; 0 when the plan names no lead
 
     @property
     def lead(self) -> str:
         return self.units[0]
+
+    @property
+    def leads(self) -> tuple[str, ...]:
+        return self.units[: self.lead_count]
+
+    @property
+    def supporting(self) -> tuple[str, ...]:
+        return self.units[self.lead_count :]
 
 
 @dataclass(frozen=True)
@@ -226,3 +235,21 @@ class Hit:
     bm25_rank: int | None  # 1-based, None when the list did not rank it
     dense_rank: int | None
     exact: bool = False  # the chunk contains every figure and quoted phrase the query states
+
+
+@dataclass(frozen=True)
+class PlanIdentity:
+    """Which plan a document is: read from its own text, the file name only as a fallback."""
+
+    doc: str  # file name
+    title: str  # "某市某区碳达峰实施方案"
+    issuer: str  # "某区人民政府" ("" when the text does not say)
+    region: str  # "某市某区", "某省", "全国"
+    level: str  # 国家 / 省 / 市州 / 县市区
+    doc_number: str  # 文号, e.g. "晋政发〔2022〕29号"
+    date: str  # "2023-01-05"
+    period: str  # "2021-2025" for a 十四五 plan, "" when none
+    title_from_file_name: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -10,19 +10,22 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from .clean import Paragraph, clean_document, is_title_like
+from .clean import Paragraph, chinese_number_value, clean_document, is_title_like
 from .models import Clause, Document
 
 CN = "一二三四五六七八九十"
-LEVEL1 = re.compile(rf"^([{CN}]+)、(.+)$")
+# "一、总体要求", "第一章 总体要求", and "、主要目标" whose numeral the extraction lost.
+LEVEL1 = re.compile(rf"^(?:([{CN}]*)、|第([{CN}]+)章\s?)(.+)$")
 LEVEL2 = re.compile(rf"^\(([{CN}]+)\)(.+)$")
-LEVEL3 = re.compile(r"^(\d{1,2})[.．、](?!\d)(.+)$")
+LEVEL3 = re.compile(rf"^(?:(\d{{1,2}})[.．、](?!\d)|第([{CN}]+)条\s?)(.+)$")
 CHRONICLE = re.compile(r"^(\d{4})年(\d{1,2})月.{0,12}大事记$")
 EVENT_DATE = re.compile(r"^(\d{1,2})月(\d{1,2})日")
 SAME_DAY = re.compile(r"^同日")
 NOTICE_TITLE = re.compile(r"关于.+的(?:通知|决定|意见|批复|办法)$")
-RESPONSIBILITY_ONLY = re.compile(r"^\([^()]*负责\)$")
-RESPONSIBILITY_END = re.compile(r"负责\)$")
+# The units a task names after it: "(…按职责分工负责)", "(责任单位:…)", "(牵头单位:…;配合单位:…)", "(…牵头,…参与)".
+UNIT_WORDS = r"(?:负责|责任单位|牵头单位|负责单位|负责部门|责任部门|牵头部门|配合单位|参加单位|牵头)"
+RESPONSIBILITY_END = re.compile(rf"\([^()]*{UNIT_WORDS}[^()]*\)$")
+RESPONSIBILITY_ONLY = re.compile(rf"^(?:\([^()]*{UNIT_WORDS}[^()]*\)|(?:责任|牵头|负责)(?:单位|部门)[:：].+)$")
 TOC_LINE = re.compile(r"(?:\.{3,}|…+)\s*\d+$|大事记\s*\d+$")
 
 
@@ -58,6 +61,7 @@ class _Parser:
         self.last_date: str | None = None
         self.event_count = 0
         self.meta_count = 0
+        self.parts = 1
 
     def parse(self) -> list[Clause]:
         paragraphs = clean_document(self.document.text)
@@ -70,6 +74,8 @@ class _Parser:
     # --- dispatch -------------------------------------------------------------------------
     def feed(self, paragraph: Paragraph, following: str) -> None:
         text = paragraph.text
+        if paragraph.new_part:
+            self.start_part()
         if CHRONICLE.match(text):
             self.start_chronicle(text)
         elif self.zone == "chronicle":
@@ -87,6 +93,12 @@ class _Parser:
         else:
             self.zone = "plan"
             self.plan_paragraph(paragraph)
+
+    def start_part(self) -> None:
+        """Another excerpt (a digest, another page) begins: it has its own preamble and outline."""
+        self.close()
+        self.parts += 1
+        self.zone, self.front_section, self.level1, self.level2 = "front", f"第{self.parts}部分", "", ""
 
     # --- front matter and notice -------------------------------------------------------------
     def front_matter(self, paragraph: Paragraph) -> None:
@@ -106,7 +118,7 @@ class _Parser:
         if (m := LEVEL1.match(text)) and _is_heading_line(text):
             self.close()
             self.codes = [self.codes[0] + 1, 0]
-            self.level1, self.level2 = f"{m.group(1)}、{m.group(2)}", ""
+            self.level1, self.level2 = f"{m.group(1) or m.group(2) or ''}、{m.group(3)}", ""
         elif m := LEVEL2.match(text):
             self.close()
             self.codes[1] += 1
@@ -116,9 +128,10 @@ class _Parser:
                 self.open = _Open("measure", self.section(), self.code(), [paragraph], awaiting_body=not has_body)
         elif m := LEVEL3.match(text):
             self.close()
-            title, has_body = _heading_title(m.group(2))
-            section = f"{self.section()} > {m.group(1)}. {title}"
-            self.open = _Open("task", section, f"{self.code()}.{m.group(1)}", [paragraph], awaiting_body=not has_body)
+            number = m.group(1) or str(chinese_ordinal(m.group(2)))
+            title, has_body = _heading_title(m.group(3))
+            section = f"{self.section()} > {number}. {title}"
+            self.open = _Open("task", section, f"{self.code()}.{number}", [paragraph], awaiting_body=not has_body)
         elif RESPONSIBILITY_ONLY.match(text) and self.open is not None:
             self.open.paragraphs.append(paragraph)  # units printed on their own line after the task
             self.close()
@@ -127,7 +140,7 @@ class _Parser:
             self.open.awaiting_body = False
         else:
             self.close()
-            kind = "goal" if "主要目标" in self.level1 else "paragraph"
+            kind = "goal" if "主要目标" in self.section() else "paragraph"
             key = self.code()
             self.paragraph_counter[key] = self.paragraph_counter.get(key, 0) + 1
             self.open = _Open(kind, self.section(), f"{key}.p{self.paragraph_counter[key]}", [paragraph])
@@ -210,3 +223,7 @@ def _heading_title(rest: str) -> tuple[str, bool]:
     """"优化调整煤炭消费结构。严格限制…" → ("优化调整煤炭消费结构", True)."""
     title, sep, body = rest.partition("。")
     return title.strip(), bool(sep and body.strip())
+
+
+def chinese_ordinal(numeral: str) -> int:
+    return int(chinese_number_value(numeral))
