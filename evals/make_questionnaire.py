@@ -61,13 +61,19 @@ ENGLISH = [  # (variant_of, question)
 ]
 MULTIPART = [  # (ids whose gold is combined, question)
     (("target-001", "target-003"), "2025年和2030年的非化石能源消费比重分别是多少？"),
-    (("target-042", "target-043"), "城镇建筑可再生能源替代率和新建公共机构建筑、新建厂房屋顶光伏覆盖率的目标分别是多少？"),
+    (
+        ("target-042", "target-043"),
+        "城镇建筑可再生能源替代率和新建公共机构建筑、新建厂房屋顶光伏覆盖率的目标分别是多少？",
+    ),
     (("target-085", "target-086"), "2025年城市生活垃圾无害化处置率和资源化利用率分别要达到多少？"),
     (("target-066", "target-067"), "中心城区300米和500米公交站点覆盖率分别要达到多少？"),
     (("target-072", "target-073"), "一般工业固废和建筑垃圾的资源综合利用率目标分别是多少？"),
     (("responsible-001", "responsible-014"), "老旧小区改造和运输工具低碳转型分别由哪个单位牵头？"),
     (("chronicle-004", "chronicle-005"), "第50次和第51次区政府常务会议分别是哪天开的？"),
-    (("target-020", "target-021"), "新建大型、超大型数据中心的PUE上限和2025年全区数据中心PUE总体要求分别是多少？"),
+    (
+        ("target-020", "target-021"),
+        "新建大型、超大型数据中心的PUE上限和2025年全区数据中心PUE总体要求分别是多少？",
+    ),
     (("meta-004", "meta-005"), "公报的总编辑和编辑委员会主任分别是谁？"),
     (("target-088", "target-093"), "研发经费投入强度和高新技术产业增加值占GDP比重的目标分别是多少？"),
     (("target-046", "target-047"), "公共机构人均综合能耗和单位建筑面积能耗分别要下降多少？"),
@@ -174,7 +180,9 @@ def generate(path: Path = QUESTIONS) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when the file is not what this script writes")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when the file is not what this script writes"
+    )
     args = parser.parse_args(argv)
     text = generate()
     if args.check:
