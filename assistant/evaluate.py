@@ -726,7 +726,7 @@ def add_eval_command(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     parser.add_argument(
         "--check-floor",
         action="store_true",
-        help="exit 1 when accuracy or citation accuracy is below evals/floor.json",
+        help="exit 1 when accuracy or citation accuracy is below evals/floor.json (with --set: evals/sets.json)",
     )
     parser.add_argument("--floor", type=Path, default=FLOOR, help="floor file for --check-floor")
     parser.add_argument(
