@@ -168,9 +168,13 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--retrieval", action="store_true", help="retrieval metrics only (no answers; fast)")
     evaluate.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}")
     evaluate.add_argument(
-        "--check-floor", action="store_true", help="exit 1 when accuracy or citation accuracy is below evals/floor.json"
+        "--check-floor",
+        action="store_true",
+        help="exit 1 when accuracy or citation accuracy is below evals/floor.json (with --set: evals/sets.json)",
     )
     evaluate.add_argument("--floor", type=Path, default=FLOOR, help="floor file for --check-floor")
+    evaluate.add_argument("--set", action="append", dest="sets", metavar="NAME", help="run this eval set of evals/sets.json (repeatable)")
+    evaluate.add_argument("--all-sets", action="store_true", help="run every eval set of evals/sets.json, each on its own corpus")
     add_index_options(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
 
@@ -327,6 +331,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from .evaluate import check_floor, run_eval, tables
 
+    if args.sets or args.all_sets:
+        return cmd_eval_sets(args, settings)
     systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
     if args.check_floor and (args.retrieval or "ours" not in systems):
         raise SettingsError("--check-floor 需要回答 / --check-floor needs the answers of 'ours': drop --retrieval, keep ours")
@@ -345,6 +351,33 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(f"floor ok ({args.floor})", file=sys.stderr)
     return 0
+
+
+def cmd_eval_sets(args: argparse.Namespace, settings: Settings) -> int:
+    """--set / --all-sets: each set on its own corpus; floors from the manifest with --check-floor."""
+    from .evaluate import (
+        REPORTS,
+        load_manifest,
+        pick_sets,
+        run_sets,
+        set_floor_problems,
+        set_tables,
+        write_set_report,
+    )
+
+    manifest = load_manifest()
+    sets = manifest if args.all_sets else pick_sets(manifest, args.sets)
+    summaries = run_sets(sets, settings, progress=True)
+    report = write_set_report(summaries, Path(args.output or REPORTS))
+    if args.json:
+        print(json.dumps([{k: v for k, v in s.items() if k != "wrong"} for s in summaries], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(set_tables(summaries)))
+        print(f"\nreport: {report}")
+    problems = set_floor_problems(summaries, sets) if args.check_floor else []
+    for problem in problems:
+        print(f"FLOOR FAILED: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -4,24 +4,30 @@
 baselines that answer with their top retrieved chunk: BM25 alone, dense alone, and a plain llama-index
 pipeline (SentenceSplitter defaults + VectorStoreIndex with the same embedding model). The report
 (Markdown, JSON, PNG chart) goes to evals/reports/ unless -o says otherwise.
+
+`planqa eval --set NAME` / `--all-sets` runs the eval sets of evals/sets.json instead, each on its own
+corpus (one assistant and one index per corpus), and reports accuracy per set and category, the share of
+first citations in the right document and the abstention on regions no loaded plan covers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import logging
 import os
+import shutil
 import statistics
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .clean import chinese_numerals_to_digits, normalise_text
-from .config import PROJECT_ROOT
-from .errors import SettingsError
+from .config import PROJECT_ROOT, Settings
+from .errors import InputFileError, SettingsError
 from .models import Answerer
 
 if TYPE_CHECKING:
@@ -32,6 +38,7 @@ log = logging.getLogger(__name__)
 QUESTIONS = PROJECT_ROOT / "evals" / "questions.jsonl"
 FLOOR = PROJECT_ROOT / "evals" / "floor.json"
 REPORTS = PROJECT_ROOT / "evals" / "reports"
+SETS = PROJECT_ROOT / "evals" / "sets.json"
 SYSTEMS = ("ours", "bm25", "dense", "llama_index")
 RETRIEVAL_MODE = {"ours": "hybrid", "bm25": "bm25", "dense": "dense", "llama_index": "llama_index"}
 DEPTH = 10  # retrieved per question; MRR counts ranks up to here
@@ -60,9 +67,14 @@ def match_form(text: str) -> str:
     return "".join(normalise_text(chinese_numerals_to_digits(text)).split())
 
 
+def should_abstain(question: dict) -> bool:
+    """Unanswerable in the loaded plans: the plan does not say it, or no loaded plan covers the region."""
+    return bool(question.get("abstain")) or question["category"] in ("unanswerable", "uncovered_region")
+
+
 def is_correct(question: dict, answer: str, abstained: bool) -> bool:
     """Right = abstains on an unanswerable question; otherwise answers with every gold string."""
-    if question["category"] == "unanswerable":
+    if should_abstain(question):
         return abstained
     if abstained:
         return False
@@ -198,10 +210,16 @@ def retrievers(assistant: Assistant, systems: Sequence[str], texts: dict[str, st
     return found
 
 
-def ask(answerer: Answerer, question: str) -> tuple[str, bool, list, float]:
+def ask(
+    answerer: Answerer, question: str, history: Sequence[Sequence[str]] | None = None
+) -> tuple[str, bool, list, float]:
     started = time.perf_counter()
     try:
-        answer = answerer.ask(question)
+        answer = (
+            answerer.ask(question, history=[tuple(turn) for turn in history])
+            if history
+            else answerer.ask(question)
+        )
         text, abstained, citations = answer.answer, answer.abstained, list(answer.citations)
     except Exception as exc:  # a crash is a wrong answer, not a lost run
         text, abstained, citations = f"ERROR: {type(exc).__name__}: {exc}", False, []
@@ -452,15 +470,251 @@ def write_chart(summary: dict, path: Path) -> Path | None:
     return path
 
 
+# --- eval sets: several question files, each on its own corpus ----------------------------------------------
+@dataclass(frozen=True)
+class EvalSet:
+    """One entry of evals/sets.json: questions, the corpus they are asked over, the CI floor."""
+
+    name: str
+    file: Path
+    corpus: tuple[Path, ...]
+    floor: dict[str, float] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()  # file names in the corpus folders that are not plans (a README)
+
+
+def load_manifest(path: Path | str = SETS) -> list[EvalSet]:
+    """The eval sets; paths in the manifest are relative to the repository root (the manifest's parent's parent)."""
+    path = Path(path)
+    root = path.resolve().parent.parent
+    try:
+        entries = json.loads(path.read_text("utf-8"))["sets"]
+        return [
+            EvalSet(
+                name=entry["name"],
+                file=root / entry["file"],
+                corpus=tuple(
+                    root / c
+                    for c in ([entry["corpus"]] if isinstance(entry["corpus"], str) else entry["corpus"])
+                ),
+                floor=dict(entry.get("floor") or {}),
+                exclude=tuple(entry.get("exclude") or ()),
+            )
+            for entry in entries
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputFileError(
+            path, f"清单无法读取 / unreadable eval-set manifest ({exc}); see evals/sets.json"
+        ) from exc
+
+
+def pick_sets(sets: list[EvalSet], names: Sequence[str]) -> list[EvalSet]:
+    known = {s.name: s for s in sets}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SettingsError(
+            f"未知的评测集 / unknown eval set: {', '.join(unknown)}; choose from {', '.join(known)}"
+        )
+    return [known[n] for n in names]
+
+
+def corpus_key(eval_set: EvalSet) -> str:
+    """A folder name per distinct corpus, so sets over the same documents share one index."""
+    identity = json.dumps([[str(c.resolve()) for c in eval_set.corpus], sorted(eval_set.exclude)])
+    names = "+".join(c.resolve().name for c in eval_set.corpus)
+    return f"{names}-{hashlib.sha1(identity.encode()).hexdigest()[:8]}"
+
+
+def corpus_folder(eval_set: EvalSet, workdir: Path) -> Path:
+    """The set's corpus as one folder: the folder itself, or a fresh folder of symlinks to the documents
+    when the set combines several folders or leaves files out (Settings takes a single corpus_dir)."""
+    missing = [c for c in eval_set.corpus if not c.is_dir()]
+    if missing:
+        raise SettingsError(
+            f"评测集 {eval_set.name} 的语料目录不存在 / corpus folder not found: {missing[0]}"
+        )
+    if len(eval_set.corpus) == 1 and not eval_set.exclude:
+        return eval_set.corpus[0]
+    folder = workdir / "corpus"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for source in eval_set.corpus:
+        for path in sorted(source.iterdir()):
+            if path.name in eval_set.exclude or not path.is_file():
+                continue
+            link = folder / path.name
+            if link.exists():
+                raise SettingsError(
+                    f"评测集 {eval_set.name}: 两个目录都有 / two corpus folders both hold {path.name}"
+                )
+            link.symlink_to(path.resolve())
+    return folder
+
+
+def set_settings(eval_set: EvalSet, base: Settings, index_root: Path) -> Settings:
+    """The base settings with the set's corpus and a per-corpus index folder under index_root."""
+    workdir = index_root / corpus_key(eval_set)
+    return replace(base, corpus_dir=corpus_folder(eval_set, workdir), index_dir=workdir / "index")
+
+
+def cited_doc(citation: Cited) -> str:
+    return Path(citation.doc).stem
+
+
+def score_question(assistant: Any, q: dict, texts: dict[str, str]) -> dict:
+    """Ask one set question (with its history, if any) and score the answer and its first citation."""
+    quotes = q.get("source_quote") or []
+    gold = [
+        span for quote in ([quotes] if isinstance(quotes, str) else quotes) for span in locate(quote, texts)
+    ]
+    text, abstained, citations, seconds = ask(assistant, q["question"], q.get("history"))
+    docs = q.get("doc")
+    docs = [docs] if isinstance(docs, str) else list(docs or [])
+    return {
+        "id": q["id"],
+        "category": q["category"],
+        "form": q.get("form"),
+        "question": q["question"],
+        "history": q.get("history"),
+        "expected": q["answer"],
+        "got": text,
+        "abstained": abstained,
+        "should_abstain": should_abstain(q),
+        "correct": is_correct(q, text, abstained),
+        "cites_gold": contains_any(citations, gold) if gold else None,
+        "verbatim": any(is_verbatim(c, texts) for c in citations),
+        "first_doc_right": (cited_doc(citations[0]) in docs if citations else False) if docs else None,
+        "citation": citations[0].to_dict() if citations else None,
+        "seconds": round(seconds, 4),
+    }
+
+
+def rate(rows: list[dict], key: str) -> float | None:
+    """Share of rows where `key` is true, among rows where it was measured (not None)."""
+    measured = [r[key] for r in rows if r[key] is not None]
+    return share(sum(bool(v) for v in measured), len(measured))
+
+
+def summarise_set(name: str, rows: list[dict]) -> dict:
+    answered = [r for r in rows if not r["abstained"]]
+    answerable = [r for r in rows if not r["should_abstain"]]
+    abstained = [r for r in rows if r["abstained"]]
+    uncovered = [r for r in rows if r["category"] == "uncovered_region"]
+    groups = {
+        "category": sorted({r["category"] for r in rows}),
+        "form": sorted({r["form"] for r in rows if r["form"]}),
+    }
+    return {
+        "set": name,
+        "questions": len(rows),
+        "accuracy": rate(rows, "correct"),
+        "by_category": {
+            c: rate([r for r in rows if r["category"] == c], "correct") for c in groups["category"]
+        },
+        "by_form": {f: rate([r for r in rows if r["form"] == f], "correct") for f in groups["form"]},
+        "citation_accuracy": rate([r for r in answered if not r["should_abstain"]], "cites_gold"),
+        "verbatim_citation_share": rate(answered, "verbatim"),
+        "first_citation_doc": rate([r for r in answerable if not r["abstained"]], "first_doc_right"),
+        "uncovered_abstention": share(sum(r["abstained"] for r in uncovered), len(uncovered)),
+        "abstention_precision": share(sum(r["should_abstain"] for r in abstained), len(abstained)),
+        "abstention_recall": rate([r for r in rows if r["should_abstain"]], "abstained"),
+        "latency_ms_p50": round(1000 * (percentile([r["seconds"] for r in rows], 50) or 0), 1),
+        "wrong": [r for r in rows if not r["correct"]],
+    }
+
+
+def run_set(assistant: Any, eval_set: EvalSet) -> dict:
+    questions = load_questions(eval_set.file)
+    texts = {d.name: d.text for d in assistant.knowledge.documents}
+    summary = summarise_set(eval_set.name, [score_question(assistant, q, texts) for q in questions])
+    summary.update(file=str(eval_set.file), corpus=[str(c) for c in eval_set.corpus], documents=len(texts))
+    return summary
+
+
+def run_sets(
+    sets: Sequence[EvalSet], base: Settings, index_root: Path | None = None, progress: bool = False
+) -> list[dict]:
+    """Each set over its own corpus; one assistant per distinct corpus, built or loaded once."""
+    from .answer import Assistant
+
+    index_root = Path(index_root or Path(base.index_dir) / "sets")
+    assistants: dict[str, Any] = {}
+    summaries = []
+    for eval_set in sets:
+        key = corpus_key(eval_set)
+        if key not in assistants:
+            assistants[key] = Assistant.from_settings(
+                set_settings(eval_set, base, index_root), progress=progress
+            )
+        summaries.append(run_set(assistants[key], eval_set))
+    return summaries
+
+
+def set_floor_problems(summaries: Sequence[dict], sets: Sequence[EvalSet]) -> list[str]:
+    floors = {s.name: s.floor for s in sets}
+    return [
+        f"{summary['set']}: {problem}"
+        for summary in summaries
+        for problem in floor_problems(summary, floors.get(summary["set"], {}), "evals/sets.json")
+    ]
+
+
+SET_METRICS = (
+    "accuracy",
+    "citation_accuracy",
+    "first_citation_doc",
+    "uncovered_abstention",
+    "abstention_precision",
+    "abstention_recall",
+)
+
+
+def set_tables(summaries: Sequence[dict]) -> list[str]:
+    lines = ["| set | questions | " + " | ".join(SET_METRICS) + " |", "|---|---|" + "---|" * len(SET_METRICS)]
+    for s in summaries:
+        lines.append(
+            f"| {s['set']} | {s['questions']} | " + " | ".join(pct(s[m]) for m in SET_METRICS) + " |"
+        )
+    for s in summaries:
+        lines += ["", f"{s['set']} ({s['documents']} documents) by category:", ""]
+        lines += [f"- {c}: {pct(v)}" for c, v in s["by_category"].items()]
+        lines += [f"- form {f}: {pct(v)}" for f, v in s["by_form"].items()]
+    return lines
+
+
+def write_set_report(summaries: Sequence[dict], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"sets-{time.strftime('%Y%m%d-%H%M%S')}"
+    Path(f"{stem}.json").write_text(json.dumps(list(summaries), ensure_ascii=False, indent=2), "utf-8")
+    lines = ["# planqa eval sets", "", *set_tables(summaries)]
+    for s in summaries:
+        lines += ["", f"## Wrong answers in {s['set']} ({len(s['wrong'])})", ""]
+        for w in s["wrong"]:
+            cite = w["citation"]
+            where = (
+                f"{cite['doc']} {cite['section']} — 「{cite['quote'][:100]}」" if cite else "(no citation)"
+            )
+            lines += [
+                f"- **{w['id']}** {w['question']}",
+                f"  - expected: {w['expected']}",
+                f"  - got: {w['got'][:300]}",
+            ]
+            lines += [f"  - first citation: {where}"]
+    Path(f"{stem}.md").write_text("\n".join(lines) + "\n", "utf-8")
+    return Path(f"{stem}.md")
+
+
 # --- floor and command ------------------------------------------------------------------------------------
 def check_floor(summary: dict, floor_path: Path = FLOOR) -> list[str]:
     """Metrics below the CI floor, as messages (empty = all at or above it)."""
-    floor = json.loads(Path(floor_path).read_text("utf-8"))
+    return floor_problems(summary, json.loads(Path(floor_path).read_text("utf-8")), str(floor_path))
+
+
+def floor_problems(summary: dict, floor: dict[str, float], source: str) -> list[str]:
     problems = []
     for metric, minimum in floor.items():
         value = summary.get(metric)
         if value is None:
             problems.append(f"{metric}: not measured (floor {pct(minimum)})")
         elif value < minimum:
-            problems.append(f"{metric} {pct(value)} is below the floor {pct(minimum)} in {floor_path}")
+            problems.append(f"{metric} {pct(value)} is below the floor {pct(minimum)} in {source}")
     return problems

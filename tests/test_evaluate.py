@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from assistant.evaluate import (
     Span,
     check_floor,
@@ -125,3 +127,139 @@ def test_run_eval_on_a_slice_of_the_real_set(assistant, tmp_path: Path):
         assert Path(summary["reports"][kind]).is_file()
     report = json.loads(Path(summary["reports"]["json"]).read_text("utf-8"))
     assert len(report["results"]) == len(picked)
+
+
+# --- eval sets (evals/sets.json) ---------------------------------------------------------------------------
+def test_uncovered_regions_and_abstain_rows_are_scored_as_abstentions():
+    uncovered = question("uncovered_region")
+    assert is_correct(uncovered, "方案中未明确。", abstained=True)
+    assert not is_correct(uncovered, "上海市黄浦区下降13.5%以上", abstained=False)
+    flagged = {**question(must=["27%"]), "abstain": True}
+    assert is_correct(flagged, "方案中未明确。", abstained=True)
+
+
+def write_manifest(tmp_path: Path, sets: list[dict]) -> Path:
+    (tmp_path / "evals").mkdir(exist_ok=True)
+    path = tmp_path / "evals" / "sets.json"
+    path.write_text(json.dumps({"sets": sets}), "utf-8")
+    return path
+
+
+def test_manifest_paths_are_relative_to_the_repository(tmp_path: Path):
+    from assistant.errors import InputFileError, SettingsError
+    from assistant.evaluate import load_manifest, pick_sets
+
+    path = write_manifest(
+        tmp_path,
+        [
+            {"name": "one", "file": "evals/a.jsonl", "corpus": "corpus", "floor": {"accuracy": 0.5}},
+            {
+                "name": "two",
+                "file": "evals/a.jsonl",
+                "corpus": ["corpus", "../dev"],
+                "exclude": ["SOURCES.md"],
+            },
+        ],
+    )
+    one, two = load_manifest(path)
+    assert one.file == tmp_path / "evals" / "a.jsonl" and one.corpus == (tmp_path / "corpus",)
+    assert one.floor == {"accuracy": 0.5} and two.exclude == ("SOURCES.md",)
+    assert two.corpus == (tmp_path / "corpus", tmp_path / ".." / "dev")
+    assert pick_sets([one, two], ["two"]) == [two]
+    with pytest.raises(SettingsError, match="three"):
+        pick_sets([one, two], ["three"])
+    path.write_text("{not json", "utf-8")
+    with pytest.raises(InputFileError, match="manifest"):
+        load_manifest(path)
+
+
+def test_a_combined_corpus_is_a_folder_of_symlinks(tmp_path: Path):
+    from assistant.config import Settings
+    from assistant.errors import SettingsError
+    from assistant.evaluate import EvalSet, set_settings
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, names in ((a, ["x.txt", "SOURCES.md"]), (b, ["y.txt"])):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_text(f"{name} 的正文", "utf-8")
+    base = Settings(corpus_dir=tmp_path / "unused", index_dir=tmp_path / "index")
+    single = set_settings(EvalSet("s", tmp_path / "q.jsonl", (b,)), base, tmp_path / "index" / "sets")
+    combined = set_settings(
+        EvalSet("c", tmp_path / "q.jsonl", (a, b), exclude=("SOURCES.md",)), base, tmp_path / "index" / "sets"
+    )
+    assert single.corpus_dir == b  # one folder, nothing left out: used as it is
+    assert sorted(p.name for p in combined.corpus_dir.iterdir()) == ["x.txt", "y.txt"]
+    assert (combined.corpus_dir / "y.txt").resolve() == (b / "y.txt").resolve()
+    assert combined.corpus_dir.is_relative_to(tmp_path / "index" / "sets")
+    assert len({single.index_dir, combined.index_dir}) == 2  # one index per distinct corpus
+    again = set_settings(
+        EvalSet("c2", tmp_path / "other.jsonl", (a, b), exclude=("SOURCES.md",)),
+        base,
+        tmp_path / "index" / "sets",
+    )
+    assert again.index_dir == combined.index_dir  # the same corpus shares its index
+    (b / "x.txt").write_text("同名文件", "utf-8")
+    with pytest.raises(SettingsError, match="x.txt"):
+        set_settings(EvalSet("c", tmp_path / "q.jsonl", (a, b)), base, tmp_path / "index" / "sets")
+
+
+def test_run_set_scores_documents_history_and_uncovered_regions(assistant, tmp_path: Path):
+    from assistant.evaluate import EvalSet, run_set, set_floor_problems
+
+    doc = "hecheng-bulletin-2024-02"
+    rows = [
+        {
+            "id": "a",
+            "question": "2030年非化石能源消费比重的目标是多少？",
+            "category": "target",
+            "doc": doc,
+            "answer": "31%以上",
+            "must_include": ["31%", "以上"],
+            "source_quote": "非化石能源消费比重提高到31%以上",
+        },
+        {
+            "id": "b",
+            "question": "那2030年呢？",
+            "category": "target",
+            "form": "followup_elliptical",
+            "history": [["到2025年非化石能源消费比重要达到多少？", ""]],
+            "answer": "31%以上",
+            "must_include": ["31%", "以上"],
+            "source_quote": "非化石能源消费比重提高到31%以上",
+        },
+        {
+            "id": "c",
+            "question": "2030年非化石能源消费比重的目标是多少？",
+            "category": "target",
+            "doc": "另一个方案",
+            "answer": "31%以上",
+            "must_include": ["31%", "以上"],
+            "source_quote": "",
+        },
+        {
+            "id": "d",
+            "question": "四川省碳达峰实施方案提出2025年非化石能源消费比重达到多少？",
+            "category": "uncovered_region",
+            "doc": None,
+            "answer": "",
+            "must_include": [],
+            "source_quote": "",
+            "abstain": True,
+        },
+    ]
+    path = tmp_path / "set.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    summary = run_set(assistant, EvalSet("tiny", path, (ROOT / "corpus",), floor={"accuracy": 1.0}))
+
+    by_id = {r["id"]: r for r in summary["wrong"]}
+    assert summary["questions"] == 4 and "a" not in by_id
+    assert "b" not in by_id  # the follow-up is answered in the context of its history
+    assert summary["first_citation_doc"] == 0.5  # a cites its document; c names another one
+    assert summary["by_form"] == {"followup_elliptical": 1.0}
+    assert summary["citation_accuracy"] is not None and summary["verbatim_citation_share"] == 1.0
+    assert summary["uncovered_abstention"] in (0.0, 1.0)
+    problems = set_floor_problems(
+        [summary], [EvalSet("tiny", path, (), floor={"accuracy": 1.0, "first_citation_doc": 0.4})]
+    )
+    assert (summary["accuracy"] == 1.0) == (problems == [])
