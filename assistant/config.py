@@ -25,6 +25,10 @@ ENV_VARS = {
     "query_threads": "PLANQA_QUERY_THREADS",
     "llm_base_url": "PLANQA_LLM_BASE_URL",
     "llm_model": "PLANQA_LLM_MODEL",
+    "frame_ancestors": "PLANQA_FRAME_ANCESTORS",
+    "rate_limit": "PLANQA_RATE_LIMIT",
+    "audit_secret": "PLANQA_AUDIT_SECRET",
+    "trusted_user_header": "PLANQA_TRUSTED_USER_HEADER",
 }
 
 
@@ -57,6 +61,15 @@ class Settings:
     llm_base_url: str | None = None
     llm_model: str | None = None
     max_question_chars: int = 500
+    # Who may show the page in a frame (CSP frame-ancestors), e.g. "'self' https://www.example.gov.cn".
+    frame_ancestors: str = "'self'"
+    # Requests per minute per API key (or per client address when the API is open); 0 = no limit.
+    rate_limit: int = 0
+    # Key for the audit log's caller ids (HMAC); unset = a random one kept in index_dir/.audit-secret.
+    audit_secret: str | None = None
+    # Set only behind a reverse proxy that logs users in and sets this header (e.g. X-Forwarded-User):
+    # the page then trusts it instead of asking for a key. See README, Deployment.
+    trusted_user_header: str | None = None
 
     def with_overrides(self, **overrides: object) -> Settings:
         """Apply CLI flags; a None value means "flag not given"."""
