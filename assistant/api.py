@@ -49,6 +49,7 @@ MAX_JSON_BYTES = 256 * 1024  # /api/ask bodies: a question and a short history
 MAX_BATCH_ROWS = MAX_ROWS  # above this, one HTTP request would hold a worker for too long: use `planqa batch`
 MAX_HISTORY_TURNS = 20
 XLSX_MAGIC = b"PK\x03\x04"
+DOCS_ASSETS = "/docs-assets"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -384,7 +385,12 @@ class AnswerOut(BaseModel):
 
 def create_app(assistant: Any, settings: Settings, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
     """The API app; serve.py mounts the web page on the same app."""
-    app = FastAPI(
+    from fastapi_offline import FastAPIOffline
+
+    # /docs and /redoc with their scripts served from the package: an intranet has no CDN.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
         title="planqa 政策规划问答助手 API",
         description="Exact, cited answers over the 鹤城区碳达峰实施方案. Auth: see PLANQA_API_KEYS.",
         version="0.1.0",

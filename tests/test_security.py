@@ -236,7 +236,9 @@ REFUSED = {401, 403, 404, 405}
 def _routes(app, prefix: str = ""):
     """Every route, walking mounted apps and included routers (FastAPI includes them lazily)."""
     for route in app.routes:
-        if isinstance(route, Mount):
+        if isinstance(route, Mount) and not hasattr(route.app, "routes"):  # static files
+            yield prefix + route.path + "/{path:path}", ["GET"], route.path + "/{path:path}"
+        elif isinstance(route, Mount):
             yield from _routes(route.app, prefix + route.path)
         elif hasattr(route, "original_router"):
             yield from _routes(route.original_router, prefix + getattr(route.include_context, "prefix", ""))
@@ -443,3 +445,20 @@ def test_formula_question_cell_is_named_as_a_formula(assistant, tmp_path):
     assert "formula" in answers[1] and "问题为空" not in answers[1]
     assert "问题为空" in answers[2]
     assert report.errors == 2 and report.answered == 2
+
+
+# ---------------------------------------------------------------- documentation offline
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_load_nothing_from_the_internet(assistant, settings, audit_env, page):
+    import re
+
+    client = TestClient(create_app(assistant, settings))
+    html = client.get(page).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith(".js") for a in assets)
+    assert not re.search(r"https?://", html), "an asset or font from outside the server"
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert "validatorUrl" not in html or '"validatorUrl": null' in html
