@@ -380,6 +380,35 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
 
 
+class ErrorOut(BaseModel):
+    """Every error body: one message, or for a malformed request body (422) FastAPI's list of field errors."""
+
+    detail: str | list[dict[str, Any]] = Field(description="中文 / English message saying what to do")
+
+
+ERROR_MEANINGS = {
+    400: "the file is not a usable xlsx/csv questionnaire (type, column, size in rows/columns, chart sheet)",
+    401: "missing or invalid API key",
+    404: "no such clause",
+    413: "body or upload too large",
+    422: "empty, over-long or malformed question or parameters",
+    429: "too many requests for this key: see the Retry-After header",
+    500: "internal error (logged on the server)",
+}
+BINARY_RESPONSE = {
+    "description": "the questionnaire with the answer columns added",
+    "content": {
+        XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        "text/csv": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` for these error codes, with their real body model, for generated clients."""
+    return {code: {"model": ErrorOut, "description": ERROR_MEANINGS[code]} for code in codes}
+
+
 # ---------------------------------------------------------------- the app
 
 
@@ -434,7 +463,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> None:
-    @app.get("/api/health", tags=["meta"])
+    @app.get("/api/health", tags=["meta"], operation_id="health", responses=error_responses(500))
     def health() -> dict:
         """Open (no key): for load balancers. `status` is "loading" while the index is being built."""
         if not service.ready:
@@ -442,7 +471,7 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         knowledge = service.knowledge
         return {"status": "ok", "documents": len(knowledge.documents), "clauses": len(knowledge.clauses)}
 
-    @app.post("/api/ask", response_model=AnswerOut, tags=["ask"])
+    @app.post("/api/ask", response_model=AnswerOut, tags=["ask"], operation_id="ask", responses=error_responses(401, 413, 422, 429, 500))
     def ask(body: AskRequest, caller: Caller) -> dict:
         """Answer one question with verbatim citations; pass `history` for follow-ups."""
         try:
@@ -451,7 +480,8 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
             raise HTTPException(422, str(exc)) from exc
         return answer.to_dict()
 
-    @app.post("/api/batch", tags=["ask"], response_class=FileResponse)
+    @app.post("/api/batch", tags=["ask"], response_class=FileResponse, operation_id="batch",
+              responses={200: BINARY_RESPONSE, **error_responses(400, 401, 413, 422, 429, 500)})
     def batch(
         caller: Caller,
         file: Annotated[UploadFile, File(description=".xlsx or .csv with a question column")],
@@ -461,7 +491,7 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         """Upload a questionnaire, get it back with 答案, 出处章节, 原文摘录, 置信度, 方案是否明确 added."""
         return _run_batch(service, caller, file, column, sheet, max_upload_bytes)
 
-    @app.get("/api/targets", tags=["data"])
+    @app.get("/api/targets", tags=["data"], operation_id="targets", responses=error_responses(401, 422, 429, 500))
     def targets(
         caller: Caller,
         unit: Annotated[str | None, Query(description="responsible unit, any spelling or short form, e.g. 发改局")] = None,
@@ -478,7 +508,7 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
             return Response(render_rows(rows, "xlsx"), media_type=XLSX_MEDIA_TYPE, headers=headers)
         return {"count": len(rows), "targets": rows}
 
-    @app.get("/api/clauses/{clause_id}", tags=["data"])
+    @app.get("/api/clauses/{clause_id}", tags=["data"], operation_id="clause", responses=error_responses(401, 404, 429, 500))
     def clause(clause_id: str, caller: Caller) -> dict:
         """One clause with its section path, span, and the verbatim original text (`original`)."""
         knowledge = service.knowledge

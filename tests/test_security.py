@@ -462,3 +462,15 @@ def test_docs_load_nothing_from_the_internet(assistant, settings, audit_env, pag
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
     assert "validatorUrl" not in html or '"validatorUrl": null' in html
+
+
+def test_openapi_has_stable_operation_ids_and_declared_errors(assistant, settings, audit_env):
+    spec = TestClient(create_app(assistant, settings)).get("/openapi.json").json()
+    operations = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
+    assert set(operations) == {"ask", "batch", "targets", "clause", "health"}
+    for name in ("ask", "batch", "targets", "clause"):
+        for code in ("401", "429"):
+            schema = operations[name]["responses"][code]["content"]["application/json"]["schema"]
+            assert schema["$ref"].endswith("/ErrorOut"), (name, code)
+    assert "404" in operations["clause"]["responses"] and "400" in operations["batch"]["responses"]
+    assert "binary" in json.dumps(operations["batch"]["responses"]["200"])
