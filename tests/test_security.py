@@ -95,9 +95,9 @@ def hostile_value(kind: str, path: str, column: str) -> object:
     }.get(kind)
 
 
-def call_gradio(base: str, fn_index: int, data: list, cookies: dict | None = None) -> dict:
+def call_gradio(base: str, fn_index: int, data: list, cookies: dict | None = None, session: str | None = None) -> dict:
     """One event through the queue, as the browser and gradio_client do; returns the final message."""
-    session = uuid.uuid4().hex
+    session = session or uuid.uuid4().hex
     join = httpx.post(
         f"{base}/gradio_api/queue/join", cookies=cookies,
         json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None},
@@ -171,6 +171,32 @@ def test_page_events_are_not_a_named_api(open_server):
         client.predict("老旧小区改造谁牵头？", api_name="/lambda")
     with pytest.raises(Exception):  # noqa: B017
         client.predict("老旧小区改造谁牵头？", api_name="/turn")
+
+
+def _event(base: str, name: str) -> int:
+    config = httpx.get(f"{base}/config").json()
+    return next(d["id"] for d in config["dependencies"] if d.get("api_name") == name)
+
+
+def test_the_page_still_answers_and_follows_up(open_server):
+    """Without a browser: the chat event in one session, the history kept on the server."""
+    session, turn = uuid.uuid4().hex, _event(open_server, "turn")
+    first = call_gradio(open_server, turn, ["2030年非化石能源消费比重的目标是多少？", None, None], session=session)
+    chat = first["output"]["data"][1]
+    assert "31%" in json.dumps(chat, ensure_ascii=False)
+    second = call_gradio(open_server, turn, ["那2025年呢？", None, None], session=session)
+    chat = second["output"]["data"][1]
+    assert len(chat) == 4 and "2025" in json.dumps(chat[3], ensure_ascii=False) and "27%" in json.dumps(chat[3], ensure_ascii=False)
+
+
+def test_the_batch_tab_answers_its_own_upload(open_server):
+    upload = httpx.post(f"{open_server}/gradio_api/upload", files={"files": ("q.csv", "问题\n老旧小区改造谁牵头？\n".encode())})
+    path = upload.json()[0]
+    reply = call_gradio(open_server, _event(open_server, "answer_file"), [file_data(path), "问题", ""])
+    summary, result = reply["output"]["data"]
+    assert "共 1 题" in summary
+    answered = httpx.get(result["url"]).content.decode("utf-8-sig")
+    assert "住建局" in answered and "答案" in answered
 
 
 def _upload_folder_names() -> set[str]:
