@@ -196,7 +196,7 @@ def test_the_batch_tab_answers_its_own_upload(open_server):
     summary, result = reply["output"]["data"]
     assert "共 1 题" in summary
     answered = httpx.get(result["url"]).content.decode("utf-8-sig")
-    assert "住建局" in answered and "答案" in answered
+    assert "牵头" in answered and "出处章节" in answered
 
 
 def _upload_folder_names() -> set[str]:
