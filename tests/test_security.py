@@ -148,9 +148,20 @@ def test_no_event_serves_a_server_file(open_server, mount, target):
     assert Path(target).name not in _upload_folder_names() - before  # refused calls leave no copy either
 
 
-def test_gradio_file_route_refuses_server_files(open_server):
-    for target in SERVER_FILES:
-        assert httpx.get(f"{open_server}/gradio_api/file={target}").status_code in (403, 404)
+def test_gradio_file_route_refuses_server_files(open_server, settings):
+    in_cwd = Path.cwd() / "pyproject.toml"
+    secret = Path(settings.index_dir) / ".audit-secret"
+    for target in [*SERVER_FILES, str(in_cwd), str(secret)]:
+        for mount in ("", "/embed"):
+            assert httpx.get(f"{open_server}{mount}/gradio_api/file={target}").status_code in (403, 404), target
+
+
+def test_trusted_proxy_header_guards_the_page(assistant, settings, audit_env):
+    app = build_app(settings.with_overrides(trusted_user_header="X-Forwarded-User"), assistant)
+    client = TestClient(app)
+    for mount in ("", "/embed"):
+        assert client.get(f"{mount}/config").status_code == 401
+        assert client.get(f"{mount}/config", headers={"X-Forwarded-User": "zhang.san"}).status_code == 200
 
 
 def test_batch_tab_reads_only_its_own_upload(open_server, tmp_path):
