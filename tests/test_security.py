@@ -511,3 +511,19 @@ def test_openapi_has_stable_operation_ids_and_declared_errors(assistant, setting
             assert schema["$ref"].endswith("/ErrorOut"), (name, code)
     assert "404" in operations["clause"]["responses"] and "400" in operations["batch"]["responses"]
     assert "binary" in json.dumps(operations["batch"]["responses"]["200"])
+
+
+@pytest.mark.parametrize(("name", "data", "needle"), [
+    ("wide.xlsx", _wide_xlsx, f"at most {MAX_COLUMNS}"),
+    ("chart.xlsx", _chart_xlsx, "--sheet"),
+], ids=["far-cell", "chart-sheet"])
+def test_cli_batch_refuses_hostile_workbooks_clearly(assistant, settings, tmp_path, monkeypatch, capsys, name, data, needle):
+    from assistant.cli import main
+
+    monkeypatch.setenv("PLANQA_INDEX", str(settings.index_dir))
+    source = tmp_path / name
+    source.write_bytes(data())
+    started = time.monotonic()
+    code = main(["--corpus", str(settings.corpus_dir), "batch", str(source), "-o", str(tmp_path / "out.xlsx"), "--no-progress"])
+    assert code == 2 and needle in capsys.readouterr().err
+    assert time.monotonic() - started < 60 and not (tmp_path / "out.xlsx").exists()
