@@ -277,6 +277,7 @@ def _chat_widgets(gr, service, height: int, examples: list[str]) -> None:
     clear = gr.Button("清空对话", size="sm")
     if examples:
         gr.Examples(examples=examples, inputs=[box], label="示例问题", api_visibility=PRIVATE)
+
     def turn(question: str, messages: list[dict], pairs: list[tuple[str, str]]):
         box_text, messages, pairs = chat_turn(service, question, messages, pairs)
         return box_text, messages, messages, pairs
@@ -315,6 +316,7 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
     actions = [""] + list(dict.fromkeys(r["行动"] for r in rows))
     units = [""] + sorted({u for r in rows for u in [r["牵头单位"], *str(r["配合单位"]).split("、")] if u})
     years = [""] + sorted({str(r["年份"]) for r in rows if r["年份"]})
+
     def filtered(action: str, unit: str, year: str):
         chosen = filter_ledger(knowledge, unit=unit or None, year=int(year) if year else None, action=action or None)
         path = web_files(files_root) / "目标台账.xlsx"  # one file per call: callers never share a link
@@ -443,7 +445,6 @@ def page_access(settings: Settings, api_keys: list[bytes]) -> dict[str, Any]:
         return {"auth": lambda _user, password: matches_key(password, api_keys),
                 "auth_message": "请输入用户名（任意）和API密钥 / any user name, and an API key as the password"}
     return {}
-
 
 
 def app_from_env():
