@@ -21,10 +21,14 @@ import hashlib
 import hmac
 import json
 import logging
+import math
+import os
 import re
+import secrets
 import shutil
 import tempfile
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,8 +40,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.background import BackgroundTask
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .batch import MAX_ROWS
 from .config import Settings
-from .errors import INTERNAL_ERROR, IndexError_, InputFileError, PlanqaError, QuestionError
+from .errors import INTERNAL_ERROR, IndexError_, PlanqaError, QuestionError
 from .knowledge import KnowledgeAnswerer
 from .models import Answer, Answerer, History, Starting
 
@@ -45,9 +50,10 @@ log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a questionnaire of thousands of questions is well below this
 MAX_JSON_BYTES = 256 * 1024  # /api/ask bodies: a question and a short history
-MAX_BATCH_ROWS = 2000  # above this, one HTTP request would hold a worker for too long: use `planqa batch`
+MAX_BATCH_ROWS = MAX_ROWS  # above this, one HTTP request would hold a worker for too long: use `planqa batch`
 MAX_HISTORY_TURNS = 20
 XLSX_MAGIC = b"PK\x03\x04"
+DOCS_ASSETS = "/docs-assets"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -124,9 +130,60 @@ class AskService:
 # ---------------------------------------------------------------- auth
 
 
-def key_id(key: str) -> str:
-    """What the audit log records instead of the key: enough to tell callers apart, useless to an attacker."""
-    return "key-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
+def key_id(key: str, secret: bytes) -> str:
+    """What the audit log records instead of the key: an HMAC under a server secret, so that even a
+    short key cannot be found from the log by hashing guesses."""
+    return "key-" + hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+def matches_key(supplied: str | None, keys: list[bytes]) -> bool:
+    """Compare against every key, constant-time, so timing says nothing about which key was close."""
+    supplied_bytes = (supplied or "").encode("utf-8")
+    matches = [hmac.compare_digest(supplied_bytes, k) for k in keys]
+    return bool(supplied) and any(matches)
+
+
+def audit_secret(settings: Settings) -> bytes:
+    """settings.audit_secret, else a random secret kept beside the index (created once, mode 0600)."""
+    if settings.audit_secret:
+        return settings.audit_secret.encode("utf-8")
+    path = Path(settings.index_dir) / ".audit-secret"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return path.read_text("utf-8").strip().encode("utf-8")
+    except FileExistsError:  # another worker created it a moment ago
+        return path.read_text("utf-8").strip().encode("utf-8")
+    except OSError as exc:  # a read-only index: ids still keyed, but not stable across restarts
+        log.warning("cannot keep the audit secret in %s (%s): set PLANQA_AUDIT_SECRET; using a per-process one", path, exc)
+        return secrets.token_bytes(32)
+
+
+class RateLimiter:
+    """A token bucket per caller: `per_minute` requests a minute, with bursts up to that many."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, caller: str) -> int:
+        """0 when the call may go ahead (and is counted), else how long to wait before trying again."""
+        if self.capacity <= 0:
+            return 0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(caller, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[caller] = (tokens - 1, now)
+                return 0
+            self._buckets[caller] = (tokens, now)
+            return max(1, math.ceil((1 - tokens) / self.rate))
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer KEY (a key from PLANQA_API_KEYS)")
@@ -139,14 +196,25 @@ def require_key(
     header: Annotated[str | None, Depends(header_scheme)],
 ) -> str:
     """The dependency guarding /api: returns the caller's key id ("open" when no keys are configured)."""
+    caller = _caller(request, (bearer.credentials if bearer else None) or header or "")
+    wait = request.app.state.rate_limiter.wait_seconds(caller if caller != "open" else f"open:{_client_host(request)}")
+    if wait:
+        raise HTTPException(
+            429, f"请求过于频繁 / too many requests: try again in {wait} s", headers={"Retry-After": str(wait)}
+        )
+    return caller
+
+
+def _client_host(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _caller(request: Request, supplied: str) -> str:
     keys: list[bytes] = request.app.state.api_keys
     if not keys:
         return "open"
-    supplied = (bearer.credentials if bearer else None) or header or ""
-    # compare against every key, constant-time, so timing says nothing about which key was close
-    matches = [hmac.compare_digest(supplied.encode("utf-8"), k) for k in keys]
-    if supplied and any(matches):
-        return key_id(supplied)
+    if matches_key(supplied, keys):
+        return key_id(supplied, request.app.state.audit_secret)
     raise HTTPException(
         401,
         "缺少或无效的API密钥 / missing or invalid API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
@@ -181,6 +249,9 @@ class BodyLimitMiddleware:
         if length and length.isdigit() and int(length) > limit:
             await _too_large(limit)(scope, receive, send)
             return
+        if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            await self._chunked(scope, receive, send, limit)
+            return
         seen, started = 0, False
 
         async def counting_receive() -> Message:
@@ -201,6 +272,56 @@ class BodyLimitMiddleware:
         except BodyLimit:
             if not started:
                 await _too_large(limit)(scope, receive, send)
+
+
+    async def _chunked(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """A body without Content-Length is read up to the limit before the app sees it: once FastAPI
+        is parsing, a refusal would come out as its own 400 "error parsing the body"."""
+        messages: list[Message] = []
+        seen, more = 0, True
+        while more:
+            message = await receive()
+            messages.append(message)
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                await _too_large(limit)(scope, receive, send)
+                return
+            more = message["type"] == "http.request" and message.get("more_body", False)
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+class SecurityHeadersMiddleware:
+    """Headers for a page that a portal embeds: who may frame it, no MIME sniffing, no referrer leaks.
+
+    img-src keeps the page from fetching images elsewhere (a markdown image in a question).
+    """
+
+    def __init__(self, app: ASGIApp, frame_ancestors: str) -> None:
+        self.app = app
+        policy = f"frame-ancestors {frame_ancestors}; img-src 'self' data: blob:; object-src 'none'; base-uri 'self'"
+        self.headers = [
+            (b"content-security-policy", policy.encode("latin-1")),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in self.headers if n not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -247,12 +368,46 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
 
 
+class ErrorOut(BaseModel):
+    """Every error body: one message, or for a malformed request body (422) FastAPI's list of field errors."""
+
+    detail: str | list[dict[str, Any]] = Field(description="中文 / English message saying what to do")
+
+
+ERROR_MEANINGS = {
+    400: "the file is not a usable xlsx/csv questionnaire (type, column, size in rows/columns, chart sheet)",
+    401: "missing or invalid API key",
+    404: "no such clause",
+    413: "body or upload too large",
+    422: "empty, over-long or malformed question or parameters",
+    429: "too many requests for this key: see the Retry-After header",
+    500: "internal error (logged on the server)",
+}
+BINARY_RESPONSE = {
+    "description": "the questionnaire with the answer columns added",
+    "content": {
+        XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        "text/csv": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` for these error codes, with their real body model, for generated clients."""
+    return {code: {"model": ErrorOut, "description": ERROR_MEANINGS[code]} for code in codes}
+
+
 # ---------------------------------------------------------------- the app
 
 
 def create_app(assistant: KnowledgeAnswerer, settings: Settings, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
     """The API app; serve.py mounts the web page on the same app."""
-    app = FastAPI(
+    from fastapi_offline import FastAPIOffline
+
+    # /docs and /redoc with their scripts served from the package: an intranet has no CDN.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
         title="planqa 政策规划问答助手 API",
         description="Exact, cited answers over the 鹤城区碳达峰实施方案. Auth: see PLANQA_API_KEYS.",
         version="0.1.0",
@@ -261,7 +416,10 @@ def create_app(assistant: KnowledgeAnswerer, settings: Settings, *, max_upload_b
     app.state.service = service
     app.state.settings = settings
     app.state.api_keys = [k.encode("utf-8") for k in settings.api_keys]
+    app.state.audit_secret = audit_secret(settings)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit)
     _add_middleware(app, max_upload_bytes, settings.cors_origins)
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     _add_error_handlers(app)
     _add_routes(app, service, max_upload_bytes)
     return app
@@ -305,7 +463,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> None:
-    @app.get("/api/health", tags=["meta"])
+    @app.get("/api/health", tags=["meta"], operation_id="health", responses=error_responses(500))
     def health() -> dict:
         """Open (no key): for load balancers. `status` is "loading" while the index is being built."""
         if not service.ready:
@@ -313,13 +471,14 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         knowledge = service.knowledge
         return {"status": "ok", "documents": len(knowledge.documents), "clauses": len(knowledge.clauses)}
 
-    @app.post("/api/ask", response_model=AnswerOut, tags=["ask"])
+    @app.post("/api/ask", response_model=AnswerOut, tags=["ask"], operation_id="ask", responses=error_responses(401, 413, 422, 429, 500))
     def ask(body: AskRequest, caller: Caller) -> dict:
         """Answer one question with verbatim citations; pass `history` for follow-ups."""
         history = [(q, a) for q, a in body.history or []] or None
         return service.ask(body.question, history, key_id=caller, channel="api").to_dict()
 
-    @app.post("/api/batch", tags=["ask"], response_class=FileResponse)
+    @app.post("/api/batch", tags=["ask"], response_class=FileResponse, operation_id="batch",
+              responses={200: BINARY_RESPONSE, **error_responses(400, 401, 413, 422, 429, 500)})
     def batch(
         caller: Caller,
         file: Annotated[UploadFile, File(description=".xlsx or .csv with a question column")],
@@ -329,7 +488,7 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         """Upload a questionnaire, get it back with 答案, 出处章节, 原文摘录, 置信度, 方案是否明确 added."""
         return _run_batch(service, caller, file, column, sheet, max_upload_bytes)
 
-    @app.get("/api/targets", tags=["data"])
+    @app.get("/api/targets", tags=["data"], operation_id="targets", responses=error_responses(401, 422, 429, 500))
     def targets(
         caller: Caller,
         unit: Annotated[str | None, Query(description="responsible unit, any spelling or short form, e.g. 发改局")] = None,
@@ -348,7 +507,7 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
             return Response(render_ledger(rows, "xlsx"), media_type=XLSX_MEDIA_TYPE, headers=headers)
         return {"count": len(rows), "targets": [row.to_dict() for row in rows]}
 
-    @app.get("/api/clauses/{clause_id}", tags=["data"])
+    @app.get("/api/clauses/{clause_id}", tags=["data"], operation_id="clause", responses=error_responses(401, 404, 429, 500))
     def clause(clause_id: str, caller: Caller) -> dict:
         """One clause with its section path, span, and the verbatim original text (`original`)."""
         knowledge = service.knowledge
@@ -367,7 +526,7 @@ def download_stem(filename: str | None) -> str:
 
 def _run_batch(service: AskService, caller: str, upload: UploadFile, column: str, sheet: str | None, limit: int) -> FileResponse:
     """Validate the upload, answer it in a temporary folder, and stream the result back."""
-    from .batch import answer_questionnaire, read_table
+    from .batch import answer_questionnaire
 
     suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in (".xlsx", ".csv"):
@@ -381,13 +540,10 @@ def _run_batch(service: AskService, caller: str, upload: UploadFile, column: str
     try:
         source = workdir / f"questions{suffix}"
         source.write_bytes(data)
-        rows = len(read_table(source, column, sheet).data_rows)
-        if rows > MAX_BATCH_ROWS:
-            raise InputFileError(
-                source, f"问题过多 / too many questions ({rows} > {MAX_BATCH_ROWS}): split the file or use `planqa batch`"
-            )
         target = workdir / f"answered{suffix}"
-        report = answer_questionnaire(service.asker(caller, "batch"), source, target, column=column, sheet=sheet, progress=False)
+        report = answer_questionnaire(
+            service.asker(caller, "batch"), source, target, column=column, sheet=sheet, progress=False, max_rows=MAX_BATCH_ROWS
+        )
     except BaseException:  # a PlanqaError becomes its 4xx in the error handler
         shutil.rmtree(workdir, ignore_errors=True)
         raise

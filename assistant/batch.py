@@ -32,6 +32,12 @@ SUPPORTED_SUFFIXES = (".xlsx", ".csv")
 # The header may sit below a title row ("鹤城区碳达峰问卷"): look for it this far down.
 HEADER_SEARCH_ROWS = 20
 ERROR_PREFIX = "错误 / error: "
+# Bounds on one questionnaire, checked before the sheet is read: a 5 KB xlsx with one cell at XFD1500
+# would otherwise become a 24-million-cell grid. The page and the API keep MAX_ROWS; the CLI may raise it.
+MAX_ROWS = 2000
+MAX_COLUMNS = 256
+MAX_XLSX_UNPACKED_BYTES = 64 * 1024 * 1024  # a zip bomb is refused before openpyxl inflates it
+MAX_CSV_FIELD_CHARS = 1024 * 1024  # csv's own default (131,072) raises a bare csv.Error
 
 
 @dataclass
@@ -63,6 +69,7 @@ class Table:
     header: int
     question_col: int
     sheet_name: str | None = None
+    formulas: frozenset[tuple[int, int]] = frozenset()  # (row, column) of formula cells, as in `rows`
 
     @property
     def data_rows(self) -> range:
@@ -78,11 +85,12 @@ def answer_questionnaire(
     resume: bool = False,
     progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    max_rows: int | None = MAX_ROWS,
 ) -> BatchReport:
     """Answer every question of `input_path` into `output_path`; see the module docstring."""
     input_path, output_path = Path(input_path), Path(output_path)
     _check_paths(input_path, output_path)
-    table = read_table(input_path, column, sheet)
+    table = read_table(input_path, column, sheet, max_rows)
     report = BatchReport(input_path, output_path, rows=len(table.data_rows))
     started = time.monotonic()
     checkpoint = checkpoint_path(output_path)
@@ -116,14 +124,21 @@ def _check_paths(input_path: Path, output_path: Path) -> None:
 # ---------------------------------------------------------------- reading
 
 
-def read_table(path: Path, column: str = "问题", sheet: str | None = None) -> Table:
+def read_table(path: Path, column: str = "问题", sheet: str | None = None, max_rows: int | None = MAX_ROWS) -> Table:
     """Read the sheet and find the header row holding `column`; an InputFileError listing the columns when it is missing."""
-    rows, sheet_name = (_read_csv(path), None) if path.suffix.lower() == ".csv" else _read_xlsx(path, sheet)
-    rows = _trim_trailing_blank_rows(rows)
+    row_limit = None if max_rows is None else max_rows + HEADER_SEARCH_ROWS + 1
+    if path.suffix.lower() == ".csv":
+        rows, sheet_name, formulas = _read_csv(path, row_limit), None, frozenset()
+    else:
+        rows, sheet_name, formulas = _read_xlsx(path, sheet, row_limit)
+    last_formula_row = max((row for row, _ in formulas), default=-1)  # reported, not trimmed as blank
+    rows = rows[: max(len(_trim_trailing_blank_rows(rows)), last_formula_row + 1)]
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         names = [_text(v) for v in row]
         if column in names:
-            return Table(rows, index, names.index(column), sheet_name)
+            table = Table(rows, index, names.index(column), sheet_name, formulas)
+            _check_row_count(table, max_rows, path)
+            return table
     # The widest of the top rows is the header the user meant (a title row has one cell).
     found = max(([_text(v) for v in r if _text(v)] for r in rows[:HEADER_SEARCH_ROWS]), key=len, default=[])
     raise InputFileError(
@@ -134,7 +149,20 @@ def read_table(path: Path, column: str = "问题", sheet: str | None = None) -> 
     )
 
 
-def _read_csv(path: Path) -> list[list[object]]:
+def _check_row_count(table: Table, max_rows: int | None, path: Path) -> None:
+    if max_rows is not None and len(table.data_rows) > max_rows:
+        raise InputFileError(
+            path,
+            f"问题过多 / too many questions ({len(table.data_rows)} > {max_rows}): "
+            "split the file (the command line takes more with --max-rows)"
+        )
+
+
+def _too_big(path: Path, what: str) -> InputFileError:
+    return InputFileError(path, f"文件过大 / too large: {what}; split the file")
+
+
+def _read_csv(path: Path, row_limit: int | None = None) -> list[list[object]]:
     """UTF-8 (with or without BOM) first, then GB18030, which is what Excel on a Chinese Windows saves."""
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):
@@ -145,31 +173,91 @@ def _read_csv(path: Path) -> list[list[object]]:
             continue
     else:
         raise InputFileError(path, "无法读取 / cannot decode the text: save it as UTF-8 csv or xlsx")
-    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    return _bounded_csv_rows(path, text, row_limit)
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> tuple[list[list[object]], str]:
+def _bounded_csv_rows(path: Path, text: str, row_limit: int | None) -> list[list[object]]:
+    """Rows of a csv, stopping at the first row or column past the bounds instead of filling memory."""
+    csv.field_size_limit(MAX_CSV_FIELD_CHARS)
+    rows: list[list[object]] = []
+    try:
+        for row in csv.reader(io.StringIO(text, newline="")):
+            if len(row) > MAX_COLUMNS:
+                raise _too_big(path, f"{len(row)} columns (at most {MAX_COLUMNS})")
+            rows.append(list(row))
+            if row_limit is not None and len(rows) > row_limit:
+                raise _too_big(path, f"more than {row_limit} rows")
+    except csv.Error as exc:  # a field over MAX_CSV_FIELD_CHARS, a NUL byte, …
+        raise InputFileError(
+            path, f"无法读取 / cannot read it as csv ({exc}; a cell holds at most {MAX_CSV_FIELD_CHARS:,} characters)"
+        ) from exc
+    return rows
+
+
+def _read_xlsx(path: Path, sheet: str | None, row_limit: int | None = None) -> tuple[list[list[object]], str, frozenset]:
+    """The sheet's values, once its real extent is known to be bounded; formula cells are noted."""
+    formula_cells = _check_xlsx_extent(path, sheet, row_limit)
     workbook = _open_workbook(path, data_only=True)
     worksheet = _pick_sheet(workbook, sheet, path)
-    return [list(row) for row in worksheet.iter_rows(values_only=True)], worksheet.title
+    top, left = worksheet.min_row, worksheet.min_column  # iter_rows starts at the first used cell
+    formulas = frozenset((row - top, col - left) for row, col in formula_cells)
+    return [list(row) for row in worksheet.iter_rows(values_only=True)], worksheet.title, formulas
 
 
-def _open_workbook(path: Path, data_only: bool):
+def _check_xlsx_extent(path: Path, sheet: str | None, row_limit: int | None) -> set[tuple[int, int]]:
+    """Stream the sheet once (read-only, no declared dimension trusted) and refuse what is too big.
+
+    Returns the (row, column) of formula cells, 1-based, so that an empty formula result is reported
+    as a formula rather than as an empty question.
+    """
+    _check_unpacked_size(path)
+    workbook = _open_workbook(path, data_only=False, read_only=True)
+    try:
+        worksheet = _pick_sheet(workbook, sheet, path)
+        worksheet.reset_dimensions()  # the <dimension> tag is whatever the file claims
+        formulas: set[tuple[int, int]] = set()
+        for count, row in enumerate(worksheet.iter_rows(), 1):
+            if len(row) > MAX_COLUMNS:
+                raise _too_big(path, f"a row reaches column {len(row)} (at most {MAX_COLUMNS})")
+            if row_limit is not None and count > row_limit:
+                raise _too_big(path, f"more than {row_limit} rows")
+            formulas.update((c.row, c.column) for c in row if getattr(c, "data_type", None) == "f")
+        return formulas
+    finally:
+        workbook.close()
+
+
+def _check_unpacked_size(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputFileError(path, f"无法读取 / cannot read it as an xlsx workbook ({type(exc).__name__}: {exc})") from exc
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise _too_big(path, f"{unpacked // 2**20} MB once unpacked (at most {MAX_XLSX_UNPACKED_BYTES // 2**20} MB)")
+
+
+def _open_workbook(path: Path, data_only: bool, read_only: bool = False):
     """openpyxl's own errors (BadZipFile, KeyError…) say nothing to a user: turn them into one message."""
     from openpyxl import load_workbook
 
     try:
-        return load_workbook(path, data_only=data_only)
+        return load_workbook(path, data_only=data_only, read_only=read_only)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise InputFileError(path, f"无法读取 / cannot read it as an xlsx workbook ({type(exc).__name__}: {exc})") from exc
 
 
 def _pick_sheet(workbook, sheet: str | None, path: Path):
-    if sheet is None:
-        return workbook.active
-    if sheet not in workbook.sheetnames:
+    if sheet is not None and sheet not in workbook.sheetnames:
         raise InputFileError(path, f"找不到工作表 / no sheet {sheet!r}; sheets: {', '.join(workbook.sheetnames)}")
-    return workbook[sheet]
+    chosen = workbook.active if sheet is None else workbook[sheet]
+    if chosen is None or not hasattr(chosen, "iter_rows"):  # a chart sheet, or no sheet at all
+        raise InputFileError(
+            path,
+            f"工作表不是表格 / the {'active ' if sheet is None else ''}sheet holds no cells (a chart?): "
+            f"pass --sheet NAME; sheets: {', '.join(workbook.sheetnames)}"
+        )
+    return chosen
 
 
 def _trim_trailing_blank_rows(rows: list[list[object]]) -> list[list[object]]:
@@ -210,13 +298,20 @@ def _answer_rows(
             if index in cells:
                 continue
             question = _text(_cell_at(table.rows[index], table.question_col))
-            cells[index] = answer_cells(assistant, question)
+            is_formula = not question and (index, table.question_col) in table.formulas
+            cells[index] = FORMULA_CELLS if is_formula else answer_cells(assistant, question)
             sidecar.write(json.dumps({"row": index, "question": question, "cells": cells[index]}, ensure_ascii=False) + "\n")
             sidecar.flush()
             bar.update(1)
             if on_progress:
                 on_progress(len(cells), total)
     return cells
+
+
+FORMULA_CELLS: list[object] = [
+    ERROR_PREFIX + "问题单元格是没有保存结果的公式 / the question cell is a formula with no saved value: "
+    "open and save the file in Excel, or type the question as text", "", "", "", "",
+]
 
 
 def answer_cells(assistant: Answerer, question: str) -> list[object]:

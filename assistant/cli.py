@@ -145,6 +145,7 @@ def _add_batch(commands: argparse._SubParsersAction) -> None:
     batch.add_argument("--sheet", help="xlsx sheet name (default: the active sheet)")
     batch.add_argument("--resume", action="store_true", help="continue an interrupted run from its .partial.jsonl checkpoint")
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    batch.add_argument("--max-rows", type=int, default=2000, help="refuse files with more questions (default: 2000)")
     add_index_options(batch)
     batch.set_defaults(handler=cmd_batch)
 
@@ -310,7 +311,7 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = answer_questionnaire(
             assistant, args.input, args.output, column=args.column, sheet=args.sheet,
-            resume=args.resume, progress=not args.no_progress,
+            resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows,
         )
     except KeyboardInterrupt:
         print(f"\n已中断 / interrupted: rerun with --resume to continue ({checkpoint_path(args.output)})", file=sys.stderr)

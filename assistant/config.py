@@ -35,6 +35,10 @@ ENV_VARS = {
     "api_keys": "PLANQA_API_KEYS",
     "audit_log": "PLANQA_AUDIT_LOG",
     "cors_origins": "PLANQA_CORS_ORIGINS",
+    "frame_ancestors": "PLANQA_FRAME_ANCESTORS",
+    "rate_limit": "PLANQA_RATE_LIMIT",
+    "audit_secret": "PLANQA_AUDIT_SECRET",
+    "trusted_user_header": "PLANQA_TRUSTED_USER_HEADER",
 }
 
 # Settings that take one of a few values: checked whenever a Settings is built.
@@ -85,6 +89,16 @@ class Settings:
     audit_log: Path | None = None
     # Origins whose browser pages may call the API; none by default.
     cors_origins: tuple[str, ...] = ()
+
+    # Who may show the page in a frame (CSP frame-ancestors), e.g. "'self' https://www.example.gov.cn".
+    frame_ancestors: str = "'self'"
+    # Requests per minute per API key (or per client address when the API is open); 0 = no limit.
+    rate_limit: int = 0
+    # Key for the audit log's caller ids (HMAC); unset = a random one kept in index_dir/.audit-secret.
+    audit_secret: str | None = field(default=None, repr=False)
+    # Set only behind a reverse proxy that logs users in and sets this header (e.g. X-Forwarded-User):
+    # the page then trusts it instead of asking for a key. See README, Deployment.
+    trusted_user_header: str | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():
@@ -146,4 +160,11 @@ def settings_environ(settings: Settings) -> dict[str, str]:
 def load_settings(**overrides: object) -> Settings:
     """Defaults, then PLANQA_* environment variables, then explicit overrides (CLI flags)."""
     from_env = {name: os.environ[var] for name, var in ENV_VARS.items() if os.environ.get(var)}
-    return Settings().with_overrides(**from_env).with_overrides(**overrides)
+    settings = Settings().with_overrides(**from_env).with_overrides(**overrides)
+    if os.environ.get("PLANQA_API_KEYS", "").strip() and not settings.api_keys:
+        # " , " would silently leave the API open: refuse.
+        raise SettingsError(
+            "PLANQA_API_KEYS 中没有有效密钥 / PLANQA_API_KEYS holds no key (only commas and spaces): "
+            "set comma-separated keys, or unset it to leave the API open"
+        )
+    return settings

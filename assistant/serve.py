@@ -14,12 +14,15 @@ import html
 import logging
 import os
 import re
+import shutil
+import string
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .config import Settings, load_settings, settings_environ
 from .errors import INTERNAL_ERROR, IndexError_, PlanqaError, SettingsError
@@ -43,6 +46,10 @@ EXAMPLES = [
 # System fonts only: the page must not fetch Google Fonts (intranets have no internet, and it is slow).
 FONTS = ["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "sans-serif"]
 MAX_UPLOAD = "5mb"
+# Files the page hands out (ledger xlsx, answered questionnaires) and gradio's copies of them and of
+# uploads are removed after this long; a download link is for the caller who asked, not for ever.
+WEB_FILE_MAX_AGE = 3600
+PRIVATE = "private"  # the page's events: not named in gradio's API page, not meant for gradio_client
 LOADING_TEXT = "⏳ 正在建立索引（首次启动约需 20 秒），请稍候…… 此时提出的问题会在就绪后回答。"
 READY_TEXT = "✅ 已就绪：答案均逐字引用《怀化市鹤城区碳达峰实施方案》及区政府大事记原文。"
 
@@ -220,8 +227,46 @@ def chat_turn(service, question: str, messages: list[dict], history: list[tuple[
     except Exception:  # a bug: logged, and not blamed on the question
         log.exception("internal error answering %r", question[:80])
         reply = render_error(INTERNAL_ERROR)
-    messages += [{"role": "user", "content": html.escape(question)}, {"role": "assistant", "content": reply}]
+    messages += [{"role": "user", "content": plain_text(question)}, {"role": "assistant", "content": reply}]
     return "", messages, history
+
+
+def plain_text(text: str) -> str:
+    """The user's own words shown as typed: every ASCII punctuation mark becomes a character reference.
+
+    html.escape alone leaves markdown live: `![x](http://host/x.png)` would make the browser fetch
+    an outside URL. A character reference is literal text to a markdown parser, and still displays.
+    """
+    return "".join(f"&#{ord(ch)};" if ch in string.punctuation else ch for ch in text)
+
+
+def web_files(root: Path, max_age: float = WEB_FILE_MAX_AGE) -> Path:
+    """A fresh folder for one caller's file, under `root`; folders older than `max_age` are removed."""
+    root.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - max_age
+    for old in root.iterdir():
+        try:
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:  # removed by a concurrent call
+            continue
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+def own_upload(path: str | None) -> Path:
+    """The questionnaire only if it is a file gradio received as an upload (its upload folder), else refuse.
+
+    gradio checks this itself once the app counts as launched (see `enforce_gradio_path_checks`);
+    this check holds even if that ever changes: batch must never read a file of the server's own.
+    """
+    from gradio.utils import get_upload_folder
+
+    if not path:
+        raise ValueError("请先上传文件 / upload a file first")
+    source = Path(path).resolve()
+    if not source.is_relative_to(Path(get_upload_folder()).resolve()) or not source.is_file():
+        raise ValueError("只能处理本次上传的文件 / only a file uploaded here can be answered: upload it again")
+    return source
 
 
 def _chat_widgets(gr, service, height: int, examples: list[str]) -> None:
@@ -231,17 +276,23 @@ def _chat_widgets(gr, service, height: int, examples: list[str]) -> None:
         placeholder="请输入关于《鹤城区碳达峰实施方案》或区政府大事记的问题。",
     )
     history = gr.State([])
+    shown = gr.State([])  # the chat as displayed, kept on the server: the browser never sends it back
     with gr.Row():
         box = gr.Textbox(placeholder="例如：2030年非化石能源消费比重的目标是多少？", show_label=False, scale=5,
                          elem_id="planqa-question", max_lines=4)
         send = gr.Button("提问", variant="primary", scale=1, elem_id="planqa-send")
     clear = gr.Button("清空对话", size="sm")
     if examples:
-        gr.Examples(examples=examples, inputs=[box], label="示例问题")
-    turn = lambda q, m, h: chat_turn(service, q, m, h)  # noqa: E731
-    box.submit(turn, [box, chatbot, history], [box, chatbot, history])
-    send.click(turn, [box, chatbot, history], [box, chatbot, history])
-    clear.click(lambda: ([], []), None, [chatbot, history])
+        gr.Examples(examples=examples, inputs=[box], label="示例问题", api_visibility=PRIVATE)
+
+    def turn(question: str, messages: list[dict], pairs: list[tuple[str, str]]):
+        box_text, messages, pairs = chat_turn(service, question, messages, pairs)
+        return box_text, messages, messages, pairs
+
+    outputs = [box, chatbot, shown, history]
+    box.submit(turn, [box, shown, history], outputs, api_visibility=PRIVATE)
+    send.click(turn, [box, shown, history], outputs, api_visibility=PRIVATE)
+    clear.click(lambda: ([], [], []), None, [chatbot, shown, history], api_visibility=PRIVATE)
 
 
 def _status_line(gr, service) -> None:
@@ -259,10 +310,10 @@ def _status_line(gr, service) -> None:
             return READY_TEXT, gr.Timer(active=False)
         return LOADING_TEXT, gr.Timer(active=True)
 
-    timer.tick(poll, None, [status, timer])
+    timer.tick(poll, None, [status, timer], api_visibility=PRIVATE)
 
 
-def _ledger_tab(gr, knowledge) -> None:
+def _ledger_tab(gr, knowledge, files_root: Path) -> None:
     """目标台账: every numeric target, filterable by action, unit and year, downloadable as xlsx."""
     from .knowledge import ledger_rows
     from .tables import LEDGER_HEADERS, ledger_records, write_ledger
@@ -272,11 +323,10 @@ def _ledger_tab(gr, knowledge) -> None:
     actions = [""] + list(dict.fromkeys(r.action for r in rows))
     units = [""] + sorted({u for r in rows for u in r.units})
     years = [""] + sorted({str(r.year) for r in rows if r.year})
-    folder = Path(tempfile.mkdtemp(prefix="planqa-ledger-"))
 
     def filtered(action: str, unit: str, year: str):
         chosen = ledger_rows(knowledge, action=action, unit=unit, year=int(year) if year else None)
-        path = folder / "目标台账.xlsx"
+        path = web_files(files_root) / "目标台账.xlsx"  # one file per call: callers never share a link
         write_ledger(chosen, path, "xlsx")
         table = [list(record.values()) for record in ledger_records(chosen)]
         return table, str(path), f"共 {len(chosen)} 项目标"
@@ -290,10 +340,10 @@ def _ledger_tab(gr, knowledge) -> None:
     table = gr.Dataframe(headers=columns, value=first_table, wrap=True, interactive=False)
     download = gr.DownloadButton("下载 xlsx", value=first_path, size="sm")
     for control in (action, unit, year):
-        control.change(filtered, [action, unit, year], [table, download, count])
+        control.change(filtered, [action, unit, year], [table, download, count], api_visibility=PRIVATE)
 
 
-def _batch_tab(gr, service) -> None:
+def _batch_tab(gr, service, files_root: Path) -> None:
     """批量问答: upload a questionnaire, watch the progress, download the answered copy."""
     from .batch import answer_questionnaire
 
@@ -308,11 +358,9 @@ def _batch_tab(gr, service) -> None:
     result = gr.File(label="下载结果")
 
     def answer_file(path: str | None, column_name: str, sheet_name: str, progress=gr.Progress()):  # noqa: B008
-        if not path:
-            raise gr.Error("请先上传文件 / upload a file first")
-        source = Path(path)
-        target = Path(tempfile.mkdtemp(prefix="planqa-batch-")) / f"{source.stem}_答案{source.suffix.lower()}"
         try:
+            source = own_upload(path)
+            target = web_files(files_root) / f"{source.stem}_答案{source.suffix.lower()}"
             report = answer_questionnaire(
                 service.asker("web", "batch"), source, target, column=column_name.strip() or "问题",
                 sheet=sheet_name.strip() or None, progress=False,
@@ -326,23 +374,24 @@ def _batch_tab(gr, service) -> None:
         text = f"完成：共 {report.rows} 题，回答 {report.answered} 题（其中方案中未明确 {report.abstained} 题），出错 {report.errors} 题。"
         return text, str(target)
 
-    run.click(answer_file, [upload, column, sheet], [summary, result])
+    run.click(answer_file, [upload, column, sheet], [summary, result], api_visibility=PRIVATE)
 
 
-def build_page(service, knowledge):
+def build_page(service, knowledge, files_root: Path | None = None):
     """The main page: 问答, 目标台账, 批量问答 tabs."""
     import gradio as gr
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
+    files_root = files_root or Path(tempfile.mkdtemp(prefix="planqa-web-"))
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(WEB_FILE_MAX_AGE, WEB_FILE_MAX_AGE)) as page:
         gr.Markdown(f"# {TITLE}\n鹤城区人民政府公报 2024年第2期 · 碳达峰实施方案与区政府大事记 · 每个答案均附原文出处")
         _status_line(gr, service)
         with gr.Tabs():
             with gr.Tab("问答"):
                 _chat_widgets(gr, service, height=520, examples=EXAMPLES)
             with gr.Tab("目标台账"):
-                _ledger_tab(gr, knowledge)
+                _ledger_tab(gr, knowledge, files_root)
             with gr.Tab("批量问答"):
-                _batch_tab(gr, service)
+                _batch_tab(gr, service, files_root)
         gr.Markdown("接口文档见 [/docs](/docs)；嵌入门户网站请用 `<iframe src=\"…/embed\">`。")
     return page
 
@@ -351,7 +400,7 @@ def build_embed(service):
     """/embed: only the chat, compact, for an <iframe> on the portal."""
     import gradio as gr
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True) as embed:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True, delete_cache=(WEB_FILE_MAX_AGE, WEB_FILE_MAX_AGE)) as embed:
         _chat_widgets(gr, service, height=360, examples=EXAMPLES[:3])
     return embed
 
@@ -369,10 +418,43 @@ def build_app(settings: Settings, assistant: KnowledgeAnswerer | None = None):
     # The ledger needs only the parsed plan (0.1 s), not the index: the tab works while it builds.
     knowledge = assistant.knowledge if service.ready else load_knowledge(settings.corpus_dir)
     theme = gr.themes.Soft(font=FONTS, font_mono=["Consolas", "monospace"])
-    common = {"max_file_size": MAX_UPLOAD, "theme": theme, "footer_links": []}  # /docs is linked on the page
-    gr.mount_gradio_app(app, build_embed(service), path="/embed", css=EMBED_CSS, **common)
-    gr.mount_gradio_app(app, build_page(service, knowledge), path="/", css=CSS, **common)
+    common = {"max_file_size": MAX_UPLOAD, "theme": theme, "footer_links": [], **page_access(settings, app.state.api_keys)}
+    embed, page = build_embed(service), build_page(service, knowledge)
+    gr.mount_gradio_app(app, embed, path="/embed", css=EMBED_CSS, **common)
+    gr.mount_gradio_app(app, page, path="/", css=CSS, **common)
+    enforce_gradio_path_checks(embed, page)
     return app
+
+
+def enforce_gradio_path_checks(*blocks) -> None:
+    """Turn on gradio's own file checks for mounted apps.
+
+    gradio refuses a file path it did not receive as an upload (inputs) or that lies outside its
+    allowed folders (outputs) only once `has_launched` is set, which `launch()` does and
+    `mount_gradio_app` does not: without this, any path sent by a client is copied and served.
+    """
+    for block in blocks:
+        block.has_launched = True
+
+
+def page_access(settings: Settings, api_keys: list[bytes]) -> dict[str, Any]:
+    """How the page (/ and /embed, with their gradio API) is protected: one policy with /api.
+
+    - `PLANQA_TRUSTED_USER_HEADER` (e.g. X-Forwarded-User): a reverse proxy has logged the user in and
+      names them in this header; a request without it gets 401. Only for a server reachable solely
+      through that proxy, which must overwrite the header.
+    - else, with `PLANQA_API_KEYS`: gradio's login page; the password is one of the keys.
+    - else: open, like the API.
+    """
+    header = settings.trusted_user_header
+    if header:
+        return {"auth_dependency": lambda request: request.headers.get(header) or None}
+    if api_keys:
+        from .api import matches_key
+
+        return {"auth": lambda _user, password: matches_key(password, api_keys),
+                "auth_message": "请输入用户名（任意）和API密钥 / any user name, and an API key as the password"}
+    return {}
 
 
 def app_from_env():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 
@@ -210,7 +211,9 @@ def test_audit_names_key_by_hash_never_the_key(keyed_client, audit_file):
     assert response.status_code == 200
     text = audit_file.read_text("utf-8")
     assert "beta-key-456" not in text
-    assert json.loads(text.splitlines()[-1])["key"] == key_id("beta-key-456")
+    recorded = json.loads(text.splitlines()[-1])["key"]
+    assert recorded == key_id("beta-key-456", keyed_client.app.state.audit_secret)
+    assert recorded[4:] not in hashlib.sha256(b"beta-key-456").hexdigest()  # keyed, not a bare hash
 
 
 def test_cors_allow_list(assistant, api_settings):

@@ -83,7 +83,7 @@ def test_page_escapes_the_question_and_the_error(client):
         _, messages, _ = chat_turn(service, question, [], [])
         html = "".join(m["content"] for m in messages)
         assert "<script>alert" not in html and "<img src" not in html and "<b>长" not in html
-        assert "&lt;" in html
+        assert "&#60;" in html  # the question's own < … >, as literal text
 
 
 # ---------------------------------------------------------------- hostile files
