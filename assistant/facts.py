@@ -387,7 +387,7 @@ DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 LABELLED = re.compile(r"^([\u4e00-\u9fff]{2,6})[:：](.+)$")
 
 
-def extract_meta(clauses: list[Clause]) -> list[MetaFact]:
+def extract_meta(clauses: list[Clause]) -> list[MetaFact]:  # noqa: C901 - one pass over labelled cover lines; each branch is one field form
     facts: list[MetaFact] = []
     last_label = ""
     for clause in clauses:
