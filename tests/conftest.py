@@ -7,6 +7,10 @@ browser. `pytest -m "not index and not e2e"` is the quick loop; plain `pytest` (
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +24,7 @@ BULLETIN = CORPUS / "hecheng-bulletin-2024-02.txt"
 
 # Fixtures that load the embedding model or build the index (directly or through other fixtures).
 INDEX_FIXTURES = {"assistant", "retriever", "embedder", "model_dir"}
-E2E_FIXTURES = {"base_url", "driver"}
+E2E_FIXTURES = {"base_url", "driver", "open_server", "keyed_server"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -81,3 +85,25 @@ def xlsx_bytes(rows: list[list[object]]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+@contextmanager
+def served(app):
+    """An ASGI app served by uvicorn on a free loopback port in a thread; yields its base URL."""
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

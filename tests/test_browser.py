@@ -11,14 +11,12 @@ import html
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 
 from assistant.models import Answer, Citation
 from assistant.serve import highlight_figures, render_answer
+from tests.conftest import served
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -41,34 +39,14 @@ def _browser_paths() -> tuple[str, str]:
     return browser, driver
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base_url(assistant, settings, tmp_path_factory):
     """The real app (API + page + /embed) over the session's assistant, served by uvicorn in a thread."""
-    import uvicorn
-
     from assistant.serve import build_app
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PLANQA_AUDIT_LOG", str(tmp_path_factory.mktemp("audit") / "audit.jsonl"))
-        patch.delenv("PLANQA_API_KEYS", raising=False)
-        app = build_app(settings, assistant)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=()), assistant)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +21,7 @@ from assistant.api import create_app, key_id
 from assistant.batch import MAX_COLUMNS, MAX_CSV_FIELD_CHARS, MAX_ROWS, answer_questionnaire, read_table
 from assistant.errors import InputFileError, SettingsError
 from assistant.serve import build_app, plain_text
-from tests.conftest import xlsx_bytes
+from tests.conftest import served, xlsx_bytes
 
 KEY = "s3cret-key-for-tests"
 SERVER_FILES = ["/etc/passwd", "/proc/self/environ"]
@@ -37,50 +35,19 @@ def env_settings(settings):
 
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(settings, assistant, env: dict[str, str | None]):
-    import uvicorn
-
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            if value is None:
-                patch.delenv(name, raising=False)
-            else:
-                patch.setenv(name, value)
-        app = build_app(env_settings(settings), assistant)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.1)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="module")
 def open_server(assistant, settings, tmp_path_factory):
     """No keys: the page is open by design, so only the file checks stand between a script and the disk."""
     audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    server, thread, url = _serve(settings, assistant, {"PLANQA_AUDIT_LOG": str(audit), "PLANQA_API_KEYS": None})
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=()), assistant)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def keyed_server(assistant, settings, tmp_path_factory):
     audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    server, thread, url = _serve(settings, assistant, {"PLANQA_AUDIT_LOG": str(audit), "PLANQA_API_KEYS": KEY})
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=(KEY,)), assistant)) as url:
+        yield url
 
 
 # ---------------------------------------------------------------- gradio's wire protocol
