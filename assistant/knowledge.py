@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -75,6 +75,30 @@ def build_knowledge(documents: list[Document] | tuple[Document, ...], errors: tu
         identities=identities,
         unit_aliases=aliases,
     )
+
+
+def restrict(knowledge: Knowledge, docs: frozenset[str]) -> Knowledge:
+    """The corpus cut down to some plans: facts and clauses of those documents only.
+
+    Documents, clause lookups and identities stay whole, so a citation of any plan still resolves.
+    """
+    def kept(clause_id: str) -> bool:
+        return knowledge.by_id[clause_id].doc in docs
+
+    return replace(
+        knowledge,
+        clauses=tuple(c for c in knowledge.clauses if c.doc in docs),
+        targets=tuple(t for t in knowledge.targets if kept(t.clause_id)),
+        responsibilities={k: v for k, v in knowledge.responsibilities.items() if kept(k)},
+        deadlines=tuple(d for d in knowledge.deadlines if kept(d.clause_id)),
+        meta=tuple(m for m in knowledge.meta if kept(m.clause_id)),
+    )
+
+
+def plan_title(knowledge: Knowledge, doc: str) -> str:
+    """The plan's title as citations and ledger rows show it (the file name when no identity was read)."""
+    identity = knowledge.identities.get(doc)
+    return identity.title if identity else Path(doc).stem
 
 
 def is_prose_meta(clause: Clause) -> bool:

@@ -16,6 +16,7 @@ from .regions import find_regions, levels_named, same_place
 
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[（(【]\s*(?:19|20)\d\d\s*[〕\]）)】]\s*\d{1,4}\s*号")
 # Words every plan title shares; what is left names the plan ("工业领域碳达峰", "减污降碳协同增效").
+NATION = re.compile(r"全国|国家层面")
 GENERIC_TITLE = re.compile(r"《|》|“|”|关于印发|的通知|实施方案|工作方案|行动方案|方案|规划|[（(].*?[)）]")
 
 
@@ -57,10 +58,27 @@ def resolve_scope(question: str, plans: Sequence[Plan]) -> Scope:
         docs.update(dict.fromkeys(governed))
         if not governed:
             missing.append(place)
-    for level in levels_named(question):
+    for level in _levels(question, bool(named)):
         named.append(level)
         docs.update(dict.fromkeys(p.doc for p in plans if p.level[:1] == level[:1]))
     return Scope(tuple(docs), tuple(dict.fromkeys(named)), tuple(dict.fromkeys(missing)))
+
+
+def _levels(question: str, named_plans: bool) -> tuple[str, ...]:
+    """Level words scope only a question that names no plan: in "经市政府…审议" after a city's name they name a body."""
+    levels = levels_named(question)
+    if named_plans:
+        return tuple(level for level in levels if level == "国家" and NATION.search(question))
+    return levels
+
+
+def scope_words(question: str, plans: Sequence[Plan]) -> list[str]:
+    """The literal words by which a question names plans (文号, titles, places): they say nothing about its topic."""
+    words = DOC_NUMBER.findall(question)
+    for plan in plans_by_title(question, plans):
+        words += [w for w in (plan.title, title_core(plan)) if w and w in question]
+    words += [question[m.start : m.end] for m in find_regions(question)]
+    return sorted(dict.fromkeys(words), key=len, reverse=True)
 
 
 def places_named(question: str) -> list[str]:

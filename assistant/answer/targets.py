@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..knowledge import PLAN_KINDS
+from ..knowledge import PLAN_KINDS, plan_title
 from ..models import Target
 from .drafts import FACT_MATCH, Abstain, Draft, Source
 from .evidence import Evidence
@@ -82,6 +82,10 @@ def _draft(question: Question, evidence: Evidence, scored: list[Scored]) -> Draf
     best = scored[0]
     chosen = _chosen(question, scored)
     others = _other_statements(question, evidence, scored, chosen)
+    home = _doc(evidence, best.target)
+    if any(_doc(evidence, other) != home for other in others):
+        return _across_plans(evidence, chosen, others, best.cover)
+    others = others[:2]
     parts = [describe_target(t) for t in chosen]
     sources = [_source(evidence, chosen[0])]
     for other in others:
@@ -91,6 +95,24 @@ def _draft(question: Question, evidence: Evidence, scored: list[Scored]) -> Draf
     if others:
         parts.append("方案中对此有不同表述，均列出供核对")
     return Draft("；".join(parts) + "。", tuple(sources), FACT_MATCH, best.cover)
+
+
+def _across_plans(evidence: Evidence, chosen: list[Target], others: list[Target], match: float) -> Draft:
+    """Plans that disagree: each plan's own figure on its own line, labelled with the plan, never one plan contradicting itself."""
+    by_plan: dict[str, list[Target]] = {_doc(evidence, chosen[0]): list(chosen)}
+    for other in others:
+        by_plan.setdefault(_doc(evidence, other), [other])
+    lines = [
+        f"{plan_title(evidence.knowledge, doc)}：" + "；".join(describe_target(t) for t in targets)
+        for doc, targets in by_plan.items()
+    ]
+    sources = tuple(_source(evidence, t) for targets in by_plan.values() for t in targets)
+    text = f"已载入的{len(by_plan)}份方案各有表述（问题未指明方案），分别为：\n" + "\n".join(lines)
+    return Draft(text, sources, FACT_MATCH, match)
+
+
+def _doc(evidence: Evidence, target: Target) -> str:
+    return evidence.knowledge.clause(target.clause_id).doc
 
 
 def _chosen(question: Question, scored: list[Scored]) -> list[Target]:
@@ -119,7 +141,7 @@ def _other_statements(question: Question, evidence: Evidence, scored: list[Score
         and s.cover >= best.cover - ALTERNATIVE_SLACK
         and own(s.target) >= own(best.target) - ALTERNATIVE_SLACK
         and coverage(grams, s.target.indicator) >= coverage(grams, best.target.indicator) - ALTERNATIVE_SLACK
-    ][:2]
+    ]
 
 
 def _source(evidence: Evidence, target: Target) -> Source:
