@@ -12,6 +12,7 @@ from ..knowledge import PLAN_KINDS, plan_title
 from ..models import Target
 from .drafts import FACT_MATCH, Abstain, Draft, Source
 from .evidence import Evidence
+from .indicators import answers_question, same_indicator, unasked_penalty
 from .periods import describe_target
 from .question import Question
 from .sentence import sentence_answer
@@ -43,6 +44,13 @@ def answer_target(question: Question, evidence: Evidence) -> Draft | Abstain | N
     scored = score_targets(question, evidence)
     if not scored:
         return None
+    fitting = [s for s in scored if answers_question(question.text, _own_words(evidence, s.target))]
+    if scored[0].cover >= MIN_COVER and (not fitting or fitting[0].cover < MIN_COVER):
+        # "保有量" asked, only "销售量" stated: a look-alike indicator is no answer.
+        return Abstain("该指标（方案中相近的指标统计口径不同）", _source(evidence, scored[0].target))
+    if not fitting:
+        return None
+    scored = fitting
     best = scored[0]
     if best.cover < MIN_COVER or not numbers_agree(question.text, best.target.sentence):
         return None
@@ -72,7 +80,7 @@ def _score(question: Question, evidence: Evidence, target: Target, rank: int | N
         cover = max(own, *(coverage(grams, text) - penalty for text, penalty in haystacks[1:]))
     score = cover + INDICATOR_WEIGHT * coverage(grams, target.indicator)
     score += RANK_WEIGHT / (1 + rank) if rank is not None else 0.0
-    score -= kind_penalty(question.text, target)
+    score -= kind_penalty(question.text, target) + unasked_penalty(question.text, haystacks[0][0])
     if question.year and target.year == question.year:
         score += SAME_YEAR_BONUS
     return Scored(score, cover, target)
@@ -128,20 +136,43 @@ def _chosen(question: Question, scored: list[Scored]) -> list[Target]:
 
 
 def _other_statements(question: Question, evidence: Evidence, scored: list[Scored], chosen: list[Target]) -> list[Target]:
-    """The same indicator stated differently elsewhere: every statement is shown, each cited."""
+    """The same indicator stated differently elsewhere: every statement is shown, each cited once."""
     grams = set(question.grams)
     best = scored[0]
 
     def own(target: Target) -> float:
-        return coverage(grams, evidence.plan.haystacks[target][0][0])
+        return coverage(grams, _own_words(evidence, target))
 
-    return [
-        s.target for s in scored
-        if s.target not in chosen and s.target.unit == best.target.unit and s.target.value != best.target.value
-        and s.cover >= best.cover - ALTERNATIVE_SLACK
-        and own(s.target) >= own(best.target) - ALTERNATIVE_SLACK
-        and coverage(grams, s.target.indicator) >= coverage(grams, best.target.indicator) - ALTERNATIVE_SLACK
-    ]
+    def as_close(s: Scored) -> bool:
+        return (
+            s.cover >= best.cover - ALTERNATIVE_SLACK
+            and own(s.target) >= own(best.target) - ALTERNATIVE_SLACK
+            and coverage(grams, s.target.indicator) >= coverage(grams, best.target.indicator) - ALTERNATIVE_SLACK
+        )
+
+    cited = {_span(evidence, t) for t in chosen}
+    others: dict[tuple[str, int, int], Target] = {}
+    for s in scored:
+        if s.target not in chosen and _conflicts(evidence, s.target, best.target, cited) and as_close(s):
+            others.setdefault(_span(evidence, s.target), s.target)
+    return list(others.values())
+
+
+def _conflicts(evidence: Evidence, other: Target, best: Target, cited: set[tuple[str, int, int]]) -> bool:
+    """Two statements of one indicator, scope and year with different figures, not a sentence already cited."""
+    return (
+        other.unit == best.unit and other.value != best.value and other.year == best.year
+        and _span(evidence, other) not in cited
+        and same_indicator(_own_words(evidence, other), _own_words(evidence, best))
+    )
+
+
+def _span(evidence: Evidence, target: Target) -> tuple[str, int, int]:
+    return (_doc(evidence, target), target.start, target.end)
+
+
+def _own_words(evidence: Evidence, target: Target) -> str:
+    return evidence.plan.haystacks[target][0][0]
 
 
 def _source(evidence: Evidence, target: Target) -> Source:
