@@ -121,23 +121,35 @@ def load_knowledge(corpus_dir: Path) -> Knowledge:
 
 
 def ledger_rows(
-    knowledge: Knowledge, action: str | None = None, unit: str | None = None, year: int | None = None
+    knowledge: Knowledge, action: str | None = None, unit: str | None = None, year: int | None = None,
+    plan: str | None = None,
 ) -> list[LedgerRow]:
     """The targets ledger (目标任务台账), filtered: the one place the CLI, the API and the page get it from.
 
     `action` matches part of the action heading ("节能降碳"); `unit` any spelling or short form of a
-    responsible unit ("发改局"); `year` the due year. Empty filters are no filters.
+    responsible unit ("发改局"); `year` the due year; `plan` part of a plan's title, its region, 文号
+    or file name. Empty filters are no filters.
     """
     from .facts import canonical_unit
 
     wanted_unit = canonical_unit(unit) if unit else None
-    rows = [_ledger_row(knowledge, target) for target in knowledge.targets]
+    docs = plans_matching(knowledge, plan) if plan else None
+    targets = [t for t in knowledge.targets if docs is None or knowledge.clause(t.clause_id).doc in docs]
+    rows = [_ledger_row(knowledge, target) for target in targets]
     return [
         row for row in rows
         if (not action or action in row.action)
         and (not wanted_unit or wanted_unit in row.units)
         and (year is None or row.year == year)
     ]
+
+
+def plans_matching(knowledge: Knowledge, wanted: str) -> set[str]:
+    """The documents whose title, region, 文号 or file name contains `wanted` ("苏州", "苏府〔2024〕34号")."""
+    return {
+        doc for doc, plan in knowledge.identities.items()
+        if any(wanted in field for field in (plan.title, plan.region, plan.doc_number, doc) if field)
+    }
 
 
 def _ledger_row(knowledge: Knowledge, target: Target) -> LedgerRow:
@@ -159,6 +171,7 @@ def _ledger_row(knowledge: Knowledge, target: Target) -> LedgerRow:
         partner_units=tuple(units[1:]),
         clause_id=clause.id,
         quote=knowledge.quote(clause.doc, target.start, target.end),
+        plan=plan_title(knowledge, clause.doc),
     )
 
 

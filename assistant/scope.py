@@ -58,18 +58,29 @@ def resolve_scope(question: str, plans: Sequence[Plan]) -> Scope:
         docs.update(dict.fromkeys(governed))
         if not governed:
             missing.append(place)
+    places = places_named(question)
     for level in _levels(question, bool(named)):
         named.append(level)
-        docs.update(dict.fromkeys(p.doc for p in plans if p.level[:1] == level[:1]))
+        docs.update(dict.fromkeys(p.doc for p in plans if p.level[:1] == level[:1] and _above(p, places)))
     return Scope(tuple(docs), tuple(dict.fromkeys(named)), tuple(dict.fromkeys(missing)))
 
 
 def _levels(question: str, named_plans: bool) -> tuple[str, ...]:
-    """Level words scope only a question that names no plan: in "经市政府…审议" after a city's name they name a body."""
+    """The levels a question names; beside a plan's title or 文号 "国家" is a body's name unless it says 全国."""
     levels = levels_named(question)
-    if named_plans:
+    if named_plans and not places_named(question):
         return tuple(level for level in levels if level == "国家" and NATION.search(question))
-    return levels
+    return tuple(level for level in levels if level != "国家" or NATION.search(question) or not named_plans)
+
+
+def _above(plan: Plan, places: list[str]) -> bool:
+    """With a place named, "省里" is the province that place lies in: "苏州…和省里的目标" → 江苏省's plan."""
+    if not places or plan.level == "国家":
+        return True
+    own = [m.region for m in find_regions(plan.region)]
+    if not own:
+        return False
+    return any(m.region.within(own[-1]) for place in places for m in find_regions(place)[:1])
 
 
 def scope_words(question: str, plans: Sequence[Plan]) -> list[str]:

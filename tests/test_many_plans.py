@@ -146,3 +146,41 @@ def test_one_plan_alone_is_answered_without_labels():
 def test_a_meeting_question_on_plans_without_a_chronicle_does_not_crash(shelf):
     answer = shelf.ask("苏州市碳达峰实施方案经市政府第几次常务会议审议通过？")
     assert answer.abstained or answer.citations
+
+
+JIANGSU = """江苏省人民政府关于印发江苏省碳达峰实施方案的通知
+一、主要目标
+到2025年，非化石能源消费比重达到18%以上，单位地区生产总值能耗比2020年下降14%。
+"""
+
+SUZHOU = """苏州市人民政府关于印发苏州市碳达峰实施方案的通知
+一、主要目标
+到2025年，非化石能源消费比重达到13%以上，单位地区生产总值能耗比2020年下降14.5%。
+"""
+
+
+@pytest.fixture(scope="module")
+def levels() -> Assistant:
+    return _assistant(("jiangsu.txt", JIANGSU), ("suzhou.txt", SUZHOU), ("hainan.txt", PROVINCE))
+
+
+def test_a_level_comparison_sets_the_plans_side_by_side_from_the_top(levels):
+    answer = levels.ask("苏州的非化石能源消费比重目标和省里的目标衔接吗？")
+    text = answer.answer
+    assert "上下衔接" in text and "海南" not in text
+    assert text.index("省·江苏省碳达峰实施方案") < text.index("市州·苏州市碳达峰实施方案")
+    assert "低于上级目标要求" in text  # 13% < 18%
+    assert {c.doc for c in answer.citations} == {"jiangsu.txt", "suzhou.txt"}
+
+
+def test_a_larger_cut_is_at_least_as_demanding(levels):
+    answer = levels.ask("苏州的单位地区生产总值能耗下降目标和省里的目标衔接吗？")
+    assert "不低于上级目标要求" in answer.answer  # 14.5% ≥ 14%
+
+
+def test_ledger_rows_carry_and_filter_by_plan(levels):
+    from assistant.knowledge import ledger_rows
+
+    rows = ledger_rows(levels.knowledge, plan="苏州")
+    assert rows and {r.plan for r in rows} == {"苏州市碳达峰实施方案"}
+    assert {r.plan for r in ledger_rows(levels.knowledge)} >= {"江苏省碳达峰实施方案", "海南省碳达峰实施方案"}

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from ..config import Settings, load_settings
 from ..errors import InputFileError
 from ..knowledge import Knowledge, load_knowledge
 from ..models import Answer
+from ..scope import Scope
 from .drafts import compose, per_plan
 from .evidence import Evidence
 from .question import normalise, parse, validate
 from .routes import route_for
-from .scoping import Shelf, View, compares, without_doc_numbers
+from .scoping import Shelf, View, asks_levels, compares, level_lines, without_doc_numbers
 from .sentence import sentence_answer
 
 log = logging.getLogger(__name__)
@@ -54,9 +56,17 @@ class Assistant:
         if scope.missing and not scope.docs:
             return Answer(raw, self.shelf.uncovered(scope), "scope", 0.0, True, ())
         if len(scope.docs) > 1:
-            answers = [(self.shelf.title(doc), self._answer(raw, history, self.shelf.view(frozenset({doc})), False)) for doc in scope.docs]
-            return per_plan(raw, answers, compares(normalise(raw), scope))
+            return self._per_plan(raw, history, scope)
         return self._answer(raw, history, self.shelf.view(frozenset(scope.docs) or None), self.shelf.many)
+
+    def _per_plan(self, raw: str, history: list[tuple[str, str]], scope: Scope) -> Answer:
+        """Each plan answers on its own line; plans of different levels are also set side by side."""
+        answers = [(self.shelf.title(doc), self._answer(raw, history, self.shelf.view(frozenset({doc})), False)) for doc in scope.docs]
+        answer = per_plan(raw, answers, compares(normalise(raw), scope))
+        if not answer.abstained and asks_levels(normalise(raw), scope.docs, self.knowledge):
+            if lines := level_lines(self.knowledge, [a for _, a in answers]):
+                answer = replace(answer, answer="\n".join([answer.answer, *lines]))
+        return answer
 
     def _answer(self, raw: str, history: list[tuple[str, str]], view: View, label: bool) -> Answer:
         text = without_doc_numbers(raw)

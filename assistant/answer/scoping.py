@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 
 from ..knowledge import Knowledge, plan_title, restrict
-from ..models import PlanIdentity
+from ..levels import across_levels, level_rank
+from ..models import Answer, PlanIdentity, Target
 from ..scope import DOC_NUMBER, Scope, resolve_scope, scope_words
 from .drafts import NOT_STATED
 from .plan import PlanShape, read_shape
@@ -19,6 +20,8 @@ from .routes import ROUTES, Route, bind
 
 # "分别", "A和B…", "比较": every plan named gets its own line, even one that does not state it.
 COMPARES = re.compile(r"分别|各自|比较|对比|相比|衔接|和|与|及")
+# "…和省里的目标衔接吗", "市里和省里…": the figures up and down the levels, and whether they fit together.
+LEVELS_ASKED = re.compile(r"衔接|上下|上级|下级|省里|市里|区里|县里|全国|国家")
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,34 @@ def without_doc_numbers(text: str) -> str:
 
 def compares(question: str, scope: Scope) -> bool:
     return len(scope.docs) > 1 and bool(COMPARES.search(question))
+
+
+def asks_levels(question: str, docs: tuple[str, ...], knowledge: Knowledge) -> bool:
+    levels = {level_rank(knowledge.identities[doc].level) for doc in docs if doc in knowledge.identities}
+    return len(levels) > 1 and bool(LEVELS_ASKED.search(question))
+
+
+def level_lines(knowledge: Knowledge, answers: list[Answer]) -> list[str]:
+    """Each plan's figure side by side from 国家 down, and whether the lower is at least as demanding."""
+    figures = across_levels(knowledge, [t for a in answers if (t := _target_cited(knowledge, a)) is not None])
+    if len(figures) < 2:
+        return []
+    lines = [f"{f.level}·{f.plan}：{_statement(f.target)}" + (f"（{f.note}）" if f.note else "") for f in figures]
+    return ["上下衔接（由上至下）：", *lines]
+
+
+def _statement(target: Target) -> str:
+    when = f"到{target.year}年" if target.year else ""
+    return f"{when}{target.indicator}{target.baseline or ''}{target.figure(target.comparator)}"
+
+
+def _target_cited(knowledge: Knowledge, answer: Answer) -> Target | None:
+    """The target an answer's first citation states, if it states one."""
+    if answer.abstained or not answer.citations:
+        return None
+    first = answer.citations[0]
+    return next(
+        (t for t in knowledge.targets if t.start == first.start and t.end == first.end
+         and knowledge.clause(t.clause_id).doc == first.doc and t.value_text in answer.answer),
+        None,
+    )
