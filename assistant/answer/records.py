@@ -56,9 +56,12 @@ def answer_deadline(question: Question, evidence: Evidence) -> Draft | Abstain |
     return Draft(f"{deadline.phrase}（原文：{deadline.text}）", (Source(clause, deadline.start, deadline.end),), FACT_MATCH, score)
 
 
-def answer_chronicle(question: Question, evidence: Evidence) -> Draft | Abstain:
+def answer_chronicle(question: Question, evidence: Evidence) -> Draft | Abstain | None:
     date = DATE.search(question.text)
-    events = _events_asked(question, [c for c in evidence.knowledge.clauses if c.kind == "event"])
+    entries = [c for c in evidence.knowledge.clauses if c.kind == "event"]
+    if not entries:
+        return None  # no chronicle in these plans: "经市政府第几次常务会议审议" is a sentence of the plan
+    events = _events_asked(question, entries)
     if not events:
         return Abstain(f"{date.group()}的相关记载" if date else "相关记载")
     grams = question.grams_without(EVENT_QUESTION_WORDS)
