@@ -236,6 +236,7 @@ class CitationOut(BaseModel):
     quote: str = Field(description="verbatim slice of the source file")
     start: int
     end: int
+    plan: str = Field("", description="title of the plan cited")
 
 
 class AnswerOut(BaseModel):

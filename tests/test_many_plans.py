@@ -186,3 +186,23 @@ def test_ledger_rows_carry_and_filter_by_plan(levels):
     rows = ledger_rows(levels.knowledge, plan="苏州")
     assert rows and {r.plan for r in rows} == {"苏州市碳达峰实施方案"}
     assert {r.plan for r in ledger_rows(levels.knowledge)} >= {"江苏省碳达峰实施方案", "海南省碳达峰实施方案"}
+
+
+def test_two_places_one_not_loaded_answers_the_loaded_one_and_names_the_missing(shelf):
+    answer = shelf.ask("苏州和成都2025年森林覆盖率分别是多少？")
+    assert not answer.abstained and "20%" in answer.answer
+    assert "未载入成都市的方案" in answer.answer
+
+
+def test_api_lists_the_plans_and_filters_the_ledger_by_plan(levels, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from assistant.api import create_app
+
+    client = TestClient(create_app(levels, load_settings().with_overrides(audit_log=tmp_path / "audit.jsonl")))
+    docs = client.get("/api/docs").json()
+    assert docs["count"] == 3 and {d["标题"] for d in docs["docs"]} >= {"苏州市碳达峰实施方案", "江苏省碳达峰实施方案"}
+    rows = client.get("/api/targets", params={"plan": "江苏"}).json()["targets"]
+    assert rows and {r["plan"] for r in rows} == {"江苏省碳达峰实施方案"}
+    asked = client.post("/api/ask", json={"question": "苏州2025年非化石能源消费比重要达到多少？"}).json()
+    assert asked["citations"][0]["plan"] == "苏州市碳达峰实施方案"

@@ -56,8 +56,12 @@ class Assistant:
         if scope.missing and not scope.docs:
             return Answer(raw, self.shelf.uncovered(scope), "scope", 0.0, True, ())
         if len(scope.docs) > 1:
-            return self._per_plan(raw, history, scope)
-        return self._answer(raw, history, self.shelf.view(frozenset(scope.docs) or None), self.shelf.many)
+            answer = self._per_plan(raw, history, scope)
+        else:
+            answer = self._answer(raw, history, self.shelf.view(frozenset(scope.docs) or None), self.shelf.many)
+        if scope.missing:  # "苏州和成都…": the loaded one is answered, the missing one named
+            answer = replace(answer, answer=f"{answer.answer}\n（未载入{'、'.join(scope.missing)}的方案，无法回答该地部分。）")
+        return answer
 
     def _per_plan(self, raw: str, history: list[tuple[str, str]], scope: Scope) -> Answer:
         """Each plan answers on its own line; plans of different levels are also set side by side."""
