@@ -20,6 +20,7 @@ from .routes import ROUTES, Route, bind
 
 # "分别", "A和B…", "比较": every plan named gets its own line, even one that does not state it.
 COMPARES = re.compile(r"分别|各自|比较|对比|相比|衔接|和|与|及")
+EVERY_PLAN_SHOWN = 3  # beyond this many plans, lines saying "未明确" are noise
 # "…和省里的目标衔接吗", "市里和省里…": the figures up and down the levels, and whether they fit together.
 LEVELS_ASKED = re.compile(r"衔接|上下|上级|下级|省里|市里|区里|县里|全国|国家")
 
@@ -85,7 +86,8 @@ def without_doc_numbers(text: str) -> str:
 
 
 def compares(question: str, scope: Scope) -> bool:
-    return len(scope.docs) > 1 and bool(COMPARES.search(question))
+    """A comparison of a few plans shows each, stated or not; a level's many plans show those that state it."""
+    return 1 < len(scope.docs) <= EVERY_PLAN_SHOWN and bool(COMPARES.search(question))
 
 
 def asks_levels(question: str, docs: tuple[str, ...], knowledge: Knowledge) -> bool:

@@ -26,6 +26,7 @@ RANK_WEIGHT = 0.15
 SAME_YEAR_BONUS = 0.05  # "到2025年…达到多少家": the figure due that year, not an undated one
 ALTERNATIVE_SLACK = 0.2  # how close another statement of the same indicator must match to be shown
 RANKED_CLAUSES = 10
+RELATED_SHOWN = 3  # look-alike figures (another scope or year) listed after the answer
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,10 @@ def _draft(question: Question, evidence: Evidence, scored: list[Scored]) -> Draf
         sources.append(_source(evidence, other))
     if others:
         parts.append("方案中对此有不同表述，均列出供核对")
+    related = _related(question, evidence, scored, chosen + others)
+    for other in related:
+        parts.append(f"相近指标（统计口径或年份不同，并非矛盾）：{describe_target(other)}")
+        sources.append(_source(evidence, other))
     return Draft("；".join(parts) + "。", tuple(sources), FACT_MATCH, best.cover)
 
 
@@ -136,7 +141,24 @@ def _chosen(question: Question, scored: list[Scored]) -> list[Target]:
 
 
 def _other_statements(question: Question, evidence: Evidence, scored: list[Scored], chosen: list[Target]) -> list[Target]:
-    """The same indicator stated differently elsewhere: every statement is shown, each cited once."""
+    """The same indicator, scope and year stated differently elsewhere: every statement is shown, each cited once."""
+    best = scored[0].target
+    return _close_others(question, evidence, scored, chosen, lambda t: _same_statement_of(evidence, t, best))
+
+
+def _related(question: Question, evidence: Evidence, scored: list[Scored], shown: list[Target]) -> list[Target]:
+    """Look-alike figures of the same plan a question that names neither scope nor year may mean (新增 vs 累计)."""
+    best = scored[0].target
+    home = _doc(evidence, best)
+
+    def look_alike(target: Target) -> bool:
+        return _doc(evidence, target) == home and not _same_statement_of(evidence, target, best)
+
+    return _close_others(question, evidence, scored, shown, look_alike)[:RELATED_SHOWN]
+
+
+def _close_others(question: Question, evidence: Evidence, scored: list[Scored], shown: list[Target], keep) -> list[Target]:
+    """Other figures of the unit asked that match the question about as well as the best one, one per sentence."""
     grams = set(question.grams)
     best = scored[0]
 
@@ -150,21 +172,19 @@ def _other_statements(question: Question, evidence: Evidence, scored: list[Score
             and coverage(grams, s.target.indicator) >= coverage(grams, best.target.indicator) - ALTERNATIVE_SLACK
         )
 
-    cited = {_span(evidence, t) for t in chosen}
+    cited = {_span(evidence, t) for t in shown}
     others: dict[tuple[str, int, int], Target] = {}
     for s in scored:
-        if s.target not in chosen and _conflicts(evidence, s.target, best.target, cited) and as_close(s):
-            others.setdefault(_span(evidence, s.target), s.target)
+        target = s.target
+        if target.unit == best.target.unit and target.value != best.target.value and _span(evidence, target) not in cited \
+                and keep(target) and as_close(s):
+            others.setdefault(_span(evidence, target), target)
     return list(others.values())
 
 
-def _conflicts(evidence: Evidence, other: Target, best: Target, cited: set[tuple[str, int, int]]) -> bool:
-    """Two statements of one indicator, scope and year with different figures, not a sentence already cited."""
-    return (
-        other.unit == best.unit and other.value != best.value and other.year == best.year
-        and _span(evidence, other) not in cited
-        and same_indicator(_own_words(evidence, other), _own_words(evidence, best))
-    )
+def _same_statement_of(evidence: Evidence, other: Target, best: Target) -> bool:
+    """Two statements conflict only when they state one indicator, scope and year."""
+    return other.year == best.year and same_indicator(_own_words(evidence, other), _own_words(evidence, best))
 
 
 def _span(evidence: Evidence, target: Target) -> tuple[str, int, int]:
