@@ -94,7 +94,7 @@ def scope_words(question: str, plans: Sequence[Plan]) -> list[str]:
     """The literal words by which a question names plans (文号, titles, places): they say nothing about its topic."""
     words = DOC_NUMBER.findall(question)
     for plan in plans_by_title(question, plans):
-        words += [w for w in (plan.title, title_core(plan)) if w and w in question]
+        words += [w for w in (plan.title, title_core(plan), _quoted_run(question, title_core(plan))) if w and w in question]
     words += [question[m.start : m.end] for m in find_regions(question)]
     return sorted(dict.fromkeys(words), key=len, reverse=True)
 
@@ -160,6 +160,12 @@ def quotes_title(question: str, core: str) -> bool:
     bare = GENERIC_TITLE.sub("", question)
     longest = SequenceMatcher(None, core, bare, autojunk=False).find_longest_match(0, len(core), 0, len(bare)).size
     return longest >= max(TITLE_RUN, TITLE_SHARE * len(core))
+
+
+def _quoted_run(question: str, core: str) -> str:
+    """The longest run of a title's distinctive words the question quotes ("“十三五”控制温室气体排放")."""
+    match = SequenceMatcher(None, question, core, autojunk=False).find_longest_match(0, len(question), 0, len(core))
+    return question[match.a : match.a + match.size]
 
 
 def title_core(plan: Plan) -> str:

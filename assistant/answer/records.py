@@ -90,7 +90,7 @@ def _events_asked(question: Question, events: list[Clause]) -> list[Clause]:
 
 def answer_meta(question: Question, evidence: Evidence) -> Draft | Abstain | None:
     parts, sources = [], []
-    asked = [field for field, pattern in META_FIELDS if pattern.search(question.text)]
+    asked = list(dict.fromkeys(field for field, pattern in META_FIELDS if pattern.search(question.text)))
     if "发文机关" in asked:
         asked = [f for f in asked if f != "印发日期"]  # "哪个单位印发的": who, not when
     plan = _one_plan_of_many(evidence)
