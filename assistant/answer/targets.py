@@ -26,6 +26,9 @@ RANK_WEIGHT = 0.15
 SAME_YEAR_BONUS = 0.05  # "到2025年…达到多少家": the figure due that year, not an undated one
 ALTERNATIVE_SLACK = 0.2  # how close another statement of the same indicator must match to be shown
 RANKED_CLAUSES = 10
+# "林木覆盖率有什么要求", "能耗强度目标怎么考核": what the plan says, which need not be a figure.
+ASKS_WHAT = re.compile(r"什么要求|有何要求|哪些要求|怎么|如何|哪些|什么样|怎样")
+HOW_MUCH = re.compile(r"多少|几|多大|多高|多长|百分之")
 RELATED_SHOWN = 3  # look-alike figures (another scope or year) listed after the answer
 
 
@@ -37,7 +40,7 @@ class Scored:
 
 
 def answer_target(question: Question, evidence: Evidence) -> Draft | Abstain | None:
-    if not QUANTITY_ASKED.search(question.text):
+    if not QUANTITY_ASKED.search(question.text) or (ASKS_WHAT.search(question.text) and not HOW_MUCH.search(question.text)):
         # "城镇新建建筑要执行什么标准": the answer is a sentence, not necessarily a figure.
         statement = sentence_answer(question, evidence, need_figure=False)
         if isinstance(statement, Draft):
