@@ -206,3 +206,51 @@ def test_api_lists_the_plans_and_filters_the_ledger_by_plan(levels, tmp_path):
     assert rows and {r["plan"] for r in rows} == {"江苏省碳达峰实施方案"}
     asked = client.post("/api/ask", json={"question": "苏州2025年非化石能源消费比重要达到多少？"}).json()
     assert asked["citations"][0]["plan"] == "苏州市碳达峰实施方案"
+
+
+def test_meta_of_one_of_several_plans_comes_from_its_identity(shelf):
+    answer = shelf.ask("苏州市碳达峰实施方案的文号是什么？")
+    assert "苏府〔2024〕34号" in answer.answer and {c.doc for c in answer.citations} == {"city.txt"}
+    issuer = shelf.ask("海南省碳达峰实施方案是哪个单位发布的？")
+    assert "海南省人民政府" in issuer.answer
+
+
+def test_a_plan_without_its_own_doc_number_abstains_rather_than_quote_one_it_cites():
+    cites = """某市节能降碳实施方案
+为落实《某省节能降碳实施方案》（某政发〔2022〕14号）要求，制定本方案。
+一、主要目标
+到2025年，单位地区生产总值能耗比2020年下降13%。
+"""
+    plans = _assistant(("cites.txt", cites), ("city.txt", CITY))
+    answer = plans.ask("某市节能降碳实施方案的文号是什么？")
+    assert answer.abstained and "14号" not in answer.answer
+
+
+def test_one_indicator_however_spelled_is_matched_across_plans(shelf):
+    answer = shelf.ask("苏州和西青区2025年单位GDP能耗分别下降多少？")
+    assert "14.5%" not in answer.answer  # not in either plan
+    district = """天津市西青区人民政府关于印发天津市西青区碳达峰实施方案的通知
+一、主要目标
+到2025年，单位地区生产总值能源消费比2020年下降15%。
+"""
+    plans = _assistant(("district.txt", district), ("city.txt", SUZHOU))
+    both = plans.ask("苏州和西青区2025年单位GDP能耗比2020年分别下降多少？")
+    assert "14.5%" in both.answer and "15%" in both.answer
+
+
+def test_a_what_question_is_answered_with_the_plans_sentence():
+    plan = """某县碳达峰实施方案
+一、主要目标
+到2030年，单位地区生产总值能耗持续下降，林木覆盖率保持稳定。
+"""
+    answer = _assistant(("county.txt", plan)).ask("到2030年林木覆盖率有什么要求？")
+    assert not answer.abstained and "保持稳定" in answer.answer
+
+
+def test_units_named_after_a_paragraph_are_read():
+    plan = """某县碳达峰实施方案
+一、重点任务
+（一）推动工业设备绿色焕新。推进重点用能设备节能改造。（责任单位：县工业和信息化局、县供电公司）
+"""
+    answer = _assistant(("county.txt", plan)).ask("推动工业设备绿色焕新的责任单位是哪些？")
+    assert not answer.abstained and "工业和信息化局" in answer.answer and "供电公司" in answer.answer
