@@ -13,6 +13,7 @@ from .question import Question
 from .text import coverage
 
 PERSON = re.compile(r"负责人|组长|局长|主任是谁|书记是谁|姓名|叫什么名字")
+CONTACT = re.compile(r"反映|报告|报送|咨询|联系|请示|备案|反馈")  # "遇到问题向哪个部门反映"
 MIN_TASK_SCORE = 0.45
 TASK_CLAUSES = 6
 
@@ -24,8 +25,8 @@ def answer_responsible(question: Question, evidence: Evidence) -> Draft | Abstai
     scored = [(coverage(grams, c.section + c.text) + 0.2 / (1 + rank), c) for rank, c in enumerate(_task_clauses(evidence))]
     best = max(scored, key=lambda s: s[0], default=None)  # the first of equals, as ranked
     if best is None or best[0] < MIN_TASK_SCORE:
-        # No task matches: the plan may still say whom to turn to ("请径向…反映") in a sentence.
-        return None
+        # No task matches: whom to turn to ("请径向…反映") is said in a sentence, not a task's units.
+        return None if CONTACT.search(question.text) else Abstain("负责单位")
     score, clause = best
     units = evidence.knowledge.responsibilities.get(clause.id)
     if units is None:
