@@ -68,3 +68,13 @@ def test_markers_tell_look_alikes_apart():
     assert not same_indicator("新建大型数据中心电能利用效率", "数据中心电能利用效率")
     assert same_indicator("非化石能源消费比重达到27%", "非化石能源消费比重提高到25%")
     assert markers("新能源汽车保有量") == {"保有"}
+
+
+def test_a_stretch_figure_of_the_same_target_is_given_with_it():
+    plan = """某市节能实施方案
+一、主要目标
+到2025年，全市单位地区生产总值能耗比2020年下降13%，力争完成14.5%的激励目标。
+"""
+    answer = _assistant(("city.txt", plan)).ask("到2025年单位地区生产总值能耗比2020年下降多少？")
+    assert "13%" in answer.answer and "14.5%" in answer.answer and "力争" in answer.answer
+    assert len(answer.citations) == 1

@@ -99,7 +99,7 @@ def answer_meta(question: Question, evidence: Evidence) -> Draft | Abstain | Non
             stated = _identity_fact(evidence, plan, field)
             if stated is None:
                 return Abstain(field)  # the plan's own text does not give it (a 文号 it cites is another's)
-            parts.append(f"{field}：{stated[0]}")
+            parts.append(f"{field}：{stated[0]}" + _how_many_bodies(question, stated[0]))
             sources.append(stated[1])
             continue
         facts = [f for f in evidence.knowledge.meta if f.field == field]
@@ -109,6 +109,12 @@ def answer_meta(question: Question, evidence: Evidence) -> Draft | Abstain | Non
     if not parts:
         return None
     return Draft("；".join(parts) + "。", tuple(sources), STRUCTURE)
+
+
+def _how_many_bodies(question: Question, issuers: str) -> str:
+    """"由几个部门联合印发": the issuers counted."""
+    bodies = [b for b in re.split(r"[、,，]", issuers) if b]
+    return f"（共{len(bodies)}部门联合印发）" if len(bodies) > 1 and re.search(r"几个|多少个|几家", question.text) else ""
 
 
 def _one_plan_of_many(evidence: Evidence) -> PlanIdentity | None:

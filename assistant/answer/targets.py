@@ -29,6 +29,7 @@ RANKED_CLAUSES = 10
 # "林木覆盖率有什么要求", "能耗强度目标怎么考核": what the plan says, which need not be a figure.
 ASKS_WHAT = re.compile(r"什么要求|有何要求|哪些要求|怎么|如何|哪些|什么样|怎样")
 HOW_MUCH = re.compile(r"多少|几|多大|多高|多长|百分之")
+STRETCH = re.compile(r"^(?:完成|实现|达到)?的?[\u4e00-\u9fff]{0,4}目标$")  # an indicator that only says "…目标"
 RELATED_SHOWN = 3  # look-alike figures (another scope or year) listed after the answer
 
 
@@ -140,6 +141,12 @@ def _chosen(question: Question, scored: list[Scored]) -> list[Target]:
             if s.target.sentence == best.sentence and s.target not in chosen
             and coverage(set(question.grams), s.target.indicator) >= 0.2
         ]
+    # "下降13%，力争完成14.5%的激励目标": the stretch figure of the same target, said in the same sentence.
+    chosen += [
+        s.target for s in scored
+        if s.target.sentence == best.sentence and s.target not in chosen and s.target.unit == best.unit
+        and "力争" in s.target.qualifier and STRETCH.search(s.target.indicator)
+    ]
     return chosen
 
 
