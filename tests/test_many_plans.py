@@ -254,3 +254,9 @@ def test_units_named_after_a_paragraph_are_read():
 """
     answer = _assistant(("county.txt", plan)).ask("推动工业设备绿色焕新的责任单位是哪些？")
     assert not answer.abstained and "工业和信息化局" in answer.answer and "供电公司" in answer.answer
+
+
+def test_a_complete_question_after_a_scoped_one_is_not_held_to_that_scope(shelf):
+    first = "苏州2025年非化石能源消费比重要达到多少？"
+    answer = shelf.ask("2025年森林覆盖率达到多少？", history=[(first, shelf.ask(first).answer)])
+    assert answer.answer == shelf.ask("2025年森林覆盖率达到多少？").answer

@@ -20,6 +20,8 @@ from .routes import ROUTES, Route, bind
 
 # "分别", "A和B…", "比较": every plan named gets its own line, even one that does not state it.
 COMPARES = re.compile(r"分别|各自|比较|对比|相比|衔接|和|与|及")
+# "那森林覆盖率呢？", "它由谁牵头？": incomplete on its own, so about the plans of the conversation.
+ELLIPTICAL = re.compile(r"^(?:那么?|还有|另外|再问|它|这项|该项|这个)|呢[?？]?$")
 EVERY_PLAN_SHOWN = 3  # beyond this many plans, lines saying "未明确" are noise
 # "…和省里的目标衔接吗", "市里和省里…": the figures up and down the levels, and whether they fit together.
 LEVELS_ASKED = re.compile(r"衔接|上下|上级|下级|省里|市里|区里|县里|全国|国家")
@@ -63,8 +65,8 @@ class Shelf:
         if not self.many:
             return Scope()
         scope = resolve_scope(question, self.plans)
-        for previous, _ in reversed(history[-1:]):
-            if not scope.named:
+        for previous, _ in history[-1:]:
+            if not scope.named and ELLIPTICAL.search(question.strip()):
                 scope = resolve_scope(previous, self.plans)
         return scope
 
