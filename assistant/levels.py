@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .knowledge import Knowledge, plan_title
 from .models import Target
 
+SAME_INDICATOR = 0.8  # share of the indicator's words a plan's figure must carry to be the same indicator
 LEVEL_ORDER = ("国家", "省", "市", "县")  # PlanIdentity.level starts with one of these
 CUT = re.compile(r"下降|降低|减少|压减|削减")  # a larger figure asks more
 CAP = re.compile(r"不高于|不超过|控制在|以内|以下|低于")  # a smaller figure asks more
@@ -65,9 +66,36 @@ def across_levels(knowledge: Knowledge, targets: Sequence[Target]) -> list[Level
     for doc, target in ordered:
         identity = knowledge.identities[doc]
         above = [f for f in figures if level_rank(f.level) < level_rank(identity.level)]
-        note = _note(target, above[-1].target) if above else ""
+        parents = [f for f in above if _within(identity.region, f.region)] or above
+        note = _note(target, parents[-1].target) if parents else ""
         figures.append(LevelFigure(plan_title(knowledge, doc), identity.level, identity.region, target, note))
     return figures
+
+
+def indicator_across_plans(knowledge: Knowledge, indicator: str, year: int | None = None) -> list[LevelFigure]:
+    """"非化石能源消费比重" in every plan that sets it: each plan's closest figure, 国家 first, compared downwards."""
+    from .answer.text import apply_synonyms, bigrams, coverage
+
+    wanted = bigrams(apply_synonyms(indicator))
+    best: dict[str, tuple[float, Target]] = {}
+    for target in knowledge.targets:
+        if year is not None and target.year != year:
+            continue
+        score = coverage(wanted, apply_synonyms(target.indicator))
+        doc = knowledge.clause(target.clause_id).doc
+        if score >= SAME_INDICATOR and score > best.get(doc, (0.0, target))[0]:
+            best[doc] = (score, target)
+    return across_levels(knowledge, [target for _, target in best.values()])
+
+
+def _within(region: str, higher: str) -> bool:
+    """苏州市 lies within 江苏省 (GB/T 2260 codes); a national plan covers every place."""
+    from .regions import find_regions
+
+    if higher in ("", "全国"):
+        return True
+    own, outer = find_regions(region), find_regions(higher)
+    return bool(own and outer) and own[-1].region.within(outer[-1].region)
 
 
 def _note(lower: Target, higher: Target) -> str:

@@ -260,3 +260,14 @@ def test_a_complete_question_after_a_scoped_one_is_not_held_to_that_scope(shelf)
     first = "苏州2025年非化石能源消费比重要达到多少？"
     answer = shelf.ask("2025年森林覆盖率达到多少？", history=[(first, shelf.ask(first).answer)])
     assert answer.answer == shelf.ask("2025年森林覆盖率达到多少？").answer
+
+
+def test_one_indicator_across_plans_runs_from_the_province_down(levels):
+    from assistant.levels import indicator_across_plans
+
+    figures = indicator_across_plans(levels.knowledge, "非化石能源消费比重", 2025)
+    assert [f.plan for f in figures][-1] == "苏州市碳达峰实施方案"
+    assert {f.plan for f in figures} == {"江苏省碳达峰实施方案", "海南省碳达峰实施方案", "苏州市碳达峰实施方案"}
+    assert figures[-1].note == "低于上级目标要求" and figures[0].note == ""  # 13% against 江苏's 18%, not 海南's 22%
+    hainan_first = indicator_across_plans(levels.knowledge, "森林覆盖率", 2025)
+    assert [f.plan for f in hainan_first] == ["海南省碳达峰实施方案"]  # only 海南 sets it
