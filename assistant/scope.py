@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Protocol
 
-from .regions import SHORTENABLE, Mention, find_regions, levels_named, same_place
+from .regions import LEVEL_WORDS, SHORTENABLE, Mention, find_regions, levels_named, same_place
 
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[（(【]\s*(?:19|20)\d\d\s*[〕\]）)】]\s*\d{1,4}\s*号")
 # Words every plan title shares; what is left names the plan ("工业领域碳达峰", "减污降碳协同增效").
@@ -96,6 +96,7 @@ def scope_words(question: str, plans: Sequence[Plan]) -> list[str]:
     for plan in plans_by_title(question, plans):
         words += [w for w in (plan.title, title_core(plan), _quoted_run(question, title_core(plan))) if w and w in question]
     words += [question[m.start : m.end] for m in find_regions(question)]
+    words += [m.group() for pattern in LEVEL_WORDS.values() for m in pattern.finditer(question)]  # "全国", "省里"
     return sorted(dict.fromkeys(words), key=len, reverse=True)
 
 
