@@ -78,3 +78,13 @@ def test_a_stretch_figure_of_the_same_target_is_given_with_it():
     answer = _assistant(("city.txt", plan)).ask("到2025年单位地区生产总值能耗比2020年下降多少？")
     assert "13%" in answer.answer and "14.5%" in answer.answer and "力争" in answer.answer
     assert len(answer.citations) == 1
+
+
+def test_a_respectively_question_takes_each_part_with_its_own_scope(plan):
+    answer = plan.ask("新建大型数据中心PUE上限和2025年数据中心PUE总体要求分别是多少？")
+    assert "1.3" in answer.answer and "1.5" in answer.answer
+
+
+def test_a_question_naming_both_total_and_new_is_not_refused(plan):
+    answer = plan.ask("到2025年高新技术企业总数要达到多少家？要新增多少家？")
+    assert not answer.abstained

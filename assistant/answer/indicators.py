@@ -34,7 +34,8 @@ def markers(text: str) -> frozenset[str]:
 def answers_question(question: str, own_words: str) -> bool:
     """Every marker the question names must be in the figure's own words (a stock may go unsaid), none contradicted."""
     asked, stated = markers(question), markers(own_words)
-    if any(CONTRADICTS[m] in stated and m not in stated for m in asked & CONTRADICTS.keys()):
+    contradicted = [m for m in asked & CONTRADICTS.keys() if CONTRADICTS[m] not in asked]  # both asked: no preference
+    if any(CONTRADICTS[m] in stated and m not in stated for m in contradicted):
         return False
     return asked - IMPLICIT <= stated
 

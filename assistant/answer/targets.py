@@ -30,6 +30,7 @@ RANKED_CLAUSES = 10
 ASKS_WHAT = re.compile(r"什么要求|有何要求|哪些要求|怎么|如何|哪些|什么样|怎样")
 HOW_MUCH = re.compile(r"多少|几|多大|多高|多长|百分之")
 STRETCH = re.compile(r"^(?:完成|实现|达到)?的?[\u4e00-\u9fff]{0,4}目标$")  # an indicator that only says "…目标"
+RESPECTIVELY = re.compile(r"分别|各(要|是|为)")  # "A和B分别要创建几个": every figure asked for
 RELATED_SHOWN = 3  # look-alike figures (another scope or year) listed after the answer
 
 
@@ -49,7 +50,9 @@ def answer_target(question: Question, evidence: Evidence) -> Draft | Abstain | N
     scored = score_targets(question, evidence)
     if not scored:
         return None
-    fitting = [s for s in scored if answers_question(question.text, _own_words(evidence, s.target))]
+    fitting = scored
+    if not RESPECTIVELY.search(question.text):  # "新建…和全区…分别": each part carries its own scope words
+        fitting = [s for s in scored if answers_question(question.text, _own_words(evidence, s.target))]
     if scored[0].cover >= MIN_COVER and (not fitting or fitting[0].cover < MIN_COVER):
         # "保有量" asked, only "销售量" stated: a look-alike indicator is no answer.
         return Abstain("该指标（方案中相近的指标统计口径不同）", _source(evidence, scored[0].target))
@@ -135,7 +138,7 @@ def _doc(evidence: Evidence, target: Target) -> str:
 def _chosen(question: Question, scored: list[Scored]) -> list[Target]:
     best = scored[0].target
     chosen = [s.target for s in scored if s.target.sentence == best.sentence and s.target.indicator == best.indicator]
-    if re.search(r"分别|各(要|是|为)", question.text):  # "A和B分别要创建几个": every figure asked for
+    if RESPECTIVELY.search(question.text):  # "A和B分别要创建几个": every figure asked for
         chosen += [
             s.target for s in scored
             if s.target.sentence == best.sentence and s.target not in chosen
