@@ -77,7 +77,7 @@ class Assistant:
         named = tuple(self.shelf.words(normalise(text)))
         parsed = parse(text, history, view.plan.places + named)
         evidence = Evidence(parsed, view.knowledge, view.plan, self.retriever, view.docs)
-        route = route_for(parsed, view.routes)
+        route = route_for(parsed, self.routes if view.docs is None else view.routes)  # self.routes may be replaced
         outcome = route.handler(parsed, evidence)
         if outcome is None:
             outcome = sentence_answer(parsed, evidence, route.sentence_needs_figure)
