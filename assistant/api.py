@@ -357,6 +357,7 @@ class CitationOut(BaseModel):
     quote: str = Field(description="verbatim slice of the source file")
     start: int
     end: int
+    plan: str = Field("", description="title of the plan cited")
 
 
 class AnswerOut(BaseModel):
@@ -494,18 +495,27 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         unit: Annotated[str | None, Query(description="responsible unit, any spelling or short form, e.g. 发改局")] = None,
         year: Annotated[int | None, Query(description="due year, e.g. 2025")] = None,
         action: Annotated[str | None, Query(description="action heading, or part of it, e.g. 节能降碳")] = None,
+        plan: Annotated[str | None, Query(description="plan: part of its title, its region, 文号 or file name, e.g. 苏州")] = None,
         format: Literal["json", "xlsx"] = "json",
     ) -> Any:
         """The targets ledger (目标任务台账), filtered; json has English field names, xlsx Chinese headers."""
         from .knowledge import ledger_rows
 
-        rows = ledger_rows(service.knowledge, action=action, unit=unit, year=year)
+        rows = ledger_rows(service.knowledge, action=action, unit=unit, year=year, plan=plan)
         if format == "xlsx":
             from .tables import render_ledger
 
             headers = {"Content-Disposition": "attachment; filename=\"targets.xlsx\"; filename*=UTF-8''%E7%9B%AE%E6%A0%87%E5%8F%B0%E8%B4%A6.xlsx"}
             return Response(render_ledger(rows, "xlsx"), media_type=XLSX_MEDIA_TYPE, headers=headers)
         return {"count": len(rows), "targets": [row.to_dict() for row in rows]}
+
+    @app.get("/api/docs", tags=["data"], operation_id="docs", responses=error_responses(401, 429, 500))
+    def docs(caller: Caller) -> dict:
+        """The plans loaded: title, level, region, 文号, date, period, and whether the title is only the file name."""
+        from .identity import document_rows
+
+        rows = document_rows(service.knowledge)
+        return {"count": len(rows), "docs": rows}
 
     @app.get("/api/clauses/{clause_id}", tags=["data"], operation_id="clause", responses=error_responses(401, 404, 429, 500))
     def clause(clause_id: str, caller: Caller) -> dict:

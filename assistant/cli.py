@@ -102,6 +102,7 @@ def _add_targets(commands: argparse._SubParsersAction) -> None:
     targets.add_argument("--action", help="action heading, or part of it (e.g. 节能降碳)")
     targets.add_argument("--unit", help="responsible unit, any spelling or short form (e.g. 发改局)")
     targets.add_argument("--year", type=int, help="due year, e.g. 2025")
+    targets.add_argument("--plan", help="plan: part of its title, its region, 文号 or file name (e.g. 苏州)")
     targets.add_argument("--format", choices=FORMATS, help="default: table, or from -o's suffix")
     targets.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
     targets.set_defaults(handler=cmd_targets)
@@ -223,7 +224,7 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
     from .knowledge import ledger_rows
     from .tables import render_ledger, write_ledger
 
-    rows = ledger_rows(_knowledge(settings), action=args.action, unit=args.unit, year=args.year)
+    rows = ledger_rows(_knowledge(settings), action=args.action, unit=args.unit, year=args.year, plan=args.plan)
     fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "table")
     if args.output:
         write_ledger(rows, args.output, fmt)

@@ -215,6 +215,8 @@ def extract_targets(clause: Clause) -> list[Target]:
                 year, period = year_of(match)
             found = pair_respectively(segment, _segment_targets(clause, sentence, segment, segment_start, year, period, previous))
             for target in found:
+                if bare_year := BARE_YEAR.fullmatch(target.indicator):  # "控制煤炭消费总量,2020年控制在42亿吨"
+                    target = replace(target, indicator="", year=target.year or int(bare_year.group(1)))
                 if not target.indicator and subject:  # "非化石能源消费比重稳步提升，到2025年达到32%"
                     target = replace(target, indicator=subject)
                 targets.append(target)
@@ -223,14 +225,18 @@ def extract_targets(clause: Clause) -> list[Target]:
     return targets
 
 
+BARE_YEAR = re.compile(r"(\d{4})年(?:前|底|末)?")
 SUBJECT_END = re.compile(r"持续|稳步|逐步|不断|进一步|有序|明显|显著|大幅|得到|取得|保持|实现|完成|达到|提高|提升|下降|降低|控制")
 
 
 def _subject(segment: str) -> str:
-    """What a clause is about: its words before the first verb ("非化石能源消费比重" of "…比重稳步提升")."""
+    """What a clause is about: its words before the first verb ("非化石能源消费比重" of "…比重稳步提升"),
+    or the object of a clause that is only a verb and its object ("煤炭消费总量" of "控制煤炭消费总量")."""
     text = STRIP_WORDS.sub("", YEAR_PHRASE.sub("", segment.strip(",，:：。;； ")))
     verb = SUBJECT_END.search(text)
     head = text[: verb.start()] if verb else ""
+    if verb and verb.start() == 0:
+        head = text[verb.end() :]
     return head if 2 <= len(head) <= 30 and not re.search(r"\d", head) else ""
 
 

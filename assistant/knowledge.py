@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -77,6 +77,30 @@ def build_knowledge(documents: list[Document] | tuple[Document, ...], errors: tu
     )
 
 
+def restrict(knowledge: Knowledge, docs: frozenset[str]) -> Knowledge:
+    """The corpus cut down to some plans: facts and clauses of those documents only.
+
+    Documents, clause lookups and identities stay whole, so a citation of any plan still resolves.
+    """
+    def kept(clause_id: str) -> bool:
+        return knowledge.by_id[clause_id].doc in docs
+
+    return replace(
+        knowledge,
+        clauses=tuple(c for c in knowledge.clauses if c.doc in docs),
+        targets=tuple(t for t in knowledge.targets if kept(t.clause_id)),
+        responsibilities={k: v for k, v in knowledge.responsibilities.items() if kept(k)},
+        deadlines=tuple(d for d in knowledge.deadlines if kept(d.clause_id)),
+        meta=tuple(m for m in knowledge.meta if kept(m.clause_id)),
+    )
+
+
+def plan_title(knowledge: Knowledge, doc: str) -> str:
+    """The plan's title as citations and ledger rows show it (the file name when no identity was read)."""
+    identity = knowledge.identities.get(doc)
+    return identity.title if identity else Path(doc).stem
+
+
 def is_prose_meta(clause: Clause) -> bool:
     """Text before a plan's outline (a digest, a preamble, a plan excerpted without headings) states facts too."""
     if clause.kind != "meta":
@@ -97,23 +121,35 @@ def load_knowledge(corpus_dir: Path) -> Knowledge:
 
 
 def ledger_rows(
-    knowledge: Knowledge, action: str | None = None, unit: str | None = None, year: int | None = None
+    knowledge: Knowledge, action: str | None = None, unit: str | None = None, year: int | None = None,
+    plan: str | None = None,
 ) -> list[LedgerRow]:
     """The targets ledger (目标任务台账), filtered: the one place the CLI, the API and the page get it from.
 
     `action` matches part of the action heading ("节能降碳"); `unit` any spelling or short form of a
-    responsible unit ("发改局"); `year` the due year. Empty filters are no filters.
+    responsible unit ("发改局"); `year` the due year; `plan` part of a plan's title, its region, 文号
+    or file name. Empty filters are no filters.
     """
     from .facts import canonical_unit
 
     wanted_unit = canonical_unit(unit) if unit else None
-    rows = [_ledger_row(knowledge, target) for target in knowledge.targets]
+    docs = plans_matching(knowledge, plan) if plan else None
+    targets = [t for t in knowledge.targets if docs is None or knowledge.clause(t.clause_id).doc in docs]
+    rows = [_ledger_row(knowledge, target) for target in targets]
     return [
         row for row in rows
         if (not action or action in row.action)
         and (not wanted_unit or wanted_unit in row.units)
         and (year is None or row.year == year)
     ]
+
+
+def plans_matching(knowledge: Knowledge, wanted: str) -> set[str]:
+    """The documents whose title, region, 文号 or file name contains `wanted` ("苏州", "苏府〔2024〕34号")."""
+    return {
+        doc for doc, plan in knowledge.identities.items()
+        if any(wanted in field for field in (plan.title, plan.region, plan.doc_number, doc) if field)
+    }
 
 
 def _ledger_row(knowledge: Knowledge, target: Target) -> LedgerRow:
@@ -135,6 +171,7 @@ def _ledger_row(knowledge: Knowledge, target: Target) -> LedgerRow:
         partner_units=tuple(units[1:]),
         clause_id=clause.id,
         quote=knowledge.quote(clause.doc, target.start, target.end),
+        plan=plan_title(knowledge, clause.doc),
     )
 
 

@@ -135,6 +135,7 @@ class Citation:
     quote: str  # verbatim slice of the original file
     start: int
     end: int
+    plan: str = ""  # the title of the plan cited ("某市碳达峰实施方案"), shown as "plan › section"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -177,6 +178,7 @@ class LedgerRow:
     partner_units: tuple[str, ...]
     clause_id: str
     quote: str  # verbatim sentence of the original file
+    plan: str = ""  # the title of the plan that sets it
 
     @property
     def units(self) -> tuple[str, ...]:

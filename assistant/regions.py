@@ -20,10 +20,11 @@ SHORTENABLE = re.compile(
 # Parts of a place that is not in the gazetteer (development zones, new areas): "万盛经开区".
 ZONE = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:经济技术开发区|经济开发区|高新技术产业开发区|高新区|经开区|新区|开发区)")
 LEVEL_WORDS = {
-    "国家": re.compile(r"国家|全国|国务院|中央|国家层面"),
-    "省": re.compile(r"省里|省级|全省|本省|我省|省政府|省委|咱们省|我们省"),
-    "市": re.compile(r"市里|市级|全市|本市|我市|市政府|市委|咱们市|我们市"),
-    "县": re.compile(r"区里|县里|区级|县级|我们区|我们县|咱们区|咱们县|本区|本县|我区|我县"),
+    # "国家级示范", "省级以上绿色工厂", "国家发展改革委": ranks and bodies, not the plan asked about.
+    "国家": re.compile(r"全国|国家层面|国务院(?!.{0,2}部门)|国家(?=[“《的十]|方案|规划|要求|目标|层面|提出)"),
+    "省": re.compile(r"省里|全省|本省|我省|省政府|省委|咱们省|我们省"),
+    "市": re.compile(r"市里|全市|本市|我市|市政府|市委|咱们市|我们市"),
+    "县": re.compile(r"区里|县里|我们区|我们县|咱们区|咱们县|本区|本县|我区|我县"),
 }
 
 
@@ -103,6 +104,7 @@ def find_zones(text: str, known: list[Mention]) -> list[Mention]:
         for mention in known:  # "重庆市万盛经开区": the zone's name starts after the city
             if mention.start <= start < mention.end:
                 start = mention.end
+        start += len(re.match(r"[和与及跟同、的在]*", text[start:]).group())  # "黄浦区和万盛经开区": not "和万盛…"
         name = text[start : match.end()]
         if len(name) > 3 and not any(m.region.name == name for m in known):
             zones.append(Mention(Region("", name, "县"), start, match.end()))

@@ -29,6 +29,7 @@ LEDGER_HEADERS = {
     "partner_units": "配合单位",
     "clause_id": "条款编号",
     "quote": "原文",
+    "plan": "方案",
 }
 FORMATS = ("table", "json", "csv", "xlsx")
 

@@ -117,3 +117,11 @@ def test_default_paths_import_neither_matplotlib_nor_llama_index(assistant, sett
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "HEAVY []" in done.stdout
+
+
+def test_targets_filtered_by_plan(capsys):
+    assert main(["targets", "--plan", "鹤城", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {r["plan"] for r in rows} == {"怀化市鹤城区碳达峰实施方案"}
+    assert main(["targets", "--plan", "某个没有载入的方案", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

@@ -75,3 +75,13 @@ def test_ledger_filters(knowledge):
     rows_2030 = ledger_rows(knowledge, year=2030)
     assert {r.statement for r in rows_2030} >= {"31%以上", "40%", "65%"}
     assert all(r.year == 2030 for r in rows_2030)
+
+
+def test_a_year_alone_is_no_indicator_the_clause_before_names_it():
+    from assistant.facts import extract_targets
+    from assistant.models import Clause
+
+    text = "方案指出,控制煤炭消费总量,2020年控制在42亿吨左右。"
+    clause = Clause("d:c1", "d", "封面", "meta", text, 0, len(text), offsets=tuple(range(len(text) + 1)))
+    (target,) = extract_targets(clause)
+    assert target.indicator == "煤炭消费总量" and target.year == 2020 and target.value_text == "42"

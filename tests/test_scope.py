@@ -58,3 +58,14 @@ def test_a_province_is_not_answered_by_its_city() -> None:
 def test_two_places_one_missing_keeps_the_loaded_one() -> None:
     scope = resolve_scope("苏州和成都的森林覆盖率分别是多少？", SHELF)
     assert scope.docs == ("city",) and scope.missing == ("成都市",)
+
+
+def test_a_level_beside_a_place_is_the_level_above_that_place() -> None:
+    shelf = (*SHELF, FakePlan("jiangsu", "江苏省碳达峰实施方案", "江苏省", "省"))
+    scope = resolve_scope("苏州的非化石能源消费比重目标和省里的目标衔接吗？", shelf)
+    assert scope.docs == ("city", "jiangsu")
+
+
+def test_a_body_named_beside_a_plan_does_not_widen_the_scope() -> None:
+    assert resolve_scope("苏州市碳达峰实施方案经市政府第几次常务会议审议通过？", SHELF).docs == ("city",)
+    assert resolve_scope("工业领域碳达峰实施方案由国家发展改革委参与印发吗？", SHELF).docs == ("national",)

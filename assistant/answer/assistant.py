@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from ..config import Settings, load_settings
 from ..errors import InputFileError
 from ..knowledge import Knowledge, load_knowledge
 from ..models import Answer
-from .drafts import compose
+from ..scope import Scope
+from .drafts import compose, per_plan
 from .evidence import Evidence
-from .plan import read_shape
-from .question import parse, validate
-from .routes import ROUTES, bind, route_for
+from .question import normalise, parse, validate
+from .routes import route_for
+from .scoping import Shelf, View, asks_levels, compares, level_lines, without_doc_numbers
 from .sentence import sentence_answer
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,10 @@ class Assistant:
         self.retriever = retriever  # anything with search(query, k) -> hits whose .chunk.clause_id is a clause
         self.settings = settings
         self.generator = generator  # optional LLM rewording (assistant/generate.py); None = extractive only
-        self.plan = read_shape(knowledge)
-        self.routes = bind(ROUTES, list(self.plan.tops))
+        self.shelf = Shelf(knowledge)  # the loaded plans, and the corpus cut to the plans a question names
+        whole = self.shelf.view()
+        self.plan = whole.plan
+        self.routes = whole.routes
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, progress: bool = False) -> Assistant:
@@ -43,11 +47,38 @@ class Assistant:
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
         raw = validate(question, self.settings.max_question_chars)
-        parsed = parse(raw, history or [], self.plan.places)
-        evidence = Evidence(parsed, self.knowledge, self.plan, self.retriever)
-        route = route_for(parsed, self.routes)
+        answer = self._scoped(raw, history or [])
+        return self.generator.rewrite(answer) if self.generator else answer
+
+    def _scoped(self, raw: str, history: list[tuple[str, str]]) -> Answer:
+        """Answer from the plans the question names: one plan, each plan in turn, or a place not loaded."""
+        scope = self.shelf.scope(normalise(raw), history)
+        if scope.missing and not scope.docs:
+            return Answer(raw, self.shelf.uncovered(scope), "scope", 0.0, True, ())
+        if len(scope.docs) > 1:
+            answer = self._per_plan(raw, history, scope)
+        else:
+            answer = self._answer(raw, history, self.shelf.view(frozenset(scope.docs) or None), self.shelf.many)
+        if scope.missing:  # "苏州和成都…": the loaded one is answered, the missing one named
+            answer = replace(answer, answer=f"{answer.answer}\n（未载入{'、'.join(scope.missing)}的方案，无法回答该地部分。）")
+        return answer
+
+    def _per_plan(self, raw: str, history: list[tuple[str, str]], scope: Scope) -> Answer:
+        """Each plan answers on its own line; plans of different levels are also set side by side."""
+        answers = [(self.shelf.title(doc), self._answer(raw, history, self.shelf.view(frozenset({doc})), False)) for doc in scope.docs]
+        answer = per_plan(raw, answers, compares(normalise(raw), scope))
+        if not answer.abstained and asks_levels(normalise(raw), scope.docs, self.knowledge):
+            if lines := level_lines(self.knowledge, [a for _, a in answers]):
+                answer = replace(answer, answer="\n".join([answer.answer, *lines]))
+        return answer
+
+    def _answer(self, raw: str, history: list[tuple[str, str]], view: View, label: bool) -> Answer:
+        text = without_doc_numbers(raw)
+        named = tuple(self.shelf.words(normalise(text)))
+        parsed = parse(text, history, view.plan.places + named)
+        evidence = Evidence(parsed, view.knowledge, view.plan, self.retriever, view.docs)
+        route = route_for(parsed, self.routes if view.docs is None else view.routes)  # self.routes may be replaced
         outcome = route.handler(parsed, evidence)
         if outcome is None:
             outcome = sentence_answer(parsed, evidence, route.sentence_needs_figure)
-        answer = compose(raw, route.name, outcome, evidence)
-        return self.generator.rewrite(answer) if self.generator else answer
+        return compose(raw, route.name, outcome, evidence, label)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..knowledge import Knowledge
+from ..knowledge import Knowledge, plan_title
 from ..models import Answer, Citation, Clause
 from .evidence import Evidence
 
@@ -71,12 +71,19 @@ class Abstain:
     stated: str = ""
 
 
-def compose(raw: str, intent: str, outcome: Draft | Abstain, evidence: Evidence) -> Answer:
-    """Stamp the intent and the confidence of the basis; cite each source as a verbatim slice."""
+def compose(raw: str, intent: str, outcome: Draft | Abstain, evidence: Evidence, label: bool = False) -> Answer:
+    """Stamp the intent and the confidence of the basis; cite each source as a verbatim slice.
+
+    With `label` (more than one plan loaded) an answer from one plan says which plan it is from.
+    """
     knowledge = evidence.knowledge
     if isinstance(outcome, Draft):
         citations = _citations(knowledge, outcome.sources)
-        return Answer(raw, outcome.text, intent, outcome.basis.confidence(outcome.match), False, citations)
+        text = outcome.text
+        plans = list(dict.fromkeys(c.plan for c in citations))
+        if label and len(plans) == 1 and not text.startswith(plans[0]):
+            text = f"{plans[0]} › {citations[0].section or '正文'}：{text}"
+        return Answer(raw, text, intent, outcome.basis.confidence(outcome.match), False, citations)
     if outcome.stated:
         text = f"{NOT_STATED}{outcome.what}：方案表述为“{outcome.stated}”。"
         citations = _citations(knowledge, (outcome.pointer,) if outcome.pointer else ())
@@ -85,7 +92,10 @@ def compose(raw: str, intent: str, outcome: Draft | Abstain, evidence: Evidence)
     pointer = outcome.pointer or (Source(nearest) if nearest else None)
     text = f"{NOT_STATED}{outcome.what}。"
     if pointer is not None:
-        text += f"最相关的条款是「{pointer.clause.section or pointer.clause.title}」，供参考。"
+        where = pointer.clause.section or pointer.clause.title
+        if label:
+            where = f"{plan_title(knowledge, pointer.clause.doc)} › {where}"
+        text += f"最相关的条款是「{where}」，供参考。"
     citations = _citations(knowledge, (pointer,) if pointer else ())
     return Answer(raw, text, intent, NOTHING_FOUND.confidence(0.0), True, citations)
 
@@ -94,7 +104,26 @@ def cite(knowledge: Knowledge, source: Source) -> Citation:
     clause = source.clause
     start = clause.start if source.start is None else source.start
     end = clause.end if source.end is None else source.end
-    return Citation(clause.doc, clause.id, clause.section, knowledge.quote(clause.doc, start, end), start, end)
+    quote = knowledge.quote(clause.doc, start, end)
+    return Citation(clause.doc, clause.id, clause.section, quote, start, end, plan_title(knowledge, clause.doc))
+
+
+def per_plan(raw: str, answers: list[tuple[str, Answer]], every_plan: bool) -> Answer:
+    """One line per plan, each labelled with its plan and cited; never one plan contradicting itself.
+
+    Without `every_plan` (the question named a level, not each plan) plans that do not state it are left out.
+    """
+    answered = [(title, a) for title, a in answers if not a.abstained]
+    shown = answers if every_plan or not answered else answered
+    lines = [f"{title}：{a.answer}" for title, a in shown]
+    ordered = answered + [(t, a) for t, a in shown if a.abstained]  # what is stated is cited first
+    citations = tuple(dict.fromkeys(c for _, a in ordered for c in a.citations))
+    intent = (answered or answers)[0][1].intent
+    if not answered:
+        text = f"{NOT_STATED}（各方案均未明确）：" + "\n".join(lines)
+        return Answer(raw, text, intent, 0.0, True, citations)
+    confidence = min(a.confidence for _, a in answered)
+    return Answer(raw, "\n".join(lines), intent, confidence, False, citations)
 
 
 def _citations(knowledge: Knowledge, sources: tuple[Source, ...]) -> tuple[Citation, ...]:

@@ -19,6 +19,7 @@ from .text import apply_synonyms, coverage
 
 # The deepest ranking any handler reads: 10 clauses, at about two chunks per clause.
 HITS = 20
+SCOPED_HITS = 120  # hits searched when the question is scoped to some plans, before keeping theirs
 SENTENCE_CLAUSES = 6  # the sentence answer looks at this many top clauses
 
 
@@ -33,15 +34,21 @@ class SentenceMatch:
 class Evidence:
     """Lazily computed, each piece at most once; one instance per question."""
 
-    def __init__(self, question: Question, knowledge: Knowledge, plan: PlanShape, retriever):
+    def __init__(
+        self, question: Question, knowledge: Knowledge, plan: PlanShape, retriever, docs: frozenset[str] | None = None
+    ):
         self.question = question
-        self.knowledge = knowledge
+        self.knowledge = knowledge  # cut to the plans the question is about (knowledge.restrict)
         self.plan = plan
+        self.docs = docs  # those plans' documents; None = every document
         self._retriever = retriever
 
     @cached_property
     def hits(self) -> list:
-        return self._retriever.search(self.question.text, k=HITS)
+        if self.docs is None:
+            return self._retriever.search(self.question.text, k=HITS)
+        hits = self._retriever.search(self.question.text, k=SCOPED_HITS)
+        return [hit for hit in hits if hit.chunk.doc in self.docs][:HITS]
 
     def clauses(self, kinds: tuple[str, ...] | None = None, k: int = 8) -> list[Clause]:
         """The top `k` distinct clauses of those kinds among the top 2k hits."""

@@ -86,13 +86,18 @@ def target_haystacks(target: Target, section: str) -> tuple[tuple[str, float], .
     so the previous segment, the lead-in and the section path count too, a little less.
     """
     segment = segment_of(target)
-    own = apply_synonyms(f"{target.indicator}{segment}")
+    own = _comparison_marked(apply_synonyms(f"{target.indicator}{segment}"))
     sentence = apply_synonyms(target.sentence)
     pos = sentence.find(apply_synonyms(segment))
     before = sentence[:pos].rstrip(",")
     previous = before[before.rfind(",") + 1 :] if pos > 0 else ""
     lead_in = sentence[:pos] if pos > 0 else ""
     return ((own, 0.0), (previous + own, 0.1), (apply_synonyms(section) + own, 0.1), (lead_in + own, 0.15))
+
+
+def _comparison_marked(text: str) -> str:
+    """"能源消费比2020年下降": 比 before a year compares; it must not pair with 消费 into the "费比" of 消费比重."""
+    return re.sub(r"比(?=\s*\d{4}\s*年)", "较", text)
 
 
 def segment_of(target: Target) -> str:

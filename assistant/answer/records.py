@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..knowledge import PLAN_KINDS
-from ..models import Clause
+from ..models import Clause, PlanIdentity
 from .drafts import EVENT_MATCH, FACT_MATCH, STRUCTURE, Abstain, Draft, Source
 from .evidence import Evidence
 from .question import Question
@@ -13,7 +13,8 @@ from .text import coverage, numbers_agree
 
 META_FIELDS = [  # the fields facts.extract_meta reads, and how users ask for each
     ("文号", re.compile(r"文号|发文字号|字号")),
-    ("印发日期", re.compile(r"印发|发文.{0,2}(日期|时间)|哪天发|成文")),
+    ("发文机关", re.compile(r"(哪个|哪些|什么|几个)(单位|部门|机关).{0,4}(印发|发布|发的)|发布单位|发文单位")),
+    ("印发日期", re.compile(r"印发|发文.{0,2}(日期|时间)|哪天发|成文|落款日期|颁布时间|(哪天|哪一天|何时).{0,4}(发布|颁布)")),
     ("总期号", re.compile(r"总第|总期")),
     ("期号", re.compile(r"期号|第几期|哪一期")),
     ("副总编辑", re.compile(r"副总编辑")),
@@ -28,6 +29,8 @@ META_FIELDS = [  # the fields facts.extract_meta reads, and how users ask for ea
     ("方案名称", re.compile(r"方案名称|全称|叫什么")),
 ]
 TAKES_EFFECT = re.compile(r"施行|生效|起实施")  # when the plan itself applies: a sentence, not a deadline
+# Fields a plan's identity holds (PlanIdentity attributes): read from its own text, not a plan it cites.
+IDENTITY_FIELDS = {"文号": "doc_number", "印发日期": "date", "发文机关": "issuer"}
 MIN_MATCH = 0.5
 DEADLINE_CLAUSES = 8
 EVENT_CLAUSES = 10
@@ -56,9 +59,12 @@ def answer_deadline(question: Question, evidence: Evidence) -> Draft | Abstain |
     return Draft(f"{deadline.phrase}（原文：{deadline.text}）", (Source(clause, deadline.start, deadline.end),), FACT_MATCH, score)
 
 
-def answer_chronicle(question: Question, evidence: Evidence) -> Draft | Abstain:
+def answer_chronicle(question: Question, evidence: Evidence) -> Draft | Abstain | None:
     date = DATE.search(question.text)
-    events = _events_asked(question, [c for c in evidence.knowledge.clauses if c.kind == "event"])
+    entries = [c for c in evidence.knowledge.clauses if c.kind == "event"]
+    if not entries:
+        return None  # no chronicle in these plans: "经市政府第几次常务会议审议" is a sentence of the plan
+    events = _events_asked(question, entries)
     if not events:
         return Abstain(f"{date.group()}的相关记载" if date else "相关记载")
     grams = question.grams_without(EVENT_QUESTION_WORDS)
@@ -82,13 +88,52 @@ def _events_asked(question: Question, events: list[Clause]) -> list[Clause]:
     return events
 
 
-def answer_meta(question: Question, evidence: Evidence) -> Draft | None:
+def answer_meta(question: Question, evidence: Evidence) -> Draft | Abstain | None:
     parts, sources = [], []
-    for field, pattern in META_FIELDS:
-        facts = [f for f in evidence.knowledge.meta if f.field == field] if pattern.search(question.text) else []
+    asked = list(dict.fromkeys(field for field, pattern in META_FIELDS if pattern.search(question.text)))
+    if "发文机关" in asked:
+        asked = [f for f in asked if f != "印发日期"]  # "哪个单位印发的": who, not when
+    plan = _one_plan_of_many(evidence)
+    for field in asked:
+        if plan is not None and field in IDENTITY_FIELDS:
+            stated = _identity_fact(evidence, plan, field)
+            if stated is None:
+                return Abstain(field)  # the plan's own text does not give it (a 文号 it cites is another's)
+            parts.append(f"{field}：{stated[0]}" + _how_many_bodies(question, stated[0]))
+            sources.append(stated[1])
+            continue
+        facts = [f for f in evidence.knowledge.meta if f.field == field]
         if facts:
             parts.append(f"{field}：{' '.join(dict.fromkeys(f.value for f in facts))}")
             sources += [Source(evidence.knowledge.clause(f.clause_id)) for f in facts]
     if not parts:
         return None
     return Draft("；".join(parts) + "。", tuple(sources), STRUCTURE)
+
+
+def _how_many_bodies(question: Question, issuers: str) -> str:
+    """"由几个部门联合印发": the issuers counted."""
+    bodies = [b for b in re.split(r"[、,，]", issuers) if b]
+    return f"（共{len(bodies)}部门联合印发）" if len(bodies) > 1 and re.search(r"几个|多少个|几家", question.text) else ""
+
+
+def _one_plan_of_many(evidence: Evidence) -> PlanIdentity | None:
+    """With several plans loaded and the question scoped to one, that plan's identity answers for it."""
+    docs = {c.doc for c in evidence.knowledge.clauses}
+    if len(evidence.knowledge.documents) < 2 or len(docs) != 1:
+        return None
+    return evidence.knowledge.identities.get(docs.pop())
+
+
+def _identity_fact(evidence: Evidence, plan: PlanIdentity, field: str) -> tuple[str, Source] | None:
+    """The plan's own 文号, date or issuer (assistant/identity.py), cited where its text states it."""
+    value = getattr(plan, IDENTITY_FIELDS[field])
+    if not value:
+        return None
+    shown = value
+    if field == "印发日期":
+        year, month, day = value.split("-")
+        shown = f"{year}年{int(month)}月{int(day)}日"
+    compact = re.sub(r"\s", "", shown)
+    clause = next((c for c in evidence.knowledge.clauses if compact in re.sub(r"\s", "", c.text)), None)
+    return (shown, Source(clause)) if clause is not None else None

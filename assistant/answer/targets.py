@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..knowledge import PLAN_KINDS
+from ..knowledge import PLAN_KINDS, plan_title
 from ..models import Target
 from .drafts import FACT_MATCH, Abstain, Draft, Source
 from .evidence import Evidence
+from .indicators import answers_question, same_indicator, unasked_penalty
 from .periods import describe_target
 from .question import Question
 from .sentence import sentence_answer
@@ -25,6 +26,12 @@ RANK_WEIGHT = 0.15
 SAME_YEAR_BONUS = 0.05  # "到2025年…达到多少家": the figure due that year, not an undated one
 ALTERNATIVE_SLACK = 0.2  # how close another statement of the same indicator must match to be shown
 RANKED_CLAUSES = 10
+# "林木覆盖率有什么要求", "能耗强度目标怎么考核": what the plan says, which need not be a figure.
+ASKS_WHAT = re.compile(r"什么要求|有何要求|哪些要求|怎么|如何|哪些|什么样|怎样")
+HOW_MUCH = re.compile(r"多少|几|多大|多高|多长|百分之")
+STRETCH = re.compile(r"^(?:完成|实现|达到)?的?[\u4e00-\u9fff]{0,4}目标$")  # an indicator that only says "…目标"
+RESPECTIVELY = re.compile(r"分别|各(要|是|为)")  # "A和B分别要创建几个": every figure asked for
+RELATED_SHOWN = 3  # look-alike figures (another scope or year) listed after the answer
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,7 @@ class Scored:
 
 
 def answer_target(question: Question, evidence: Evidence) -> Draft | Abstain | None:
-    if not QUANTITY_ASKED.search(question.text):
+    if not QUANTITY_ASKED.search(question.text) or (ASKS_WHAT.search(question.text) and not HOW_MUCH.search(question.text)):
         # "城镇新建建筑要执行什么标准": the answer is a sentence, not necessarily a figure.
         statement = sentence_answer(question, evidence, need_figure=False)
         if isinstance(statement, Draft):
@@ -43,6 +50,15 @@ def answer_target(question: Question, evidence: Evidence) -> Draft | Abstain | N
     scored = score_targets(question, evidence)
     if not scored:
         return None
+    fitting = scored
+    if not RESPECTIVELY.search(question.text):  # "新建…和全区…分别": each part carries its own scope words
+        fitting = [s for s in scored if answers_question(question.text, _own_words(evidence, s.target))]
+    if scored[0].cover >= MIN_COVER and (not fitting or fitting[0].cover < MIN_COVER):
+        # "保有量" asked, only "销售量" stated: a look-alike indicator is no answer.
+        return Abstain("该指标（方案中相近的指标统计口径不同）", _source(evidence, scored[0].target))
+    if not fitting:
+        return None
+    scored = fitting
     best = scored[0]
     if best.cover < MIN_COVER or not numbers_agree(question.text, best.target.sentence):
         return None
@@ -72,7 +88,7 @@ def _score(question: Question, evidence: Evidence, target: Target, rank: int | N
         cover = max(own, *(coverage(grams, text) - penalty for text, penalty in haystacks[1:]))
     score = cover + INDICATOR_WEIGHT * coverage(grams, target.indicator)
     score += RANK_WEIGHT / (1 + rank) if rank is not None else 0.0
-    score -= kind_penalty(question.text, target)
+    score -= kind_penalty(question.text, target) + unasked_penalty(question.text, haystacks[0][0])
     if question.year and target.year == question.year:
         score += SAME_YEAR_BONUS
     return Scored(score, cover, target)
@@ -82,6 +98,10 @@ def _draft(question: Question, evidence: Evidence, scored: list[Scored]) -> Draf
     best = scored[0]
     chosen = _chosen(question, scored)
     others = _other_statements(question, evidence, scored, chosen)
+    home = _doc(evidence, best.target)
+    if any(_doc(evidence, other) != home for other in others):
+        return _across_plans(evidence, chosen, others, best.cover)
+    others = others[:2]
     parts = [describe_target(t) for t in chosen]
     sources = [_source(evidence, chosen[0])]
     for other in others:
@@ -90,36 +110,102 @@ def _draft(question: Question, evidence: Evidence, scored: list[Scored]) -> Draf
         sources.append(_source(evidence, other))
     if others:
         parts.append("方案中对此有不同表述，均列出供核对")
+    related = _related(question, evidence, scored, chosen + others)
+    for other in related:
+        parts.append(f"相近指标（统计口径或年份不同，并非矛盾）：{describe_target(other)}")
+        sources.append(_source(evidence, other))
     return Draft("；".join(parts) + "。", tuple(sources), FACT_MATCH, best.cover)
+
+
+def _across_plans(evidence: Evidence, chosen: list[Target], others: list[Target], match: float) -> Draft:
+    """Plans that disagree: each plan's own figure on its own line, labelled with the plan, never one plan contradicting itself."""
+    by_plan: dict[str, list[Target]] = {_doc(evidence, chosen[0]): list(chosen)}
+    for other in others:
+        by_plan.setdefault(_doc(evidence, other), [other])
+    lines = [
+        f"{plan_title(evidence.knowledge, doc)}：" + "；".join(describe_target(t) for t in targets)
+        for doc, targets in by_plan.items()
+    ]
+    sources = tuple(_source(evidence, t) for targets in by_plan.values() for t in targets)
+    text = f"已载入的{len(by_plan)}份方案各有表述（问题未指明方案），分别为：\n" + "\n".join(lines)
+    return Draft(text, sources, FACT_MATCH, match)
+
+
+def _doc(evidence: Evidence, target: Target) -> str:
+    return evidence.knowledge.clause(target.clause_id).doc
 
 
 def _chosen(question: Question, scored: list[Scored]) -> list[Target]:
     best = scored[0].target
     chosen = [s.target for s in scored if s.target.sentence == best.sentence and s.target.indicator == best.indicator]
-    if re.search(r"分别|各(要|是|为)", question.text):  # "A和B分别要创建几个": every figure asked for
+    if RESPECTIVELY.search(question.text):  # "A和B分别要创建几个": every figure asked for
         chosen += [
             s.target for s in scored
             if s.target.sentence == best.sentence and s.target not in chosen
             and coverage(set(question.grams), s.target.indicator) >= 0.2
         ]
+    # "下降13%，力争完成14.5%的激励目标": the stretch figure of the same target, said in the same sentence.
+    chosen += [
+        s.target for s in scored
+        if s.target.sentence == best.sentence and s.target not in chosen and s.target.unit == best.unit
+        and "力争" in s.target.qualifier and STRETCH.search(s.target.indicator)
+    ]
     return chosen
 
 
 def _other_statements(question: Question, evidence: Evidence, scored: list[Scored], chosen: list[Target]) -> list[Target]:
-    """The same indicator stated differently elsewhere: every statement is shown, each cited."""
+    """The same indicator, scope and year stated differently elsewhere: every statement is shown, each cited once."""
+    best = scored[0].target
+    return _close_others(question, evidence, scored, chosen, lambda t: _same_statement_of(evidence, t, best))
+
+
+def _related(question: Question, evidence: Evidence, scored: list[Scored], shown: list[Target]) -> list[Target]:
+    """Look-alike figures of the same plan a question that names neither scope nor year may mean (新增 vs 累计)."""
+    best = scored[0].target
+    home = _doc(evidence, best)
+
+    def look_alike(target: Target) -> bool:
+        return _doc(evidence, target) == home and not _same_statement_of(evidence, target, best)
+
+    return _close_others(question, evidence, scored, shown, look_alike)[:RELATED_SHOWN]
+
+
+def _close_others(question: Question, evidence: Evidence, scored: list[Scored], shown: list[Target], keep) -> list[Target]:
+    """Other figures of the unit asked that match the question about as well as the best one, one per sentence."""
     grams = set(question.grams)
     best = scored[0]
 
     def own(target: Target) -> float:
-        return coverage(grams, evidence.plan.haystacks[target][0][0])
+        return coverage(grams, _own_words(evidence, target))
 
-    return [
-        s.target for s in scored
-        if s.target not in chosen and s.target.unit == best.target.unit and s.target.value != best.target.value
-        and s.cover >= best.cover - ALTERNATIVE_SLACK
-        and own(s.target) >= own(best.target) - ALTERNATIVE_SLACK
-        and coverage(grams, s.target.indicator) >= coverage(grams, best.target.indicator) - ALTERNATIVE_SLACK
-    ][:2]
+    def as_close(s: Scored) -> bool:
+        return (
+            s.cover >= best.cover - ALTERNATIVE_SLACK
+            and own(s.target) >= own(best.target) - ALTERNATIVE_SLACK
+            and coverage(grams, s.target.indicator) >= coverage(grams, best.target.indicator) - ALTERNATIVE_SLACK
+        )
+
+    cited = {_span(evidence, t) for t in shown}
+    others: dict[tuple[str, int, int], Target] = {}
+    for s in scored:
+        target = s.target
+        if target.unit == best.target.unit and target.value != best.target.value and _span(evidence, target) not in cited \
+                and keep(target) and as_close(s):
+            others.setdefault(_span(evidence, target), target)
+    return list(others.values())
+
+
+def _same_statement_of(evidence: Evidence, other: Target, best: Target) -> bool:
+    """Two statements conflict only when they state one indicator, scope and year."""
+    return other.year == best.year and same_indicator(_own_words(evidence, other), _own_words(evidence, best))
+
+
+def _span(evidence: Evidence, target: Target) -> tuple[str, int, int]:
+    return (_doc(evidence, target), target.start, target.end)
+
+
+def _own_words(evidence: Evidence, target: Target) -> str:
+    return evidence.plan.haystacks[target][0][0]
 
 
 def _source(evidence: Evidence, target: Target) -> Source:

@@ -12,6 +12,9 @@ from ..clean import chinese_numerals_to_digits
 
 # Words users type for the plan's own terms.
 SYNONYMS = {
+    # One indicator, spelled four ways across plans: 单位GDP能耗 = 单位地区生产总值能耗 = …能源消费/消耗.
+    "生产总值(GDP)": "GDP", "地区生产总值": "GDP", "国内生产总值": "GDP", "单位生产总值": "单位GDP",
+    "GDP能源消费": "GDP能耗", "GDP能源消耗": "GDP能耗",
     "PUE": "电能利用效率", "pue": "电能利用效率", "新能源车": "新能源汽车", "电动车": "新能源汽车",
     "占比": "比重", "比例": "比重", "光伏覆盖": "光伏覆盖率", "充电桩": "充电基础设施",
 }

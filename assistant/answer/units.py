@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..facts import canonical_unit
+from ..knowledge import PLAN_KINDS
 from ..models import Clause
 from .drafts import EXACT_FACT, FACT_MATCH, Abstain, Draft, Source
 from .evidence import Evidence
@@ -12,18 +13,20 @@ from .question import Question
 from .text import coverage
 
 PERSON = re.compile(r"负责人|组长|局长|主任是谁|书记是谁|姓名|叫什么名字")
+CONTACT = re.compile(r"反映|报告|报送|咨询|联系|请示|备案|反馈")  # "遇到问题向哪个部门反映"
 MIN_TASK_SCORE = 0.45
 TASK_CLAUSES = 6
 
 
-def answer_responsible(question: Question, evidence: Evidence) -> Draft | Abstain:
+def answer_responsible(question: Question, evidence: Evidence) -> Draft | Abstain | None:
     if PERSON.search(question.text):
         return Abstain("具体负责人（方案只列责任单位，不列人员）")
-    grams = question.grams_without(r"谁|牵头|负责|部门|单位|配合|责任")
-    scored = [(coverage(grams, c.text) + 0.2 / (1 + rank), c) for rank, c in enumerate(evidence.clauses(("task",), TASK_CLAUSES))]
+    grams = question.grams_without(r"谁|牵头|负责|部门|单位|配合|责任|参加|参与|哪些|哪个")
+    scored = [(coverage(grams, c.section + c.text) + 0.2 / (1 + rank), c) for rank, c in enumerate(_task_clauses(evidence))]
     best = max(scored, key=lambda s: s[0], default=None)  # the first of equals, as ranked
     if best is None or best[0] < MIN_TASK_SCORE:
-        return Abstain("负责单位")
+        # No task matches: whom to turn to ("请径向…反映") is said in a sentence, not a task's units.
+        return None if CONTACT.search(question.text) else Abstain("负责单位")
     score, clause = best
     units = evidence.knowledge.responsibilities.get(clause.id)
     if units is None:
@@ -34,6 +37,13 @@ def answer_responsible(question: Question, evidence: Evidence) -> Draft | Abstai
     if question.units and question.units[0] not in units.units:
         text = f"{question.units[0]}不在该任务的责任单位中。" + text
     return Draft(text + "。", (Source(clause, units.start, units.end), Source(clause)), FACT_MATCH, score)
+
+
+def _task_clauses(evidence: Evidence) -> list[Clause]:
+    """Tasks, and any clause of the plan that names its units ("（责任单位：…）" after a paragraph or a goal)."""
+    units = evidence.knowledge.responsibilities
+    ranked = evidence.clauses(PLAN_KINDS, TASK_CLAUSES * 2)
+    return [c for c in ranked if c.kind == "task" or c.id in units][:TASK_CLAUSES]
 
 
 def answer_unit_names(question: Question, evidence: Evidence) -> Draft | Abstain:

@@ -1,0 +1,123 @@
+"""Which loaded plans answer a question, and the corpus as those plans alone see it.
+
+A question naming a place, a level, a title or a 文号 is answered from the matching plans only; a
+place no loaded plan governs is said to be missing, with the plans that are loaded; a question about
+several plans is answered plan by plan, each line labelled with its plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..knowledge import Knowledge, plan_title, restrict
+from ..levels import across_levels, level_rank
+from ..models import Answer, PlanIdentity, Target
+from ..scope import DOC_NUMBER, Scope, resolve_scope, scope_words
+from .drafts import NOT_STATED
+from .plan import PlanShape, read_shape
+from .routes import ROUTES, Route, bind
+
+# "分别", "A和B…", "比较": every plan named gets its own line, even one that does not state it.
+COMPARES = re.compile(r"分别|各自|比较|对比|相比|衔接|和|与|及")
+# "那森林覆盖率呢？", "它由谁牵头？": incomplete on its own, so about the plans of the conversation.
+ELLIPTICAL = re.compile(r"^(?:那么?|还有|另外|再问|它|这项|该项|这个)|呢[?？]?$")
+EVERY_PLAN_SHOWN = 3  # beyond this many plans, lines saying "未明确" are noise
+# "…和省里的目标衔接吗", "市里和省里…": the figures up and down the levels, and whether they fit together.
+LEVELS_ASKED = re.compile(r"衔接|上下|上级|下级|省里|市里|区里|县里|全国|国家")
+
+
+@dataclass(frozen=True)
+class View:
+    """The corpus cut to some plans, with the shape and the routes read from those plans."""
+
+    docs: frozenset[str] | None  # None: every plan
+    knowledge: Knowledge
+    plan: PlanShape
+    routes: tuple[Route, ...]
+
+
+class Shelf:
+    """The loaded plans; one view per set of plans a question is scoped to, built once."""
+
+    def __init__(self, knowledge: Knowledge):
+        self.knowledge = knowledge
+        self.plans: tuple[PlanIdentity, ...] = tuple(
+            knowledge.identities[d.name] for d in knowledge.documents if d.name in knowledge.identities
+        )
+        self._views: dict[frozenset[str] | None, View] = {}
+
+    @property
+    def many(self) -> bool:
+        return len(self.knowledge.documents) > 1
+
+    def view(self, docs: frozenset[str] | None = None) -> View:
+        if docs is not None and len(docs) == len(self.knowledge.documents):
+            docs = None
+        if docs not in self._views:
+            knowledge = self.knowledge if docs is None else restrict(self.knowledge, docs)
+            plan = read_shape(knowledge)
+            self._views[docs] = View(docs, knowledge, plan, bind(ROUTES, list(plan.tops)))
+        return self._views[docs]
+
+    def scope(self, question: str, history: list[tuple[str, str]]) -> Scope:
+        """The plans the question names; a question naming none keeps the scope of the conversation."""
+        if not self.many:
+            return Scope()
+        scope = resolve_scope(question, self.plans)
+        for previous, _ in history[-1:]:
+            if not scope.named and ELLIPTICAL.search(question.strip()):
+                scope = resolve_scope(previous, self.plans)
+        return scope
+
+    def words(self, question: str) -> list[str]:
+        return scope_words(question, self.plans) if self.many else []
+
+    def title(self, doc: str) -> str:
+        return plan_title(self.knowledge, doc)
+
+    def uncovered(self, scope: Scope) -> str:
+        """"方案中未明确成都市的相关内容" and the plans that are loaded (title and region)."""
+        loaded = "；".join(f"{p.title}（{p.region or '地区未明确'}）" for p in self.plans)
+        return f"{NOT_STATED}{'、'.join(scope.missing)}的相关内容：已载入的方案中没有该地的方案。已载入的方案有：{loaded}。"
+
+
+def without_doc_numbers(text: str) -> str:
+    """A 文号 names a plan: its year is no year asked and its serial number no figure to match."""
+    return DOC_NUMBER.sub(" ", text)
+
+
+def compares(question: str, scope: Scope) -> bool:
+    """A comparison of a few plans shows each, stated or not; a level's many plans show those that state it."""
+    return 1 < len(scope.docs) <= EVERY_PLAN_SHOWN and bool(COMPARES.search(question))
+
+
+def asks_levels(question: str, docs: tuple[str, ...], knowledge: Knowledge) -> bool:
+    levels = {level_rank(knowledge.identities[doc].level) for doc in docs if doc in knowledge.identities}
+    return len(levels) > 1 and bool(LEVELS_ASKED.search(question))
+
+
+def level_lines(knowledge: Knowledge, answers: list[Answer]) -> list[str]:
+    """Each plan's figure side by side from 国家 down, and whether the lower is at least as demanding."""
+    figures = across_levels(knowledge, [t for a in answers if (t := _target_cited(knowledge, a)) is not None])
+    if len(figures) < 2:
+        return []
+    lines = [f"{f.level}·{f.plan}：{_statement(f.target)}" + (f"（{f.note}）" if f.note else "") for f in figures]
+    return ["上下衔接（由上至下）：", *lines]
+
+
+def _statement(target: Target) -> str:
+    when = f"到{target.year}年" if target.year else ""
+    return f"{when}{target.indicator}{target.baseline or ''}{target.figure(target.comparator)}"
+
+
+def _target_cited(knowledge: Knowledge, answer: Answer) -> Target | None:
+    """The target an answer's first citation states, if it states one."""
+    if answer.abstained or not answer.citations:
+        return None
+    first = answer.citations[0]
+    return next(
+        (t for t in knowledge.targets if t.start == first.start and t.end == first.end
+         and knowledge.clause(t.clause_id).doc == first.doc and t.value_text in answer.answer),
+        None,
+    )
