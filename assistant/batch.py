@@ -2,8 +2,9 @@
 
 Offices send questions as an xlsx or csv with a 问题 column. Every original row, column and cell is
 kept in place (for xlsx the whole workbook: other sheets, title rows, formatting), and five columns
-are added: 答案, 出处章节, 原文摘录, 置信度, 方案是否明确. A bad row gets an error message in its 答案
-cell instead of stopping the run; each answered row is appended to a `.partial.jsonl` checkpoint
+are added: 答案, 出处章节, 原文摘录, 置信度, 方案是否明确. A row that is no question (blank, a formula, a
+合计 line, a 填表说明 footer, a section header) is left as it is and marked 跳过 / skipped with the
+reason; a bad question gets an error message in its 答案 cell instead of stopping the run; each answered row is appended to a `.partial.jsonl` checkpoint
 beside the output, so `resume=True` continues a run that was interrupted.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from .errors import INTERNAL_ERROR, InputFileError, PlanqaError
 from .models import Answerer
+from .questions import classify_row
 from .tables import write_atomic
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ SUPPORTED_SUFFIXES = (".xlsx", ".csv")
 # The header may sit below a title row ("鹤城区碳达峰问卷"): look for it this far down.
 HEADER_SEARCH_ROWS = 20
 ERROR_PREFIX = "错误 / error: "
+SKIP_PREFIX = "跳过 / skipped: "
 
 
 @dataclass
@@ -44,14 +47,16 @@ class BatchReport:
     answered: int = 0
     abstained: int = 0
     errors: int = 0
+    skipped: int = 0  # rows that hold no question (blank, formula, totals, instructions, section header)
     resumed: int = 0  # rows taken from the checkpoint of an interrupted run
     seconds: float = 0.0
     error_rows: list[int] = field(default_factory=list)  # 1-based spreadsheet row numbers
+    skipped_rows: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.rows} 行 / rows: {self.answered} answered ({self.abstained} 方案中未明确), "
-            f"{self.errors} errors, {self.resumed} resumed, {self.seconds:.1f}s → {self.output_path}"
+            f"{self.skipped} skipped, {self.errors} errors, {self.resumed} resumed, {self.seconds:.1f}s → {self.output_path}"
         )
 
 
@@ -209,14 +214,23 @@ def _answer_rows(
         for index in table.data_rows:
             if index in cells:
                 continue
-            question = _text(_cell_at(table.rows[index], table.question_col))
-            cells[index] = answer_cells(assistant, question)
+            cell = _cell_at(table.rows[index], table.question_col)
+            question = _text(cell)
+            cells[index] = row_cells(assistant, cell)
             sidecar.write(json.dumps({"row": index, "question": question, "cells": cells[index]}, ensure_ascii=False) + "\n")
             sidecar.flush()
             bar.update(1)
             if on_progress:
                 on_progress(len(cells), total)
     return cells
+
+
+def row_cells(assistant: Answerer, cell: object) -> list[object]:
+    """A question is answered; a cell that holds none is skipped with the reason, never an error."""
+    kind = classify_row(cell)
+    if not kind.is_question:
+        return [SKIP_PREFIX + kind.reason, "", "", "", ""]
+    return answer_cells(assistant, _text(cell))
 
 
 def answer_cells(assistant: Answerer, question: str) -> list[object]:
@@ -262,7 +276,10 @@ def _load_checkpoint(checkpoint: Path, table: Table) -> dict[int, list[object]]:
 def _tally(report: BatchReport, table: Table, cells: dict[int, list[object]]) -> None:
     for index in table.data_rows:
         first = str(cells[index][0])
-        if first.startswith(ERROR_PREFIX):
+        if first.startswith(SKIP_PREFIX):
+            report.skipped += 1
+            report.skipped_rows.append(index + 1)
+        elif first.startswith(ERROR_PREFIX):
             report.errors += 1
             report.error_rows.append(index + 1)
         else:

@@ -135,6 +135,7 @@ def _ledger_row(knowledge: Knowledge, target: Target) -> LedgerRow:
         partner_units=tuple(units[1:]),
         clause_id=clause.id,
         quote=knowledge.quote(clause.doc, target.start, target.end),
+        direction="、".join(target.direction_words),
     )
 
 
