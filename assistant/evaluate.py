@@ -113,7 +113,8 @@ def stated_directions(question: dict) -> set[str]:
         text = match_form(quote)
         for figure in figures:
             for found in re.finditer(re.escape(figure), text):
-                window = text[max(0, found.start() - 8) : found.end() + 3]
+                before = re.split(r"[,，;；。]", text[max(0, found.start() - 8) : found.start()])[-1]
+                window = before + text[found.start() : found.end() + 2]  # the figure's own clause part
                 stated |= {w for w in DIRECTION_WORDS if w in window}
     return stated
 

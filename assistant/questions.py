@@ -199,7 +199,7 @@ def complete_follow_up(text: str, previous: str) -> str:
     """
     core = ELLIPSIS_END.sub("", ELLIPSIS_START.sub("", re.sub(r"[?？。!！\s]", "", text)))
     ask = ASK_START.search(previous)
-    topic = previous[: ask.start()] if ask else previous.rstrip("?？")
+    topic = re.sub(r"(?:的|是|为)+$", "", previous[: ask.start()] if ask else previous.rstrip("?？"))
     asked = previous[ask.start() :] if ask else "？"
     if reference := ELLIPSIS_REFERENCE.search(core):
         return core[: reference.start()] + topic + core[reference.end() :] + "？"
