@@ -86,16 +86,17 @@ def is_correct(question: dict, answer: str, abstained: bool) -> bool:
     return not any_of or any(match_form(s) in got for s in any_of)
 
 
+FIGURE_CATEGORIES = ("target", "aggregate", "conflict")  # answers that state figures: single, listed, compared
 QUOTED = re.compile(r"[（(]原文[:：].*?[)）]|“[^”]*”|「[^」]*」")
 
 
 def direction_kept(question: dict, answer: str, abstained: bool) -> bool | None:
-    """An answered target keeps the direction words its source states next to the gold figure
+    """An answered target (alone, in a list, or set against another) keeps the direction words its source states next to the gold figure
     (下降/提高/以上/力争 …), in the answer's own words, not only inside the quoted original.
 
     None when not measured: not a target, abstained, or the source states no direction by the figure.
     """
-    if abstained or should_abstain(question) or question["category"] != "target":
+    if abstained or should_abstain(question) or question["category"] not in FIGURE_CATEGORIES:
         return None
     stated = stated_directions(question)
     if not stated:

@@ -103,3 +103,8 @@ def test_the_tasks_of_one_action_not_the_list_of_actions(assistant):
     answer = assistant.ask("节能降碳增效行动有哪些任务？")
     assert "节能降碳增效行动共有5项任务" in answer.answer and "能源绿色低碳转型行动" not in answer.answer
     assert len(answer.citations) == 5
+
+
+def test_a_list_of_targets_keeps_each_direction(assistant):
+    answer = assistant.ask("2025年有哪些目标？")
+    assert "单位GDP能耗较2020年下降14.5%" in answer.answer and "单位GDP能耗较2020年力争下降15%" in answer.answer

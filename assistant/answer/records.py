@@ -79,7 +79,11 @@ def answer_chronicle(question: Question, evidence: Evidence) -> Draft | Abstain:
     best = max(events, key=lambda c: coverage(grams, c.text) + (0.2 / (1 + ranked[c.id]) if c.id in ranked else 0))
     score = coverage(grams, best.text)
     only_one_that_day = bool(date) and len(events) == 1
-    if (score < MIN_MATCH and not only_one_that_day) or not numbers_agree(question.text, best.text):
+    # A date leaves a few entries: the one that alone holds some of the question's words is the one asked.
+    singled_out = bool(date) and score >= MIN_MATCH / 2 and all(
+        coverage(grams, c.text) < score / 2 for c in events if c is not best
+    )
+    if (score < MIN_MATCH and not (only_one_that_day or singled_out)) or not numbers_agree(question.text, best.text):
         return Abstain("相关记载", Source(best))
     text = f"{best.date}：{best.text}" if best.date else best.text
     return Draft(text, (Source(best),), EVENT_MATCH, score)
