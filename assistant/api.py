@@ -438,7 +438,7 @@ def _add_middleware(app: FastAPI, max_upload_bytes: int, origins: tuple[str, ...
             allow_origins=list(origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
-            expose_headers=["Content-Disposition", "X-Planqa-Rows", "X-Planqa-Errors"],
+            expose_headers=["Content-Disposition", "X-Planqa-Rows", "X-Planqa-Errors", "X-Planqa-Skipped"],
         )
 
 
@@ -562,6 +562,10 @@ def _run_batch(service: AskService, caller: str, upload: UploadFile, column: str
         target,
         filename=f"{stem}_答案{suffix}",
         media_type=XLSX_MEDIA_TYPE if suffix == ".xlsx" else "text/csv; charset=utf-8",
-        headers={"X-Planqa-Rows": str(report.rows), "X-Planqa-Errors": str(report.errors)},
+        headers={
+            "X-Planqa-Rows": str(report.rows),
+            "X-Planqa-Errors": str(report.errors),
+            "X-Planqa-Skipped": str(report.skipped),
+        },
         background=BackgroundTask(shutil.rmtree, workdir, ignore_errors=True),
     )

@@ -2,8 +2,9 @@
 
 Offices send questions as an xlsx or csv with a 问题 column. Every original row, column and cell is
 kept in place (for xlsx the whole workbook: other sheets, title rows, formatting), and five columns
-are added: 答案, 出处章节, 原文摘录, 置信度, 方案是否明确. A bad row gets an error message in its 答案
-cell instead of stopping the run; each answered row is appended to a `.partial.jsonl` checkpoint
+are added: 答案, 出处章节, 原文摘录, 置信度, 方案是否明确. A row that is no question (blank, a formula, a
+合计 line, a 填表说明 footer, a section header) is left as it is and marked 跳过 / skipped with the
+reason; a bad question gets an error message in its 答案 cell instead of stopping the run; each answered row is appended to a `.partial.jsonl` checkpoint
 beside the output, so `resume=True` continues a run that was interrupted.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from .errors import INTERNAL_ERROR, InputFileError, PlanqaError
 from .models import Answerer
+from .questions import classify_row
 from .tables import write_atomic
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ MAX_ROWS = 2000
 MAX_COLUMNS = 256
 MAX_XLSX_UNPACKED_BYTES = 64 * 1024 * 1024  # a zip bomb is refused before openpyxl inflates it
 MAX_CSV_FIELD_CHARS = 1024 * 1024  # csv's own default (131,072) raises a bare csv.Error
+SKIP_PREFIX = "跳过 / skipped: "
 
 
 @dataclass
@@ -50,14 +53,16 @@ class BatchReport:
     answered: int = 0
     abstained: int = 0
     errors: int = 0
+    skipped: int = 0  # rows that hold no question (blank, formula, totals, instructions, section header)
     resumed: int = 0  # rows taken from the checkpoint of an interrupted run
     seconds: float = 0.0
     error_rows: list[int] = field(default_factory=list)  # 1-based spreadsheet row numbers
+    skipped_rows: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.rows} 行 / rows: {self.answered} answered ({self.abstained} 方案中未明确), "
-            f"{self.errors} errors, {self.resumed} resumed, {self.seconds:.1f}s → {self.output_path}"
+            f"{self.skipped} skipped, {self.errors} errors, {self.resumed} resumed, {self.seconds:.1f}s → {self.output_path}"
         )
 
 
@@ -297,9 +302,10 @@ def _answer_rows(
         for index in table.data_rows:
             if index in cells:
                 continue
-            question = _text(_cell_at(table.rows[index], table.question_col))
+            cell = _cell_at(table.rows[index], table.question_col)
+            question = _text(cell)
             is_formula = not question and (index, table.question_col) in table.formulas
-            cells[index] = FORMULA_CELLS if is_formula else answer_cells(assistant, question)
+            cells[index] = FORMULA_CELLS if is_formula else row_cells(assistant, cell)
             sidecar.write(json.dumps({"row": index, "question": question, "cells": cells[index]}, ensure_ascii=False) + "\n")
             sidecar.flush()
             bar.update(1)
@@ -309,9 +315,17 @@ def _answer_rows(
 
 
 FORMULA_CELLS: list[object] = [
-    ERROR_PREFIX + "问题单元格是没有保存结果的公式 / the question cell is a formula with no saved value: "
+    SKIP_PREFIX + "问题单元格是没有保存结果的公式 / the question cell is a formula with no saved value: "
     "open and save the file in Excel, or type the question as text", "", "", "", "",
 ]
+
+
+def row_cells(assistant: Answerer, cell: object) -> list[object]:
+    """A question is answered; a cell that holds none is skipped with the reason, never an error."""
+    kind = classify_row(cell)
+    if not kind.is_question:
+        return [SKIP_PREFIX + kind.reason, "", "", "", ""]
+    return answer_cells(assistant, _text(cell))
 
 
 def answer_cells(assistant: Answerer, question: str) -> list[object]:
@@ -357,7 +371,10 @@ def _load_checkpoint(checkpoint: Path, table: Table) -> dict[int, list[object]]:
 def _tally(report: BatchReport, table: Table, cells: dict[int, list[object]]) -> None:
     for index in table.data_rows:
         first = str(cells[index][0])
-        if first.startswith(ERROR_PREFIX):
+        if first.startswith(SKIP_PREFIX):
+            report.skipped += 1
+            report.skipped_rows.append(index + 1)
+        elif first.startswith(ERROR_PREFIX):
             report.errors += 1
             report.error_rows.append(index + 1)
         else:

@@ -17,6 +17,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import statistics
 import time
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .clean import chinese_numerals_to_digits, normalise_text
 from .config import PROJECT_ROOT, Settings
 from .errors import InputFileError, SettingsError
-from .models import Answerer
+from .models import DIRECTION_WORDS, Answerer
 
 if TYPE_CHECKING:
     from .answer import Assistant
@@ -83,6 +84,40 @@ def is_correct(question: dict, answer: str, abstained: bool) -> bool:
         return False
     any_of = question.get("any_of") or []
     return not any_of or any(match_form(s) in got for s in any_of)
+
+
+FIGURE_CATEGORIES = ("target", "aggregate", "conflict")  # answers that state figures: single, listed, compared
+QUOTED = re.compile(r"[（(]原文[:：].*?[)）]|“[^”]*”|「[^」]*」")
+
+
+def direction_kept(question: dict, answer: str, abstained: bool) -> bool | None:
+    """An answered target (alone, in a list, or set against another) keeps the direction words its source states next to the gold figure
+    (下降/提高/以上/力争 …), in the answer's own words, not only inside the quoted original.
+
+    None when not measured: not a target, abstained, or the source states no direction by the figure.
+    """
+    if abstained or should_abstain(question) or question["category"] not in FIGURE_CATEGORIES:
+        return None
+    stated = stated_directions(question)
+    if not stated:
+        return None
+    told = match_form(QUOTED.sub("", answer))
+    return all(word in told for word in stated)
+
+
+def stated_directions(question: dict) -> set[str]:
+    """The direction words of the gold sentence within a few characters of a gold figure."""
+    quotes = question.get("source_quote") or []
+    figures = [match_form(f) for f in question["must_include"] if re.search(r"\d", f)]
+    stated = set()
+    for quote in [quotes] if isinstance(quotes, str) else quotes:
+        text = match_form(quote)
+        for figure in figures:
+            for found in re.finditer(re.escape(figure), text):
+                before = re.split(r"[,，;；。]", text[max(0, found.start() - 8) : found.start()])[-1]
+                window = before + text[found.start() : found.end() + 2]  # the figure's own clause part
+                stated |= {w for w in DIRECTION_WORDS if w in window}
+    return stated
 
 
 def locate(quote: str, texts: dict[str, str]) -> list[tuple[str, int, int]]:
@@ -262,6 +297,7 @@ def run_eval(
                     abstained=abstained,
                     seconds=round(seconds, 4),
                     correct=is_correct(q, text, abstained),
+                    direction_kept=direction_kept(q, text, abstained),
                     cites_gold=contains_any(citations, gold) if gold else None,
                     verbatim=any(is_verbatim(c, texts) for c in citations),
                     citation=citations[0].to_dict() if citations else None,
@@ -326,8 +362,12 @@ def ours_metrics(results: list[dict]) -> dict:
     abstained = [r for r, o in ours if o["abstained"]]
     unanswerable = [o for r, o in ours if r["category"] == "unanswerable"]
     seconds = [o["seconds"] for _, o in ours]
+    directed = [(r, o) for r, o in ours if o.get("direction_kept") is not None]
     return {
         "accuracy": share(sum(o["correct"] for _, o in ours), len(ours)),
+        "direction_kept": share(sum(o["direction_kept"] for _, o in directed), len(directed)),
+        "direction_questions": len(directed),
+        "direction_lost": [r["id"] for r, o in directed if not o["direction_kept"]],
         "citation_accuracy": share(sum(o["cites_gold"] for o in cited), len(cited)),
         "citation_questions": len(cited),
         "verbatim_citation_share": share(sum(o["verbatim"] for _, o in answered), len(answered)),
@@ -373,6 +413,8 @@ def tables(summary: dict) -> list[str]:
             f"accuracy (ours): {pct(summary['accuracy'])}",
             f"citation accuracy: {pct(summary['citation_accuracy'])} of {summary['citation_questions']} answered questions with a gold quote",
             f"verbatim citations: {pct(summary['verbatim_citation_share'])} of answered questions",
+            f"direction kept: {pct(summary.get('direction_kept'))} of {summary.get('direction_questions', 0)} answered targets "
+            "whose source states a direction word by the figure",
             f"abstention: precision {pct(ab['precision'])}, recall {pct(ab['recall'])} "
             f"({ab['abstained']} abstained, {ab['unanswerable']} unanswerable)",
             f"latency (warm): p50 {lat['p50']} ms, p95 {lat['p95']} ms (load average {summary['load_average']:.1f})",
@@ -580,6 +622,7 @@ def score_question(assistant: Any, q: dict, texts: dict[str, str]) -> dict:
         "abstained": abstained,
         "should_abstain": should_abstain(q),
         "correct": is_correct(q, text, abstained),
+        "direction_kept": direction_kept(q, text, abstained),
         "cites_gold": contains_any(citations, gold) if gold else None,
         "verbatim": any(is_verbatim(c, texts) for c in citations),
         "first_doc_right": (cited_doc(citations[0]) in docs if citations else False) if docs else None,
@@ -612,6 +655,7 @@ def summarise_set(name: str, rows: list[dict]) -> dict:
         },
         "by_form": {f: rate([r for r in rows if r["form"] == f], "correct") for f in groups["form"]},
         "citation_accuracy": rate([r for r in answered if not r["should_abstain"]], "cites_gold"),
+        "direction_kept": rate(rows, "direction_kept"),
         "verbatim_citation_share": rate(answered, "verbatim"),
         "first_citation_doc": rate([r for r in answerable if not r["abstained"]], "first_doc_right"),
         "uncovered_abstention": share(sum(r["abstained"] for r in uncovered), len(uncovered)),
@@ -661,6 +705,7 @@ def set_floor_problems(summaries: Sequence[dict], sets: Sequence[EvalSet]) -> li
 SET_METRICS = (
     "accuracy",
     "citation_accuracy",
+    "direction_kept",
     "first_citation_doc",
     "uncovered_abstention",
     "abstention_precision",

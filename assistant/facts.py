@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, replace
 
 from .clean import chinese_number_value
-from .models import BOUND_COMPARATORS, Clause, MetaFact, Responsibility, Target
+from .models import BOUND_COMPARATORS, Clause, MetaFact, Responsibility, Target, direction_of
 
 # --- responsible units ------------------------------------------------------------------------
 UNIT_WORDS = r"(?:负责|责任单位|牵头单位|负责单位|负责部门|责任部门|牵头部门|配合单位|参加单位|牵头)"
@@ -296,8 +296,10 @@ def _segment_targets(
         if not comparator and year is None and not suffix and re.match(r"[\u4e00-\u9fff]", rest):
             continue  # a bare count in running text without a deadline ("4条国际物流大通道") is description
         indicator, baseline = _indicator(before, comparator, rest)
+        direction = direction_of(comparator)
         if not indicator and previous is not None:
             indicator, baseline = previous.indicator, baseline or previous.baseline
+            direction = direction or previous.direction  # "下降14.5%，力争达到15%": 15% is a fall too
         qualifiers = [w for w in PREFIX_QUALIFIER_WORDS if w in segment[: match.start()]]
         qualifiers += [suffix] if suffix else []
         if comparator in BOUND_COMPARATORS:
@@ -318,6 +320,7 @@ def _segment_targets(
             start=start,
             end=end,
             segment=segment.strip(",，:：。;； "),
+            direction=direction,
         )
         found.append(target)
         previous = target

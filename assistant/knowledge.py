@@ -172,6 +172,7 @@ def _ledger_row(knowledge: Knowledge, target: Target) -> LedgerRow:
         clause_id=clause.id,
         quote=knowledge.quote(clause.doc, target.start, target.end),
         plan=plan_title(knowledge, clause.doc),
+        direction="、".join(target.direction_words),
     )
 
 

@@ -73,11 +73,24 @@ class Target:
     start: int  # span of that sentence in the original document
     end: int
     segment: str = ""  # the comma-separated part of the sentence with the figure ("…比重提高到27%以上")
+    direction: str = ""  # 下降 / 提高 / 增长 / 控制在 / 不低于 …; "力争达到15%" after "下降14.5%" inherits 下降
 
     @property
     def display(self) -> str:
-        """The figure with its qualifiers as the plan states it, e.g. "不低于16.24万千瓦"."""
-        return self.figure(self.comparator if self.comparator in BOUND_COMPARATORS else "")
+        """The figure with its direction and qualifiers as the plan states it: "较2020年下降14.5%"."""
+        return f"{self.baseline or ''}{self.figure(self.verb)}"
+
+    @property
+    def verb(self) -> str:
+        """The comparator as told: a count's verb is left out, a neutral 达到 gives way to an inherited direction."""
+        if self.direction and self.comparator in NEUTRAL_COMPARATORS:
+            return self.direction
+        return "" if self.comparator in COUNTING_COMPARATORS else self.comparator
+
+    @property
+    def direction_words(self) -> tuple[str, ...]:
+        """Every word that says which way the target points, its direction verb and its qualifiers."""
+        return tuple(dict.fromkeys(w for w in (self.direction, *self.qualifier.split("、")) if w))
 
     def figure(self, comparator: str) -> str:
         """Qualifiers in the plan's order around the value: "力争" + comparator + "27%" + "以上"."""
@@ -90,6 +103,21 @@ class Target:
 PREFIX_QUALIFIERS = ("力争", "确保", "基本", "原则上")
 SUFFIX_QUALIFIERS = ("及以上", "及以下", "以上", "左右", "以内", "以下")
 BOUND_COMPARATORS = ("不低于", "不高于", "不少于", "不超过", "不小于")
+NEUTRAL_COMPARATORS = ("", "达到", "达")
+COUNTING_COMPARATORS = ("完成", "建成", "新增", "创建", "新建", "打造", "引进", "建设", "改造")
+# The words that say which way a target points; a figure told without its word changes its meaning.
+DIRECTION_WORDS = ("下降", "降低", "提高", "增长", "控制在", "不低于", "不高于", "以上", "以内", "左右", "力争")
+# A comparator's direction: "提高到" → 提高, "降至" → 降低 (first match wins).
+DIRECTION_OF = (
+    ("下降", "下降"), ("降至", "降低"), ("降低", "降低"), ("提高", "提高"), ("提升", "提高"), ("增长", "增长"),
+    ("控制在", "控制在"), ("不低于", "不低于"), ("不少于", "不低于"), ("不小于", "不低于"), ("不高于", "不高于"),
+    ("不超过", "不高于"), ("稳定在", "稳定在"), ("保持在", "保持在"),
+)
+
+
+def direction_of(comparator: str) -> str:
+    """The direction a comparator states ("" for 达到 or a count's verb)."""
+    return next((direction for word, direction in DIRECTION_OF if comparator.startswith(word)), "")
 
 
 @dataclass(frozen=True)
@@ -171,7 +199,7 @@ class LedgerRow:
     value: str  # the figure as written, "16.24"
     unit: str
     qualifier: str
-    statement: str  # the figure with its qualifiers as the plan states it, "不低于16.24万千瓦"
+    statement: str  # the figure with its baseline, direction and qualifiers as the plan states it, "较2020年下降14.5%"
     year: int | None
     baseline: str
     lead_unit: str
@@ -179,6 +207,7 @@ class LedgerRow:
     clause_id: str
     quote: str  # verbatim sentence of the original file
     plan: str = ""  # the title of the plan that sets it
+    direction: str = ""  # 下降 / 提高 / 不低于 … and the qualifiers 以上 / 左右 / 力争, joined by "、"
 
     @property
     def units(self) -> tuple[str, ...]:

@@ -40,13 +40,19 @@ ELLIPSIS_START = re.compile(r"^(?:那么?|那|还有|另外|再问|再请问|同
 ELLIPSIS_REFERENCE = re.compile(r"它|其中|这项|该项|这个任务|该任务|这一任务|上述|前述|同一|这条|该条|这个指标|该指标")
 ELLIPSIS_END = re.compile(r"呢\s*[?？]?\s*$|如何呢|怎么样\s*[?？]?\s*$")
 INTERROGATIVE = re.compile(
-    r"谁|哪个(?:部门|单位)|哪些(?:部门|单位)|什么时候|何时|哪一年|哪年|多少|多大|几[个项家座条次]|哪些|哪几|是否|有没有"
+    r"谁|哪个(?:部门|单位)|哪些(?:部门|单位)|什么时候|何时|哪一年|哪年|哪天|几号|多少|多大|几[个项家座条次]|哪些|哪几|是否|有没有"
 )
 ENGLISH_FILLER = (
     r"\b(?:the|a|an|of|for|on|in|at|by|to|is|are|was|be|will|should|must|what|which|does|do|did|its|this|that|"
     r"there|under|set|plan|plans|according|please|s)\b|'s?"
 )
 YEAR_PAIR = re.compile(r"(20\d\d)\s*年?\s*(?:和|与|及|、|以及|跟)\s*(20\d\d)\s*年")
+# "第50次和第51次", "300米和500米": two numbers with the same word, each one part of the question.
+NUMBER_PAIR = re.compile(r"(第?)(\d+(?:\.\d+)?)([次米个号项])(?:和|与|及|、|以及|跟)\1(\d+(?:\.\d+)?)\3")
+# What a follow-up keeps of the question before it: from its year or its question word on.
+ASK_START = re.compile(r"20\d\d年|由|要|应|将|" + INTERROGATIVE.pattern)
+# English words left once the glossary has run: dropped, but acronyms and figures (PUE, PM2.5, R&D) stay.
+PLAIN_ENGLISH_WORD = re.compile(r"\b[A-Za-z][a-z]+(?:-[a-z]+)*\b")
 
 
 @dataclass(frozen=True)
@@ -123,9 +129,11 @@ def english_to_chinese(text: str) -> str:
     """Map an English question onto the plans' Chinese terms; figures, years and acronyms stay."""
     text = re.sub(r"\b(?:by|in|for|until|before)\s+(20\d\d)\b", r"\1年", text, flags=re.IGNORECASE)
     text = re.sub(r"\b(20\d\d)\b(?!年)", r"\1年", text)
+    text = re.sub(r"\b(\d+)(?:st|nd|rd|th)\b", r"第\1次", text)
     for pattern, chinese in english_terms():
         text = pattern.sub(chinese, text)
     text = re.sub(ENGLISH_FILLER, " ", text, flags=re.IGNORECASE)
+    text = PLAIN_ENGLISH_WORD.sub(" ", re.sub(r"[()（）]", " ", text))
     text = re.sub(r"\s+", "", text).rstrip("?？")
     return text + ("？" if INTERROGATIVE.search(text) else "是多少？")
 
@@ -144,6 +152,10 @@ def split_parts(text: str) -> list[str]:
         template = text[: pair.start()] + "{year}年" + text[pair.end() :]
         template = template.replace("分别", "")
         return [template.format(year=year) for year in pair.groups()]
+    if "分别" in text and (pair := NUMBER_PAIR.search(text)):
+        prefix, first, word, second = pair.groups()
+        head, tail = text[: pair.start()], text[pair.end() :].replace("分别", "")
+        return [f"{head}{prefix}{number}{word}{tail}" for number in (first, second)]
     asks = list(INTERROGATIVE.finditer(text))
     if len(asks) < 2:
         return [text]
@@ -177,3 +189,20 @@ def classify_row(cell: object) -> RowKind:
     if len(text) <= 20 and not re.search(r"[?？]", text) and not INTERROGATIVE.search(text) and LEADING_LABEL.match(text):
         return RowKind(False, "分节标题 / section header")
     return RowKind(True)
+
+
+def complete_follow_up(text: str, previous: str) -> str:
+    """An elliptical follow-up read with the question before it: "那垃圾分类呢？" after "老旧小区改造谁牵头？"
+    asks "垃圾分类谁牵头？"; "它由谁牵头？" puts the earlier topic in place of "它".
+
+    A follow-up that only changes the year is left to the caller (it replaces the year in place).
+    """
+    core = ELLIPSIS_END.sub("", ELLIPSIS_START.sub("", re.sub(r"[?？。!！\s]", "", text)))
+    ask = ASK_START.search(previous)
+    topic = re.sub(r"(?:的|是|为)+$", "", previous[: ask.start()] if ask else previous.rstrip("?？"))
+    asked = previous[ask.start() :] if ask else "？"
+    if reference := ELLIPSIS_REFERENCE.search(core):
+        return core[: reference.start()] + topic + core[reference.end() :] + "？"
+    if not core or INTERROGATIVE.search(core):
+        return text
+    return core + asked

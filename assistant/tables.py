@@ -22,6 +22,7 @@ LEDGER_HEADERS = {
     "value": "目标值",
     "unit": "单位",
     "qualifier": "限定词",
+    "direction": "方向",
     "statement": "表述",
     "year": "年份",
     "baseline": "基准",

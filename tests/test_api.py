@@ -103,7 +103,10 @@ def test_targets_xlsx(client):
     response = client.get("/api/targets", params={"format": "xlsx", "year": 2030})
     assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
     rows = list(load_workbook(io.BytesIO(response.content)).active.values)
-    assert rows[0][:3] == ("行动", "任务", "指标") and any(r[6] == "31%以上" for r in rows[1:])
+    headers = rows[0]
+    assert headers[:3] == ("行动", "任务", "指标") and "方向" in headers
+    statement, direction = headers.index("表述"), headers.index("方向")
+    assert any(r[statement] == "提高到31%以上" and r[direction] == "提高、以上" for r in rows[1:])
 
 
 def test_targets_bad_params_are_422(client):
@@ -127,11 +130,12 @@ def test_batch_xlsx_round_trip(client):
     data = xlsx_bytes([["序号", "问题"], [1, "2030年非化石能源消费比重的目标是多少？"], [2, None]])
     response = client.post("/api/batch", files={"file": ("问卷.xlsx", data)})
     assert response.status_code == 200
-    assert response.headers["x-planqa-rows"] == "2" and response.headers["x-planqa-errors"] == "1"
+    assert response.headers["x-planqa-rows"] == "2" and response.headers["x-planqa-errors"] == "0"
+    assert response.headers["x-planqa-skipped"] == "1"  # the blank row holds no question: skipped, not an error
     rows = list(load_workbook(io.BytesIO(response.content)).active.values)
     assert rows[0] == ("序号", "问题", "答案", "出处章节", "原文摘录", "置信度", "方案是否明确")
     assert "31%" in rows[1][2] and rows[1][6] == "是"
-    assert rows[2][2].startswith("错误")
+    assert rows[2][2].startswith("跳过 / skipped")
 
 
 def test_batch_csv_with_other_column(client):

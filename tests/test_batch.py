@@ -51,7 +51,7 @@ def test_xlsx_rows_and_columns_kept(assistant, tmp_path):
     before = source.read_bytes()
     report = answer_questionnaire(assistant, source, tmp_path / "a.xlsx", progress=False)
     assert source.read_bytes() == before
-    assert (report.rows, report.errors, report.answered, report.abstained) == (5, 1, 4, 1)
+    assert (report.rows, report.errors, report.skipped, report.answered, report.abstained) == (5, 0, 1, 4, 1)
     workbook = load_workbook(tmp_path / "a.xlsx")
     assert workbook.sheetnames == ["问卷", "说明"] and workbook["说明"]["A1"].value == "这张表必须原样保留"
     rows = list(workbook["问卷"].values)
@@ -63,7 +63,7 @@ def test_xlsx_rows_and_columns_kept(assistant, tmp_path):
     assert "31%" in first[3] and "二、主要目标" in first[4] and "31%" in first[5]
     assert 0 <= first[6] <= 1 and first[7] == "是"
     assert abstained[7] == "否" and "方案中未明确" in abstained[3]
-    assert empty[3].startswith("错误") and "empty" in empty[3]
+    assert empty[3].startswith("跳过 / skipped") and "blank" in empty[3] and not empty[7]
     assert not checkpoint_path(tmp_path / "a.xlsx").exists()
 
 
@@ -142,7 +142,7 @@ def test_csv_in_csv_out(assistant, tmp_path):
         rows = list(csv.reader(handle))
     assert rows[0] == ["编号", "问题", "备注", *ANSWER_COLUMNS] and len(rows) == 4
     assert [r[:3] for r in rows[1:]] == [["1", "2030年非化石能源消费比重的目标是多少？", "a"], ["2", "", "b"], ["3", "老旧小区改造谁牵头？", "c"]]
-    assert "31%" in rows[1][3] and rows[2][3].startswith("错误") and report.errors == 1
+    assert "31%" in rows[1][3] and rows[2][3].startswith("跳过") and (report.errors, report.skipped) == (0, 1)
 
 
 def test_gbk_csv_to_xlsx(assistant, tmp_path):
@@ -177,7 +177,31 @@ def test_a_bug_in_one_row_is_an_internal_error_cell_and_the_rest_are_answered(as
     source = make_xlsx(tmp_path / "q.xlsx")
     report = answer_questionnaire(Buggy(assistant), source, tmp_path / "a.xlsx", progress=False)
     rows = list(load_workbook(tmp_path / "a.xlsx").active.values)
-    assert report.errors == 2 and report.error_rows == [3, 5]  # the bug, and the empty row
+    assert report.errors == 1 and report.error_rows == [3] and report.skipped_rows == [5]  # the bug; the empty row is skipped
     assert "internal error" in rows[2][3] and "bug" not in rows[2][3]
     assert "31%" in rows[1][3] and "方案中未明确" in rows[3][3] and not rows[5][3].startswith("错误")
     assert any(r.exc_info and isinstance(r.exc_info[1], KeyError) for r in caplog.records)
+
+
+def test_rows_that_are_no_questions_are_skipped_with_the_reason(assistant, tmp_path):
+    rows = ["一、能源目标", "1、森林覆盖率2025年目标是多少？（第1题）", "合计", "=SUM(A2:A3)", "填表说明：每格填一个问题"]
+    source = make_xlsx(tmp_path / "q.xlsx", questions=rows)
+    report = answer_questionnaire(assistant, source, tmp_path / "a.xlsx", progress=False)
+    assert (report.rows, report.answered, report.skipped, report.errors) == (5, 1, 4, 0)
+    assert report.skipped_rows == [2, 4, 5, 6]
+    body = list(load_workbook(tmp_path / "a.xlsx")["问卷"].values)[1:]
+    assert [r[1] for r in body] == rows  # every question cell as written, label included
+    reasons = [r[3] for r in body]
+    assert all(reasons[i].startswith("跳过 / skipped") for i in (0, 2, 3, 4))
+    # an xlsx formula with no saved value is named as a formula, not as a blank or an empty question
+    assert "section header" in reasons[0] and "totals" in reasons[2] and "formula" in reasons[3] and "instructions" in reasons[4]
+    assert "67%" in reasons[1] and body[1][7] == "是"
+
+
+def test_a_formula_in_a_csv_is_skipped(assistant, tmp_path):
+    source = tmp_path / "q.csv"
+    source.write_text("问题\n=SUM(B2:B9)\n老旧小区改造谁牵头？\n", encoding="utf-8")
+    report = answer_questionnaire(assistant, source, tmp_path / "a.csv", progress=False)
+    assert (report.skipped, report.answered, report.errors) == (1, 1, 0)
+    rows = list(csv.reader(open(tmp_path / "a.csv", encoding="utf-8-sig")))
+    assert rows[1][0] == "=SUM(B2:B9)" and "formula" in rows[1][1]

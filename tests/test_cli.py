@@ -18,7 +18,8 @@ def test_targets_xlsx_file(tmp_path):
     assert main(["targets", "--year", "2030", "-o", str(out)]) == 0
     rows = list(load_workbook(out).active.values)
     assert rows[0][:3] == ("行动", "任务", "指标")
-    assert any(r[6] == "31%以上" for r in rows[1:])
+    statement = rows[0].index("表述")
+    assert any(r[statement] == "提高到31%以上" for r in rows[1:])
 
 
 def test_clauses_json(capsys):

@@ -11,6 +11,7 @@ from assistant.evaluate import (
     Span,
     check_floor,
     contains,
+    direction_kept,
     first_rank,
     is_correct,
     is_verbatim,
@@ -263,3 +264,13 @@ def test_run_set_scores_documents_history_and_uncovered_regions(assistant, tmp_p
         [summary], [EvalSet("tiny", path, (), floor={"accuracy": 1.0, "first_citation_doc": 0.4})]
     )
     assert (summary["accuracy"] == 1.0) == (problems == [])
+
+
+def test_direction_kept_is_checked_in_the_answers_own_words():
+    q = {"category": "target", "must_include": ["14.5%"], "source_quote": "单位GDP能耗较2020年下降14.5%,力争达到15%"}
+    assert direction_kept(q, "单位GDP能耗较2020年下降14.5%（原文：单位GDP能耗较2020年下降14.5%）", False) is True
+    # the word only inside the quoted original does not count: the answer itself dropped it
+    assert direction_kept(q, "单位GDP能耗14.5% 较2020年（原文：单位GDP能耗较2020年下降14.5%）", False) is False
+    assert direction_kept(q, "方案中未明确", True) is None
+    assert direction_kept({**q, "source_quote": "建成绿色园区1家", "must_include": ["1家"]}, "1家", False) is None
+    assert direction_kept({**q, "category": "responsible"}, "x", False) is None

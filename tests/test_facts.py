@@ -11,7 +11,7 @@ def targets_for(knowledge, indicator):
 
 def test_non_fossil_share(knowledge):
     found = {(t.year, t.display) for t in targets_for(knowledge, "非化石能源消费比重")}
-    assert found == {(2025, "27%以上"), (2030, "31%以上")}
+    assert found == {(2025, "提高到27%以上"), (2030, "提高到31%以上")}
 
 
 def test_new_energy_capacity(knowledge):
@@ -27,11 +27,13 @@ def test_pue_of_new_large_data_centres(knowledge):
 
 def test_baseline_and_strive_value(knowledge):
     energy = [t for t in knowledge.targets if t.indicator == "单位GDP能耗"]
-    assert [(t.display, t.baseline) for t in energy] == [("14.5%", "较2020年"), ("力争15%", "较2020年")]
+    # the direction is never dropped: "力争达到15%" after "下降14.5%" is a fall of 15%
+    assert [(t.display, t.baseline) for t in energy] == [("较2020年下降14.5%", "较2020年"), ("较2020年力争下降15%", "较2020年")]
+    assert [t.direction_words for t in energy] == [("下降",), ("下降", "力争")]
 
 
 def test_forest_cover_is_stated_twice(knowledge):
-    assert {t.display for t in targets_for(knowledge, "森林覆盖率")} == {"67%以上", "61.86%以上"}
+    assert {t.display for t in targets_for(knowledge, "森林覆盖率")} == {"稳定在67%以上", "稳定在61.86%以上"}
 
 
 def test_descriptive_figures_are_not_targets(knowledge):
@@ -73,7 +75,8 @@ def test_ledger_filters(knowledge):
     forestry = ledger_rows(knowledge, unit="林业局")
     assert forestry and all("区林业局" in r.units for r in forestry)
     rows_2030 = ledger_rows(knowledge, year=2030)
-    assert {r.statement for r in rows_2030} >= {"31%以上", "40%", "65%"}
+    assert {r.statement for r in rows_2030} >= {"提高到31%以上", "达到40%", "提升至65%"}
+    assert {r.direction for r in rows_2030 if r.statement == "提高到31%以上"} == {"提高、以上"}
     assert all(r.year == 2030 for r in rows_2030)
 
 

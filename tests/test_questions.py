@@ -1,8 +1,10 @@
 """Reading questions as officials write them (assistant/questions.py): small synthetic inputs."""
 
+import re
+
 import pytest
 
-from assistant.questions import classify_row, is_elliptical, read_question, split_parts
+from assistant.questions import classify_row, complete_follow_up, is_elliptical, read_question, split_parts
 
 PLAIN = "森林覆盖率2025年目标是多少？"
 
@@ -89,3 +91,24 @@ def test_rows_that_are_not_questions_are_skipped_with_a_reason(cell: object, rea
 
 def test_a_question_row_is_a_question() -> None:
     assert classify_row("一、森林覆盖率2025年目标是多少？").is_question
+
+
+def test_pairs_of_numbered_things_split_into_parts() -> None:
+    assert split_parts("第50次和第51次常务会议分别是哪天开的？") == ["第50次常务会议是哪天开的？", "第51次常务会议是哪天开的？"]
+    assert split_parts("中心城区300米和500米公交站点覆盖率分别要达到多少？") == [
+        "中心城区300米公交站点覆盖率要达到多少？",
+        "中心城区500米公交站点覆盖率要达到多少？",
+    ]
+    assert split_parts("300米和500米的站点有几个？") == ["300米和500米的站点有几个？"]  # no 分别: one question
+
+
+def test_a_follow_up_takes_the_earlier_ask_or_topic() -> None:
+    assert complete_follow_up("那垃圾分类呢？", "老旧小区改造谁牵头？") == "垃圾分类谁牵头？"
+    assert complete_follow_up("建筑垃圾呢？", "工业固废综合利用率2025年要达到多少？") == "建筑垃圾2025年要达到多少？"
+    assert complete_follow_up("它由谁牵头？", "老旧小区改造的数量目标是多少？") == "老旧小区改造的数量目标由谁牵头？"
+
+
+def test_english_words_outside_the_glossary_are_dropped_but_acronyms_stay() -> None:
+    text = read_question("What annual average PM2.5 concentration should the urban area reach by 2025?").text
+    assert "PM2.5" in text and "2025年" in text and not re.search(r"[a-z]{3,}", text)
+    assert "第50次常务会议" in read_question("On which day was the 50th executive meeting held?").text

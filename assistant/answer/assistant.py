@@ -9,8 +9,9 @@ from ..config import Settings, load_settings
 from ..errors import InputFileError
 from ..knowledge import Knowledge, load_knowledge
 from ..models import Answer
+from ..questions import AskedQuestion, is_elliptical, read_question, split_parts
 from ..scope import Scope
-from .drafts import compose, per_plan
+from .drafts import compose, join_parts, per_plan
 from .evidence import Evidence
 from .question import normalise, parse, validate
 from .routes import route_for
@@ -46,34 +47,49 @@ class Assistant:
         return cls(knowledge, retriever, settings, GroundedGenerator.from_settings(settings))
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+        """Read the question first (labels, courtesies, script, English); the conversation only for an
+        elliptical question; a multi-part question part by part, joined into one answer."""
         raw = validate(question, self.settings.max_question_chars)
-        answer = self._scoped(raw, history or [])
+        asked = read_question(raw)
+        earlier = self._earlier(asked, history or [])
+        answers = [self._scoped(raw, part, earlier) for part in split_parts(asked.text)]
+        answer = answers[0] if len(answers) == 1 else join_parts(raw, answers)
         return self.generator.rewrite(answer) if self.generator else answer
 
-    def _scoped(self, raw: str, history: list[tuple[str, str]]) -> Answer:
+    @staticmethod
+    def _earlier(asked: AskedQuestion, history: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The conversation, read (labels gone) — only when the question cannot stand alone."""
+        if not history or not is_elliptical(asked.text):
+            return []
+        return [(read_question(q).text, a) for q, a in history if isinstance(q, str) and q.strip()]
+
+    def _scoped(self, raw: str, text: str, history: list[tuple[str, str]]) -> Answer:
         """Answer from the plans the question names: one plan, each plan in turn, or a place not loaded."""
-        scope = self.shelf.scope(normalise(raw), history)
+        scope = self.shelf.scope(normalise(text), history)
         if scope.missing and not scope.docs:
             return Answer(raw, self.shelf.uncovered(scope), "scope", 0.0, True, ())
         if len(scope.docs) > 1:
-            answer = self._per_plan(raw, history, scope)
+            answer = self._per_plan(raw, text, history, scope)
         else:
-            answer = self._answer(raw, history, self.shelf.view(frozenset(scope.docs) or None), self.shelf.many)
+            answer = self._answer(raw, text, history, self.shelf.view(frozenset(scope.docs) or None), self.shelf.many)
         if scope.missing:  # "苏州和成都…": the loaded one is answered, the missing one named
             answer = replace(answer, answer=f"{answer.answer}\n（未载入{'、'.join(scope.missing)}的方案，无法回答该地部分。）")
         return answer
 
-    def _per_plan(self, raw: str, history: list[tuple[str, str]], scope: Scope) -> Answer:
+    def _per_plan(self, raw: str, text: str, history: list[tuple[str, str]], scope: Scope) -> Answer:
         """Each plan answers on its own line; plans of different levels are also set side by side."""
-        answers = [(self.shelf.title(doc), self._answer(raw, history, self.shelf.view(frozenset({doc})), False)) for doc in scope.docs]
-        answer = per_plan(raw, answers, compares(normalise(raw), scope))
-        if not answer.abstained and asks_levels(normalise(raw), scope.docs, self.knowledge):
+        answers = [
+            (self.shelf.title(doc), self._answer(raw, text, history, self.shelf.view(frozenset({doc})), False))
+            for doc in scope.docs
+        ]
+        answer = per_plan(raw, answers, compares(normalise(text), scope))
+        if not answer.abstained and asks_levels(normalise(text), scope.docs, self.knowledge):
             if lines := level_lines(self.knowledge, [a for _, a in answers]):
                 answer = replace(answer, answer="\n".join([answer.answer, *lines]))
         return answer
 
-    def _answer(self, raw: str, history: list[tuple[str, str]], view: View, label: bool) -> Answer:
-        text = without_doc_numbers(raw)
+    def _answer(self, raw: str, text: str, history: list[tuple[str, str]], view: View, label: bool) -> Answer:
+        text = without_doc_numbers(text)
         named = tuple(self.shelf.words(normalise(text)))
         parsed = parse(text, history, view.plan.places + named)
         evidence = Evidence(parsed, view.knowledge, view.plan, self.retriever, view.docs)

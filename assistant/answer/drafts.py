@@ -100,6 +100,18 @@ def compose(raw: str, intent: str, outcome: Draft | Abstain, evidence: Evidence,
     return Answer(raw, text, intent, NOTHING_FOUND.confidence(0.0), True, citations)
 
 
+def join_parts(raw: str, parts: list[Answer]) -> Answer:
+    """One answer for a multi-part question: each part's text in order, every part's citations.
+
+    It abstains only when every part does; its confidence is that of the least sure part.
+    """
+    answered = [part for part in parts if not part.abstained] or parts
+    text = "；".join(part.answer.rstrip("。；") for part in parts) + "。"
+    citations = tuple(dict.fromkeys(c for part in parts for c in part.citations))
+    confidence = min(part.confidence for part in answered)
+    return Answer(raw, text, answered[0].intent, confidence, all(p.abstained for p in parts), citations)
+
+
 def cite(knowledge: Knowledge, source: Source) -> Citation:
     clause = source.clause
     start = clause.start if source.start is None else source.start

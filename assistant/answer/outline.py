@@ -39,6 +39,8 @@ def answer_list_actions(question: Question, evidence: Evidence) -> Draft | Absta
     plan = evidence.plan
     if not plan.actions:
         return Abstain()
+    if "任务" in question.text and _action_named(question, plan.actions):
+        return answer_count_tasks(question, evidence)  # "节能降碳增效行动有哪些任务": that action's tasks
     if ASKS_TOTAL.search(question.text):
         counts = {name: sum(1 for c in clauses if c.kind == "task") for name, clauses in plan.actions.items()}
         text = f"{len(counts)}大行动共有{sum(counts.values())}项具体任务：" + "；".join(
@@ -51,13 +53,19 @@ def answer_list_actions(question: Question, evidence: Evidence) -> Draft | Absta
     return Draft(text, sources, STRUCTURE)
 
 
+def _action_named(question: Question, actions: dict) -> str:
+    """The one action the question names by its title ("" when none does)."""
+    grams = question.grams_without(r"行动|任务|几项|多少|有哪些|包括|哪几项|哪些")
+    name = max(actions, key=lambda a: coverage(grams, a))
+    return name if coverage(grams, name) >= NAMES_A_PART else ""
+
+
 def answer_count_tasks(question: Question, evidence: Evidence) -> Draft | Abstain:
     actions = evidence.plan.actions
     if not actions:
         return Abstain()
-    grams = question.grams_without(r"行动|任务|几项|多少|有哪些")
-    name = max(actions, key=lambda a: coverage(grams, a))
-    if coverage(grams, name) < NAMES_A_PART:
+    name = _action_named(question, actions)
+    if not name:
         return Abstain("该行动")
     tasks = [c for c in actions[name] if c.kind == "task"]
     text = f"{name}共有{len(tasks)}项任务：" + "；".join(c.title for c in tasks) + "。"

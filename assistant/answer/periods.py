@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-from ..facts import COUNT_VERBS
 from ..models import Target
 from .plan import segment_of
 
@@ -21,8 +20,7 @@ def describe_target(target: Target) -> str:
     when = f"到{target.year}年，" if target.year else ""
     if target.period:
         when = f"{period_label(target.period)}，"
-    figure = target.figure("" if target.comparator in COUNT_VERBS else target.comparator)
-    return f"{when}{target.indicator}{target.baseline or ''}{figure}（原文：{segment_of(target)}）"
+    return f"{when}{target.indicator}{target.display}（原文：{segment_of(target)}）"
 
 
 def period_label(period: str) -> str:

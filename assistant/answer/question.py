@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..clean import chinese_numerals_to_digits, normalise_text
 from ..errors import QuestionError
 from ..facts import canonical_unit, unit_aliases
+from ..questions import complete_follow_up
 from .text import YEAR, apply_synonyms, bigrams
 
 FOLLOW_UP_WORDS = re.compile(r"^(那么?|那|还有|另外|再问)|呢$|[?？。]$|呢[?？]?$")
@@ -46,7 +47,11 @@ def normalise(text: str) -> str:
 
 
 def parse(raw: str, history: list[tuple[str, str]], places: tuple[str, ...] = ()) -> Question:
-    """Normalise once, complete a follow-up from the previous question, find the year and the units."""
+    """Normalise once, complete a follow-up from the previous question, find the year and the units.
+
+    `raw` is the question already read (labels and courtesies gone); `history` is passed only for an
+    elliptical question (`Assistant.ask` decides), so a complete question reads the same either way.
+    """
     text = apply_synonyms(with_context(normalise(raw), [normalise(q) for q, _ in history[-1:]]))
     year = YEAR.search(text)
     topic = re.sub("|".join(map(re.escape, places)), " ", text) if places else text
@@ -62,7 +67,7 @@ def with_context(text: str, previous: list[str]) -> str:
     core = FOLLOW_UP_WORDS.sub("", text)
     without_year = YEAR.sub("", core)
     if bigrams(core) - bigrams(without_year) or len(bigrams(without_year)) > 2:
-        return text  # the follow-up names its own topic
+        return complete_follow_up(text, previous[-1])  # its own topic, the earlier question's ask
     if year := YEAR.search(core):
         replaced, n = YEAR.subn(year.group(1) + "年", previous[-1], count=1)
         return replaced if n else f"{year.group(1)}年{previous[-1]}"

@@ -36,6 +36,14 @@ DEADLINE_CLAUSES = 8
 EVENT_CLAUSES = 10
 DATE = re.compile(r"(\d{1,2})月(\d{1,2})[日号]")
 MONTH = re.compile(r"(?<!\d)(\d{1,2})月(?!\d)")
+MONTH_RANGE = re.compile(r"(?<!\d)(\d{1,2})\s*月?\s*(?:到|至|-|—|~|～)\s*(\d{1,2})\s*月")
+YEAR_ASKED = re.compile(r"(20\d\d)\s*年")
+# "开了几次常务会议", "主持了哪几场会", "各是哪天": the entries are counted and listed, not one chosen.
+ASKS_EVENTS = re.compile(r"几次|几场|多少次|多少场|哪几次|哪几场|哪几个会|哪些会|各是哪天|各在哪天|分别在哪天|一共.{0,6}(?:会|活动)")
+# The kind of entry counted, named right after the count: "开了几次常务会议" → 常务会议.
+COUNTED_KIND = re.compile(r"(?:几次|几场|多少次|多少场|哪几次|哪几场)(?:的)?([\u4e00-\u9fff]{2,6}?)(?:[？?，,。；;]|$)")
+KIND_NAMED_MATCH = 0.5
+LIST_MATCH = 0.8  # share of the question's words found in the chronicle that a listed entry must hold
 EVENT_QUESTION_WORDS = r"\d{1,2}月\d{1,2}[日号]|\d{1,2}月[底初中]?|谁|主持|哪天|什么|[省市县区乡镇]长|开展|活动|哪位|哪些|参加"
 
 
@@ -64,6 +72,11 @@ def answer_chronicle(question: Question, evidence: Evidence) -> Draft | Abstain 
     entries = [c for c in evidence.knowledge.clauses if c.kind == "event"]
     if not entries:
         return None  # no chronicle in these plans: "经市政府第几次常务会议审议" is a sentence of the plan
+    chronicle = [c for c in entries if c.date]
+    if uncovered := _outside_chronicle(question.text, chronicle):
+        return Abstain(uncovered)
+    if ASKS_EVENTS.search(question.text):
+        return answer_event_list(question, _in_period(question.text, chronicle))
     events = _events_asked(question, entries)
     if not events:
         return Abstain(f"{date.group()}的相关记载" if date else "相关记载")
@@ -72,10 +85,66 @@ def answer_chronicle(question: Question, evidence: Evidence) -> Draft | Abstain 
     best = max(events, key=lambda c: coverage(grams, c.text) + (0.2 / (1 + ranked[c.id]) if c.id in ranked else 0))
     score = coverage(grams, best.text)
     only_one_that_day = bool(date) and len(events) == 1
-    if (score < MIN_MATCH and not only_one_that_day) or not numbers_agree(question.text, best.text):
+    # A date leaves a few entries: the one that alone holds some of the question's words is the one asked.
+    singled_out = bool(date) and score >= MIN_MATCH / 2 and all(
+        coverage(grams, c.text) < score / 2 for c in events if c is not best
+    )
+    if (score < MIN_MATCH and not (only_one_that_day or singled_out)) or not numbers_agree(question.text, best.text):
         return Abstain("相关记载", Source(best))
     text = f"{best.date}：{best.text}" if best.date else best.text
     return Draft(text, (Source(best),), EVENT_MATCH, score)
+
+
+def _outside_chronicle(text: str, chronicle: list[Clause]) -> str:
+    """What the question asks for that the chronicle does not cover (a year, a month), naming what it does."""
+    if not chronicle:
+        return ""
+    months = sorted({c.date[:7] for c in chronicle if c.date})
+    covered = f"（大事记仅涵盖{_month_label(months[0])}至{_month_label(months[-1])}）"
+    years = {m[:4] for m in months}
+    asked_years = set(YEAR_ASKED.findall(text))
+    if asked_years and not asked_years & years:
+        return f"{'、'.join(sorted(asked_years))}年的相关记载{covered}"
+    asked_months = _months_asked(text)
+    if asked_months and not any(m[5:7] in asked_months for m in months):
+        return f"{'、'.join(str(int(m)) + '月' for m in sorted(asked_months))}的相关记载{covered}"
+    return ""
+
+
+def _month_label(month: str) -> str:
+    return f"{month[:4]}年{int(month[5:7])}月"
+
+
+def _months_asked(text: str) -> set[str]:
+    """"4到6月" → 04, 05, 06; "7月份" → 07; a date "4月12日" → 04."""
+    if span := MONTH_RANGE.search(text):
+        first, last = int(span.group(1)), int(span.group(2))
+        return {f"{m:02d}" for m in range(first, last + 1)} if 1 <= first <= last <= 12 else set()
+    found = [int(m.group(1)) for m in MONTH.finditer(text)] + [int(d.group(1)) for d in DATE.finditer(text)]
+    return {f"{m:02d}" for m in found if 1 <= m <= 12}
+
+
+def _in_period(text: str, chronicle: list[Clause]) -> list[Clause]:
+    months = _months_asked(text)
+    return [c for c in chronicle if not months or (c.date and c.date[5:7] in months)]
+
+
+def answer_event_list(question: Question, events: list[Clause]) -> Draft | Abstain:
+    """Every chronicle entry of the period that holds what the question names, counted and each cited."""
+    words = question.grams_without(EVENT_QUESTION_WORDS + r"|" + ASKS_EVENTS.pattern + r"|大事记|一共|总共|共")
+    found = {g for g in words if any(g in c.text for c in events)}
+    if not found:
+        return Abstain("相关记载")
+    kind = COUNTED_KIND.search(question.text)
+    share = KIND_NAMED_MATCH if kind else LIST_MATCH  # the kind named carries most of the question
+    listed = [
+        c for c in events
+        if sum(g in c.text for g in found) >= share * len(found) and (not kind or kind.group(1) in c.text)
+    ]
+    if not listed:
+        return Abstain("相关记载")
+    lines = [f"{int(c.date[5:7])}月{int(c.date[8:10])}日：{c.text}" for c in listed if c.date]
+    return Draft(f"共{len(listed)}次：" + "；".join(lines), tuple(Source(c) for c in listed), STRUCTURE)
 
 
 def _events_asked(question: Question, events: list[Clause]) -> list[Clause]:
