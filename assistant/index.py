@@ -309,7 +309,7 @@ def verify_build(build: Path, settings: Settings) -> None:
     load_parts(build, manifest)
     if manifest.store != "milvus":
         open_store(build, manifest, settings)
-    elif not manifest.store_uri and not (build / MILVUS_FILE).is_file():
+    elif not manifest.store_uri and not (build / MILVUS_FILE).exists():  # milvus-lite: a folder
         raise StoreError(f"{build / MILVUS_FILE} was not written: run `planqa build --store milvus` again")
 
 

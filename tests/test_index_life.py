@@ -199,8 +199,12 @@ print("answered", hits[0].chunk.text)
 
 
 def test_truncating_the_live_vectors_file_does_not_kill_the_server(small, embedder):
-    """A memory-mapped vectors.npy truncated under a running process is SIGBUS on the next query."""
+    """A memory-mapped vectors.npy truncated under a running process is SIGBUS on the next query
+    (for rows on pages wholly past the new end: enough chunks for several pages of vectors)."""
+    tasks = "".join(f"第{n}项：到2027年，新建储能设施{n}处，县发改局每季度通报进展。\n\n" for n in range(1, 41))
+    (small.corpus_dir / "plan.md").write_text(SMALL_PLAN + "三、其他任务\n\n" + tasks, "utf-8")
     build = build_index(load_knowledge(small.corpus_dir), small, embedder)
+    assert (build / VECTORS_FILE).stat().st_size > 4 * os.sysconf("SC_PAGE_SIZE")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = subprocess.run(
         [sys.executable, "-c", TRUNCATE_AND_ASK, str(small.corpus_dir), str(small.index_dir), str(build / VECTORS_FILE)],
