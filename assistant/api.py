@@ -108,6 +108,11 @@ class AskService:
         return self.assistant.status if isinstance(self.assistant, Starting) else "ready"
 
     @property
+    def error(self) -> str | None:
+        """Why the assistant could not start (None while it starts, or once it is ready)."""
+        return self.assistant.error if isinstance(self.assistant, Starting) else None
+
+    @property
     def knowledge(self):
         return self.assistant.knowledge
 
@@ -383,6 +388,7 @@ ERROR_MEANINGS = {
     422: "empty, over-long or malformed question or parameters",
     429: "too many requests for this key: see the Retry-After header",
     500: "internal error (logged on the server)",
+    503: "the index cannot be loaded (the reason in detail), or is still being built",
 }
 BINARY_RESPONSE = {
     "description": "the questionnaire with the answer columns added",
@@ -464,10 +470,13 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> None:
-    @app.get("/api/health", tags=["meta"], operation_id="health", responses=error_responses(500))
+    @app.get("/api/health", tags=["meta"], operation_id="health", responses=error_responses(500, 503))
     def health() -> dict:
-        """Open (no key): for load balancers. `status` is "loading" while the index is being built."""
+        """Open (no key): for load balancers. `status` is "loading" while the index is being built;
+        503 "unhealthy" with the reason when it cannot be loaded, so traffic goes elsewhere."""
         if not service.ready:
+            if service.error:
+                return JSONResponse({"status": "unhealthy", "detail": service.status}, status_code=503)
             return {"status": "loading", "detail": service.status}
         knowledge = service.knowledge
         return {"status": "ok", "documents": len(knowledge.documents), "clauses": len(knowledge.clauses)}

@@ -28,6 +28,7 @@ ENV_VARS = {
     "store": "PLANQA_STORE",
     "milvus_uri": "PLANQA_MILVUS_URI",
     "hnsw_threshold": "PLANQA_HNSW_THRESHOLD",
+    "build_lock_timeout": "PLANQA_BUILD_LOCK_TIMEOUT",
     "query_threads": "PLANQA_QUERY_THREADS",
     "llm_base_url": "PLANQA_LLM_BASE_URL",
     "llm_model": "PLANQA_LLM_MODEL",
@@ -73,6 +74,8 @@ class Settings:
     # Above this many chunks the FAISS store is approximate (HNSW) instead of exact: exact search took
     # 0.26 ms a query at 14,700 chunks, and HNSW's recall on near-duplicate plans is poor (README, scale).
     hnsw_threshold: int = 20_000
+    # Seconds a build waits for another build of the same index folder to finish before it gives up.
+    build_lock_timeout: float = 600.0
     # Torch threads for embedding one query (0 = torch's default, all cores). One thread is faster
     # per query on a small or busy machine, and leaves the other cores to concurrent requests.
     query_threads: int = 1

@@ -1,13 +1,16 @@
 """Stage 5, index: retrieval chunks, embedded into the dense store and tokenised for BM25; built and opened.
 
 Layout of `index/`: one folder per build (`build-<time>/`) and a `CURRENT` file naming the live one.
-A build writes its own folder, then swaps `CURRENT` with an atomic rename: a build killed half way
-leaves the previous index in use. Opening checks the build's manifest against the corpus and the
-settings: a missing or stale index is rebuilt, or reported, per `settings.on_stale`.
+A build writes its own folder, verifies that every file its manifest names loads, then swaps `CURRENT`
+with an atomic rename: a build killed half way, or one that fails its check, leaves the previous index
+in use. Builds take a lock on the index folder, so two at once run one after the other. Opening checks
+the build's manifest against the corpus and the settings, then loads it: a missing, stale or broken
+index is rebuilt, or reported, per `settings.on_stale`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -15,6 +18,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +33,7 @@ from .embedding import embed_passages, load_embedder, resolve_model_path
 from .errors import IndexError_
 from .knowledge import Knowledge
 from .models import Chunk
-from .stores import DenseStore, open_store, write_store
+from .stores import MILVUS_FILE, DenseStore, StoreError, open_store, write_store
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -38,6 +43,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 2  # 2: vectors.npy for score fusion
 VECTORS_FILE = "vectors.npy"  # the chunk embeddings, row i = chunk i
 EMBED_BATCH = 32
+LOCK_POLL_SECONDS = 0.2
 
 
 def make_chunks(knowledge: Knowledge, max_chars: int) -> list[Chunk]:
@@ -104,16 +110,20 @@ def model_fingerprint(model_path: Path) -> str:
 def build_index(
     knowledge: Knowledge, settings: Settings, embedder: SentenceTransformer | None = None, progress: bool = False
 ) -> Path:
-    """Embed and tokenise every chunk into a new build folder, then make it current."""
+    """Embed and tokenise every chunk into a new build folder, verify it, then make it current."""
     started = time.perf_counter()
-    model_path = resolve_model_path(settings.model, settings.model_cache)
     embedder = embedder or load_embedder(settings.model, settings.model_cache)
     chunks = make_chunks(knowledge, settings.chunk_max_chars)
     if not chunks:
         raise IndexError_("the corpus has no text to index")
     vectors = _embed_in_batches(embedder, [c.passage() for c in chunks], progress)
+    with build_lock(settings.index_dir, settings.build_lock_timeout):  # embedding needs no lock: only the files
+        final = _write_build(knowledge, settings, chunks, vectors, started)
+    log.info("built index of %d chunks in %.1f s", len(chunks), time.perf_counter() - started)
+    return final
 
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
+
+def _write_build(knowledge: Knowledge, settings: Settings, chunks: list[Chunk], vectors: np.ndarray, started: float) -> Path:
     build = Path(tempfile.mkdtemp(dir=settings.index_dir, prefix=".building-"))
     try:
         store = write_store(settings.store, vectors, build, settings)
@@ -122,6 +132,7 @@ def build_index(
             for chunk in chunks:
                 handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
         LexicalIndex.build(chunks, knowledge).save(build / "bm25")
+        model_path = resolve_model_path(settings.model, settings.model_cache)
         manifest = Manifest(
             format_version=FORMAT_VERSION,
             model=settings.model,
@@ -135,6 +146,8 @@ def build_index(
             **store,
         )
         (build / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), "utf-8")
+        verify_build(build, settings)
+        share_per_umask(build)
         # Unique even for two builds in one second (a rebuild right after a failed check).
         final = settings.index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{build.name[-6:]}"
         build.rename(final)
@@ -143,8 +156,63 @@ def build_index(
         shutil.rmtree(build, ignore_errors=True)
         raise
     _remove_old_builds(settings.index_dir, keep=final.name)
-    log.info("built index of %d chunks in %.1f s", len(chunks), manifest.build_seconds)
     return final
+
+
+@contextmanager
+def build_lock(index_dir: Path, timeout: float) -> Iterator[None]:
+    """One build at a time per index folder: a second one waits up to `timeout` seconds, then refuses.
+
+    The lock is flock on the folder itself: no lock file to leave behind, and the kernel releases it
+    when its holder dies, so a killed build never blocks the next one.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        _acquire(fd, index_dir, timeout)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _acquire(fd: int, index_dir: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise IndexError_(
+                    f"另一个构建仍在进行 / another build is still running in {index_dir} after {timeout:g} s: "
+                    "wait for it to finish, or raise PLANQA_BUILD_LOCK_TIMEOUT"
+                ) from None
+        if not waiting:
+            log.warning("另一个构建正在进行，等待中 / another build is running in %s, waiting (up to %g s)…", index_dir, timeout)
+            waiting = True
+        time.sleep(LOCK_POLL_SECONDS)
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (os.umask sets it, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def share_per_umask(folder: Path) -> None:
+    """Modes as the umask allows: mkdtemp makes the build 0700, so a replica running as another user could not read it."""
+    mask = current_umask()
+    folder.chmod(0o777 & ~mask)
+    for path in folder.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
 
 
 def _embed_in_batches(embedder: SentenceTransformer, texts: list[str], progress: bool) -> np.ndarray:
@@ -177,7 +245,7 @@ class LoadedIndex:
     chunks: list[Chunk]
     store: DenseStore
     lexical: LexicalIndex
-    vectors: np.ndarray  # memory-mapped chunk embeddings, for score fusion
+    vectors: np.ndarray  # chunk embeddings (in memory, not mapped), for score fusion
 
 
 def open_index(
@@ -189,13 +257,18 @@ def open_index(
     """
     problem = stale_reason(knowledge, settings)
     if problem is None:
-        build = current_build(settings.index_dir)
+        try:
+            return load_build(current_build(settings.index_dir), settings)
+        except IndexError_ as exc:  # a file of the build is missing, truncated or garbage
+            log.error("the current index cannot be loaded: %s", exc)
+            if settings.on_stale != "rebuild":
+                raise
+            log.warning("rebuilding the index")
     elif settings.on_stale == "rebuild":
         log.warning("%s: building the index", problem)
-        build = build_index(knowledge, settings, embedder, progress=progress)
     else:
         raise IndexError_(f"{problem}: run `planqa build`")
-    return load_build(build, settings)
+    return load_build(build_index(knowledge, settings, embedder, progress=progress), settings)
 
 
 def stale_reason(knowledge: Knowledge, settings: Settings) -> str | None:
@@ -208,9 +281,36 @@ def stale_reason(knowledge: Knowledge, settings: Settings) -> str | None:
 
 def load_build(build: Path, settings: Settings) -> LoadedIndex:
     manifest = read_manifest(build)
-    store = open_store(build, manifest, settings)
+    chunks, lexical, vectors = load_parts(build, manifest)
+    return LoadedIndex(build, manifest, chunks, open_store(build, manifest, settings), lexical, vectors)
+
+
+def load_parts(build: Path, manifest: Manifest) -> tuple[list[Chunk], LexicalIndex, np.ndarray]:
+    """Chunks, BM25 and vectors, each checked against the manifest's chunk count (row i of each = chunk i)."""
+    chunks = load_chunks(build)
+    lexical = LexicalIndex.load(build / "bm25")
     vectors = load_vectors(build, manifest)
-    return LoadedIndex(build, manifest, load_chunks(build), store, LexicalIndex.load(build / "bm25"), vectors)
+    rows = {"chunks.jsonl": len(chunks), "bm25": int(lexical.bm25.scores["num_docs"])}
+    wrong = [f"{name} has {count} rows" for name, count in rows.items() if count != manifest.chunk_count]
+    if wrong:
+        raise IndexError_(
+            f"index in {build} is inconsistent ({', '.join(wrong)}; the manifest says {manifest.chunk_count}): "
+            "run `planqa build` to rebuild it"
+        )
+    return chunks, lexical, vectors
+
+
+def verify_build(build: Path, settings: Settings) -> None:
+    """Every file the manifest names exists and loads; raises IndexError_ (before `CURRENT` may name it).
+
+    A Milvus collection is not opened here: milvus-lite holds its file open, and the folder is renamed next.
+    """
+    manifest = read_manifest(build)
+    load_parts(build, manifest)
+    if manifest.store != "milvus":
+        open_store(build, manifest, settings)
+    elif not manifest.store_uri and not (build / MILVUS_FILE).exists():  # milvus-lite: a folder
+        raise StoreError(f"{build / MILVUS_FILE} was not written: run `planqa build --store milvus` again")
 
 
 def current_build(index_dir: Path) -> Path:
@@ -246,11 +346,12 @@ def check_manifest(manifest: Manifest, knowledge: Knowledge, settings: Settings)
 
 
 def load_vectors(build: Path, manifest: Manifest) -> np.ndarray:
-    """The chunk embeddings, memory-mapped (score fusion reads a few rows per query)."""
+    """The chunk embeddings, read into memory: a memory map of a file truncated later would kill the
+    process with SIGBUS on the next query (1.5 KB a chunk in memory; ~22 MB at 14,700 chunks)."""
     path = build / VECTORS_FILE
     try:
-        vectors = np.load(path, mmap_mode="r")
-    except (OSError, ValueError) as exc:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
         raise IndexError_(f"{path} is missing or corrupt ({exc}): run `planqa build`") from exc
     if vectors.shape != (manifest.chunk_count, manifest.dimension):
         raise IndexError_(f"{path} does not match its manifest: run `planqa build` to rebuild it")

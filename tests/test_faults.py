@@ -159,7 +159,7 @@ def test_truncated_faiss_file_is_a_clear_error(assistant, small):
     dense = current_build(small.index_dir) / "dense.faiss"
     dense.write_bytes(dense.read_bytes()[:64])
     with pytest.raises(IndexError_, match="corrupt or truncated.*planqa build"):
-        HybridRetriever.open(knowledge, small, embedder=assistant.retriever.embedder)
+        HybridRetriever.open(knowledge, small.with_overrides(on_stale="error"), embedder=assistant.retriever.embedder)
 
 
 def test_manifest_from_another_model_rebuilds_or_fails_per_setting(assistant, small):
