@@ -16,9 +16,10 @@ def test_targets_csv_by_unit_alias(capsys):
 def test_targets_xlsx_file(tmp_path):
     out = tmp_path / "ledger.xlsx"
     assert main(["targets", "--year", "2030", "-o", str(out)]) == 0
-    rows = list(load_workbook(out).active.values)
-    assert rows[0][:3] == ("行动", "任务", "指标")
-    assert any(r[6] == "31%以上" for r in rows[1:])
+    workbook = load_workbook(out)
+    rows = list(workbook.active.values)
+    assert workbook.sheetnames == ["目标台账"] and rows[0][:3] == ("行动", "任务", "指标")
+    assert any(r[6] == "31%以上" and r[4] == 31 and r[5] == "%" for r in rows[1:])
 
 
 def test_clauses_json(capsys):

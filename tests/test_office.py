@@ -132,3 +132,59 @@ def test_printed_pdf_holds_a_whole_long_answer(answered):
     text = subprocess.run(["pdftotext", str(folder / "a.pdf"), "-"], check=True, capture_output=True, text=True).stdout
     squeezed = "".join(text.split())
     assert "".join(longest.split())[-20:] in squeezed  # the end of the answer printed, not cut off
+
+
+# ---------------------------------------------------------------- the ledger workbook
+
+def ledger_row(**changes):
+    from dataclasses import replace
+
+    from assistant.models import LedgerRow
+
+    row = LedgerRow(
+        action="（一）能源行动", task="1.发展光伏", indicator="光伏装机", value="16.24", unit="万千瓦", qualifier="不低于",
+        statement="不低于16.24万千瓦", year=2025, baseline="", lead_unit="发改局", partner_units=("能源局", "住建局"),
+        clause_id="d#3", quote="到2025年，光伏装机不低于16.24万千瓦。" * 5,
+    )
+    return replace(row, **changes)
+
+
+class WithPlan:
+    """A ledger row that names its plan, as LedgerRow may once rows come from several plans."""
+
+    def __init__(self, row, plan):
+        self.row, self.plan = row, plan
+
+    def __getattr__(self, name):
+        return getattr(self.row, name)
+
+
+def test_ledger_workbook_is_filed_ready(tmp_path):
+    from assistant.tables import write_ledger
+
+    out = tmp_path / "台账.xlsx"
+    write_ledger([ledger_row(), ledger_row(value="5", unit="个", year=2030), ledger_row(value="一半")], out)
+    workbook = load_workbook(out)
+    assert workbook.sheetnames == ["目标台账"]
+    sheet = workbook["目标台账"]
+    header = [c.value for c in sheet[1]]
+    assert header[:7] == ["行动", "任务", "指标", "限定词", "目标值", "单位", "表述"] and "方案" not in header
+    values = [row[header.index("目标值")] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert values == [16.24, 5, "一半"] and isinstance(values[1], int)
+    assert sheet.cell(row=2, column=header.index("配合单位") + 1).value == "能源局、住建局"
+    quote = sheet.cell(row=2, column=header.index("原文") + 1)
+    assert quote.alignment.wrap_text and sheet.column_dimensions[quote.column_letter].width == 60
+    assert 6 <= sheet.column_dimensions["E"].width < 20  # 目标值: fitted, not the default
+    assert sheet.auto_filter.ref == sheet.dimensions and sheet.freeze_panes == "A2"
+    assert sheet[1][0].font.bold and sheet.page_setup.orientation == "landscape"
+
+
+def test_ledger_workbook_has_a_sheet_per_plan(tmp_path):
+    from assistant.tables import write_ledger
+
+    rows = [WithPlan(ledger_row(), "甲市碳达峰实施方案"), WithPlan(ledger_row(value="3"), "乙县/丙县[联合]方案")]
+    write_ledger(rows, tmp_path / "台账.xlsx")
+    workbook = load_workbook(tmp_path / "台账.xlsx")
+    assert workbook.sheetnames == ["目标台账", "甲市碳达峰实施方案", "乙县_丙县_联合_方案"]
+    header = [c.value for c in workbook["目标台账"][1]]
+    assert "方案" in header and workbook["乙县_丙县_联合_方案"].max_row == 2
