@@ -49,12 +49,19 @@ def _ledger_values(row: LedgerRow) -> list[object]:
     return [getattr(row, name) for name in LEDGER_HEADERS]
 
 
-def render_ledger(rows: Sequence[LedgerRow], fmt: str) -> bytes:
+# What a terminal shows of the ledger: enough to find a target; csv and xlsx carry every column.
+TABLE_COLUMNS = ("行动", "指标", "表述", "年份", "牵头单位")
+
+
+def render_ledger(rows: Sequence[LedgerRow], fmt: str, width: int | None = None) -> bytes:
     """json keeps the field names (for programs); every other format has the Chinese headers."""
     if fmt == "json":
         return json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2).encode("utf-8")
     if fmt == "xlsx":
         return ledger_workbook(rows)
+    if fmt == "table":
+        picked = [{c: record[c] for c in TABLE_COLUMNS} for record in ledger_records(rows)]
+        return render_table(picked, width=width).encode("utf-8")
     return render_rows(ledger_records(rows), fmt)
 
 
@@ -217,13 +224,16 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def render_table(rows: list[dict], max_cell: int = 40) -> str:
-    """A plain aligned table for the terminal; long cells are cut with "…"."""
+def render_table(rows: list[dict], max_cell: int = 40, width: int | None = None) -> str:
+    """A plain aligned table for the terminal; long cells are cut with "…", the widest first to fit `width`."""
     if not rows:
         return "(无结果 / no rows)\n"
     columns = list(rows[0])
-    cells = [[_shorten(str(row.get(c, "")), max_cell) for c in columns] for row in rows]
-    widths = [max(display_width(c), *(display_width(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    texts = [[str(row.get(c, "")).replace("\n", " ") for c in columns] for row in rows]
+    widths = [min(max_cell, max(display_width(c), *(display_width(r[i]) for r in texts))) for i, c in enumerate(columns)]
+    _narrow_to(widths, width)
+    cells = [[_shorten(text, w) for text, w in zip(row, widths, strict=True)] for row in texts]
+    widths = [max(w, display_width(c)) for w, c in zip(widths, columns, strict=True)]
 
     def line(values: list[str]) -> str:
         return "  ".join(v + " " * (w - display_width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
@@ -231,12 +241,28 @@ def render_table(rows: list[dict], max_cell: int = 40) -> str:
     return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]) + "\n"
 
 
+MIN_COLUMN_WIDTH = 8
+
+
+def _narrow_to(widths: list[int], total: int | None) -> None:
+    """Take one character at a time from the widest column until the line fits in `total`."""
+    if total is None:
+        return
+    while sum(widths) + 2 * (len(widths) - 1) > total:
+        widest = max(range(len(widths)), key=widths.__getitem__)
+        if widths[widest] <= MIN_COLUMN_WIDTH:
+            return
+        widths[widest] -= 1
+
+
 def _shorten(text: str, limit: int) -> str:
-    text = text.replace("\n", " ")
-    out, width = "", 0
+    """At most `limit` columns wide, "…" included when cut (a CJK character takes two)."""
+    if display_width(text) <= limit:
+        return text
+    out, used = "", 1  # room for the "…"
     for ch in text:
-        width += display_width(ch)
-        if width > limit:
-            return out + "…"
+        used += display_width(ch)
+        if used > limit:
+            break
         out += ch
-    return out
+    return out + "…"
