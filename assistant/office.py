@@ -6,6 +6,7 @@ the cells themselves come from batch.py and tables.py.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -120,11 +121,14 @@ def fit_widths(worksheet, header_row: int, wide: dict[str, int] | None = None) -
     """Each column as wide as its longest value (CJK counted double), capped; named columns fixed."""
     from openpyxl.utils import get_column_letter
 
-    from .tables import display_width
-
     wide = wide or {}
     for column_cells in worksheet.iter_cols(min_row=header_row):
         name = str(column_cells[0].value or "")
-        longest = max((display_width(str(c.value)) for c in column_cells if c.value is not None), default=4)
+        longest = max((_text_width(str(c.value)) for c in column_cells if c.value is not None), default=4)
         width = wide.get(name, min(MAX_WIDTH, longest + 2))
         worksheet.column_dimensions[get_column_letter(column_cells[0].column)].width = max(width, 6)
+
+
+def _text_width(text: str) -> int:
+    """Columns a text takes: a CJK character counts two (tables.display_width; office sits below tables)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
