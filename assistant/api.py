@@ -498,6 +498,11 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         """Upload a questionnaire, get it back with 答案, 出处章节, 原文摘录, 置信度, 方案是否明确 added."""
         return _run_batch(service, caller, file, column, sheet, max_upload_bytes)
 
+    _add_data_routes(app, service)
+
+
+def _add_data_routes(app: FastAPI, service: AskService) -> None:
+    """The ledger, the loaded plans and single clauses: reads, behind the same key as the questions."""
     @app.get("/api/targets", tags=["data"], operation_id="targets", responses=error_responses(401, 422, 429, 500))
     def targets(
         caller: Caller,

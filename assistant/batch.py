@@ -75,6 +75,7 @@ class Table:
     question_col: int
     sheet_name: str | None = None
     formulas: frozenset[tuple[int, int]] = frozenset()  # (row, column) of formula cells, as in `rows`
+    ragged_rows: tuple[int, ...] = ()  # 1-based rows with more cells than the header names
 
     @property
     def data_rows(self) -> range:
@@ -103,7 +104,7 @@ def answer_questionnaire(
     report.resumed = len(done)
     cells = _answer_rows(assistant, table, done, checkpoint, report, progress, on_progress)
     _tally(report, table, cells)
-    write_answered(input_path, output_path, table, cells)
+    write_answered(input_path, output_path, table, cells, sources=plan_sources(assistant))
     checkpoint.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
     return report
@@ -141,8 +142,9 @@ def read_table(path: Path, column: str = "问题", sheet: str | None = None, max
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         names = [_text(v) for v in row]
         if column in names:
-            table = Table(rows, index, names.index(column), sheet_name, formulas)
+            table = Table(rows, index, names.index(column), sheet_name, formulas, _ragged_rows(rows, index))
             _check_row_count(table, max_rows, path)
+            _report_ragged(table, path)
             return table
     # The widest of the top rows is the header the user meant (a title row has one cell).
     found = max(([_text(v) for v in r if _text(v)] for r in rows[:HEADER_SEARCH_ROWS]), key=len, default=[])
@@ -152,6 +154,28 @@ def read_table(path: Path, column: str = "问题", sheet: str | None = None, max
         f"{f' (sheet {sheet_name!r})' if sheet_name else ''}; columns found: {', '.join(found) or '(none: the sheet is empty)'}"
         " — pass --column NAME",
     )
+
+
+def _ragged_rows(rows: list[list[object]], header: int) -> tuple[int, ...]:
+    """Rows holding a value beyond the header's last named column: kept whole, under generated names."""
+    named = len(_trim_trailing_blank_cells(rows[header]))
+    return tuple(i + 1 for i in range(header + 1, len(rows)) if len(_trim_trailing_blank_cells(rows[i])) > named)
+
+
+def _trim_trailing_blank_cells(row: list[object]) -> list[object]:
+    end = len(row)
+    while end and not _text(row[end - 1]):
+        end -= 1
+    return row[:end]
+
+
+def _report_ragged(table: Table, path: Path) -> None:
+    if table.ragged_rows:
+        shown = ", ".join(map(str, table.ragged_rows[:20]))
+        log.warning(
+            "%s: 第 %s 行的单元格多于表头，多出的列已保留在自动命名的列下 / rows %s have more cells than the header: "
+            "the extra cells are kept under generated column names", path.name, shown, shown,
+        )
 
 
 def _check_row_count(table: Table, max_rows: int | None, path: Path) -> None:
@@ -385,10 +409,10 @@ def _tally(report: BatchReport, table: Table, cells: dict[int, list[object]]) ->
 # ---------------------------------------------------------------- writing
 
 
-def _answer_column_positions(header: list[object]) -> list[int]:
-    """Reuse columns already named 答案… (a re-run of an answered file), else append after the last one."""
+def _answer_column_positions(header: list[object], width: int | None = None) -> list[int]:
+    """Reuse columns already named 答案… (a re-run of an answered file), else append after the widest row."""
     names = [_text(v) for v in header]
-    positions, next_free = [], len(names)
+    positions, next_free = [], max(len(_trim_trailing_blank_cells(header)), width or 0)
     for name in ANSWER_COLUMNS:
         if name in names:
             positions.append(names.index(name))
@@ -398,11 +422,20 @@ def _answer_column_positions(header: list[object]) -> list[int]:
     return positions
 
 
+def _data_width(table: Table) -> int:
+    """The widest row's last non-blank cell: answers go after it, so a ragged row's extra cell survives."""
+    return max((len(_trim_trailing_blank_cells(r)) for r in table.rows[table.header :]), default=0)
+
+
 def answered_grid(table: Table, cells: dict[int, list[object]]) -> list[list[object]]:
     """The original grid with the answer columns filled in: same rows, same order, same cells."""
-    positions = _answer_column_positions(table.rows[table.header])
+    header = table.rows[table.header]
+    positions = _answer_column_positions(header, _data_width(table))
     width = max(max((len(r) for r in table.rows), default=0), max(positions) + 1)
     grid = [list(row) + [None] * (width - len(row)) for row in table.rows]
+    for column in range(len(_trim_trailing_blank_cells(header)), min(positions)):
+        if not _text(grid[table.header][column]):  # the extra cells of ragged rows get a name
+            grid[table.header][column] = f"{GENERATED_COLUMN}{column + 1}"
     for name, pos in zip(ANSWER_COLUMNS, positions, strict=True):
         grid[table.header][pos] = name
     for index, values in cells.items():
@@ -411,16 +444,41 @@ def answered_grid(table: Table, cells: dict[int, list[object]]) -> list[list[obj
     return grid
 
 
-def write_answered(input_path: Path, output_path: Path, table: Table, cells: dict[int, list[object]]) -> None:
+GENERATED_COLUMN = "附加列"
+
+
+def plan_sources(assistant: object) -> tuple[str, ...]:
+    """The plans the answers come from, for the 说明 sheet: titles when the assistant knows them."""
+    knowledge = getattr(assistant, "knowledge", None)
+    documents = getattr(knowledge, "documents", ()) or ()
+    identities = getattr(knowledge, "identities", {}) or {}
+    sources = []
+    for document in documents:
+        identity = identities.get(document.name)
+        title = getattr(identity, "title", "") if identity else ""
+        sources.append(f"{title}（{document.name}）" if title and title != document.name else document.name)
+    return tuple(sources)
+
+
+def write_answered(
+    input_path: Path, output_path: Path, table: Table, cells: dict[int, list[object]], sources: tuple[str, ...] = ()
+) -> None:
     """xlsx → xlsx edits the source workbook (keeping its other sheets and formatting); else a plain grid."""
     grid = answered_grid(table, cells)
     if output_path.suffix.lower() == ".csv":
-        data = _csv_bytes(grid)
-    elif input_path.suffix.lower() == ".xlsx":
-        data = _xlsx_from_source(input_path, table, grid)
-    else:
-        data = _xlsx_bytes(grid, "问答")
-    write_atomic(output_path, data)
+        write_atomic(output_path, _csv_bytes(grid))
+        return
+    from .office import NoteCounts, add_notes_sheet, style_answer_columns
+
+    workbook, worksheet = _answered_workbook(input_path, table, grid)
+    positions = _answer_column_positions(table.rows[table.header], _data_width(table))
+    style_answer_columns(worksheet, table.header + 1, [p + 1 for p in positions], len(grid))
+    counts = BatchReport(input_path, output_path)
+    _tally(counts, table, cells)
+    add_notes_sheet(workbook, input_path.name, sources, NoteCounts(counts.answered, counts.abstained, counts.errors, counts.skipped))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    write_atomic(output_path, buffer.getvalue())
 
 
 def _csv_bytes(grid: list[list[object]]) -> bytes:
@@ -429,31 +487,28 @@ def _csv_bytes(grid: list[list[object]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
-def _xlsx_from_source(input_path: Path, table: Table, grid: list[list[object]]) -> bytes:
-    workbook = _open_workbook(input_path, data_only=False)  # keep the user's formulas as formulas
-    worksheet = _pick_sheet(workbook, table.sheet_name, input_path)
-    positions = _answer_column_positions(table.rows[table.header])
-    for row_index in range(table.header, len(grid)):  # rows above the header (a title) stay untouched
-        for pos in positions:
-            _set_cell(worksheet.cell(row=row_index + 1, column=pos + 1), grid[row_index][pos])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _xlsx_bytes(grid: list[list[object]], title: str) -> bytes:
+def _answered_workbook(input_path: Path, table: Table, grid: list[list[object]]):
+    """The workbook to save and its answered sheet: the source workbook for an xlsx, a new one for a csv."""
+    if input_path.suffix.lower() == ".xlsx":
+        workbook = _open_workbook(input_path, data_only=False)  # keep the user's formulas as formulas
+        worksheet = _pick_sheet(workbook, table.sheet_name, input_path)
+        positions = _answer_column_positions(table.rows[table.header], _data_width(table))
+        header_names = range(len(_trim_trailing_blank_cells(table.rows[table.header])), len(grid[table.header]))
+        for row_index in range(table.header, len(grid)):  # rows above the header (a title) stay untouched
+            columns = [*positions, *header_names] if row_index == table.header else positions
+            for pos in dict.fromkeys(columns):
+                _set_cell(worksheet.cell(row=row_index + 1, column=pos + 1), grid[row_index][pos])
+        return workbook, worksheet
     from openpyxl import Workbook
 
     workbook = Workbook()
     worksheet = workbook.active
-    worksheet.title = title
+    worksheet.title = "问答"
     for row_index, row in enumerate(grid, 1):
         for col_index, value in enumerate(row, 1):
             if value not in (None, ""):
                 _set_cell(worksheet.cell(row=row_index, column=col_index), value)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook, worksheet
 
 
 def _set_cell(cell, value: object) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.verbose:
+        quiet_libraries()
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USER_ERROR
@@ -49,6 +53,26 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL_ERROR
 
 
+NOISY_LIBRARIES = ("transformers", "sentence_transformers", "huggingface_hub", "torch", "faiss")
+
+
+def quiet_libraries() -> None:
+    """Libraries' own progress bars and load messages ("Loading weights …") only under -v.
+
+    The environment covers libraries not imported yet; transformers, once imported, has read it already.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    for name in NOISY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
         corpus_dir=args.corpus,
@@ -69,17 +93,39 @@ def build_parser() -> argparse.ArgumentParser:
         description="政策规划问答助手: exact, cited answers over Chinese government policy plans.",
         epilog="Settings can also come from PLANQA_* environment variables (see assistant/config.py).",
     )
-    parser.add_argument("--corpus", type=Path, help="folder of source documents (default: corpus/)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress; print tracebacks of internal errors")
+    parser.add_argument("--corpus", type=Path, help=CORPUS_HELP)
+    parser.add_argument("--index", type=Path, help=INDEX_HELP)
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in (_add_clauses, _add_targets, _add_docs, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval):
         add(commands)
+    for command in commands.choices.values():
+        _add_global_options(command)
     return parser
+
+
+CORPUS_HELP = "folder of source documents (default: corpus/)"
+INDEX_HELP = "index folder (default: index/)"
+VERBOSE_HELP = "log progress and library messages; print tracebacks of internal errors"
+
+
+def _add_global_options(command: argparse.ArgumentParser) -> None:
+    """--corpus, --index and -v after the command too (`planqa build --corpus corpus/`).
+
+    SUPPRESS as the default: a subcommand that is not given the option keeps the value given before it.
+    """
+    present = {option for action in command._actions for option in action.option_strings}
+    if "--corpus" not in present:
+        command.add_argument("--corpus", type=Path, default=argparse.SUPPRESS, help=CORPUS_HELP)
+    if "--index" not in present:
+        command.add_argument("--index", type=Path, default=argparse.SUPPRESS, help=INDEX_HELP)
+    if "--verbose" not in present:
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
 
 
 def add_index_options(parser: argparse.ArgumentParser, model_help: str = "embedding model the index was built with") -> None:
     """--index, --model, --store: where the index is and what built it (every command that reads it)."""
-    parser.add_argument("--index", type=Path, help="index folder (default: index/)")
+    parser.add_argument("--index", type=Path, default=argparse.SUPPRESS, help=INDEX_HELP)
     parser.add_argument("--model", help=model_help)
     parser.add_argument("--store", choices=["faiss", "milvus"], help=STORE_HELP)
 
@@ -232,7 +278,9 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
     elif fmt == "xlsx":
         raise SettingsError("xlsx 需要输出文件 / xlsx needs an output file: add -o FILE.xlsx")
     else:
-        sys.stdout.write(render_ledger(rows, fmt).decode("utf-8-sig"))
+        sys.stdout.write(render_ledger(rows, fmt, width=shutil.get_terminal_size((100, 24)).columns).decode("utf-8-sig"))
+        if fmt == "table" and rows:
+            print("（终端只列出主要列；完整台账 / all columns: --format csv 或 -o 台账.xlsx）", file=sys.stderr)
     return 0
 
 

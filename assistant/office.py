@@ -1,0 +1,136 @@
+"""Workbooks an office can print and file: column widths, wrapping, header style, print setup.
+
+The answered questionnaire and the targets ledger share these helpers; only styling lives here,
+the cells themselves come from batch.py and tables.py.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+HEADER_FILL = "DDEBF7"  # light blue: a header that prints legibly in grey scale too
+ABSTAINED_FILL = "FCE4D6"  # light orange: 方案是否明确=否 stands out without hiding the text
+NOTES_SHEET = "说明"
+# Widths in Excel character units (a CJK character is about 2): long text wraps, short values do not.
+ANSWER_WIDTHS = {"答案": 60, "出处章节": 28, "原文摘录": 60, "置信度": 9, "方案是否明确": 13}
+ABSTAINED_COLUMN = "方案是否明确"
+MAX_WIDTH = 60
+
+
+@dataclass(frozen=True)
+class NoteCounts:
+    """How many rows the 说明 sheet reports in each state."""
+
+    answered: int
+    abstained: int
+    errors: int
+    skipped: int = 0  # rows that hold no question (totals, instructions, headers, blanks)
+
+
+def _thin_border():
+    from openpyxl.styles import Border, Side
+
+    side = Side(style="thin", color="808080")
+    return Border(left=side, right=side, top=side, bottom=side)
+
+
+def style_header(cell) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    cell.font = Font(bold=True)
+    cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
+    cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+    cell.border = _thin_border()
+
+
+def style_body(cell, wrap: bool = True) -> None:
+    from openpyxl.styles import Alignment
+
+    cell.alignment = Alignment(wrap_text=wrap, vertical="top")
+    cell.border = _thin_border()
+
+
+def set_print_layout(worksheet, header_row: int) -> None:
+    """Landscape, one page wide, header repeated on every printed page, header frozen on screen."""
+    worksheet.freeze_panes = worksheet.cell(row=header_row + 1, column=1)
+    worksheet.print_title_rows = f"{header_row}:{header_row}"
+    worksheet.page_setup.orientation = "landscape"
+    worksheet.page_setup.paperSize = worksheet.PAPERSIZE_A4
+    worksheet.page_setup.fitToWidth = 1
+    worksheet.page_setup.fitToHeight = 0
+    worksheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def style_answer_columns(worksheet, header_row: int, columns: Sequence[int], last_row: int) -> None:
+    """The five added columns: widths, wrapped bordered cells, a styled header, abstentions filled."""
+    from openpyxl.styles import PatternFill
+    from openpyxl.utils import get_column_letter
+
+    abstained = PatternFill("solid", fgColor=ABSTAINED_FILL)
+    for column in columns:
+        name = str(worksheet.cell(row=header_row, column=column).value or "")
+        worksheet.column_dimensions[get_column_letter(column)].width = ANSWER_WIDTHS.get(name, 20)
+        style_header(worksheet.cell(row=header_row, column=column))
+        for row in range(header_row + 1, last_row + 1):
+            cell = worksheet.cell(row=row, column=column)
+            style_body(cell)
+            if name == ABSTAINED_COLUMN and cell.value == "否":
+                cell.fill = abstained
+    set_print_layout(worksheet, header_row)
+
+
+def add_notes_sheet(workbook, source_name: str, sources: Sequence[str], counts: NoteCounts) -> None:
+    """A 说明 sheet (another name if the user's workbook has one): what was answered, from what, when."""
+    title = _free_title(workbook, NOTES_SHEET)
+    sheet = workbook.create_sheet(title)
+    rows = [
+        ("项目", "内容"),
+        ("问卷文件", source_name),
+        ("生成日期", date.today().isoformat()),
+        ("已回答", counts.answered),
+        ("其中方案中未明确", counts.abstained),
+        ("跳过（非问题行）", counts.skipped),
+        ("出错", counts.errors),
+        *(("依据方案" if i == 0 else "", s) for i, s in enumerate(sources or ["（未知）"])),
+        ("说明", "“方案是否明确”为“否”的行（浅橙色）表示方案原文中没有明确答案，请人工核对。"),
+    ]
+    for row in rows:
+        sheet.append(list(row))
+    for cell in sheet[1]:
+        style_header(cell)
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            style_body(cell)
+    sheet.column_dimensions["A"].width = 18
+    sheet.column_dimensions["B"].width = 80
+    set_print_layout(sheet, 1)
+
+
+def _free_title(workbook, wanted: str) -> str:
+    """The user's own 说明 sheet survives untouched: ours becomes 问答说明, 问答说明2…"""
+    if wanted not in workbook.sheetnames:
+        return wanted
+    candidate, n = f"问答{wanted}", 2
+    while candidate in workbook.sheetnames:
+        candidate, n = f"问答{wanted}{n}", n + 1
+    return candidate
+
+
+def fit_widths(worksheet, header_row: int, wide: dict[str, int] | None = None) -> None:
+    """Each column as wide as its longest value (CJK counted double), capped; named columns fixed."""
+    from openpyxl.utils import get_column_letter
+
+    wide = wide or {}
+    for column_cells in worksheet.iter_cols(min_row=header_row):
+        name = str(column_cells[0].value or "")
+        longest = max((_text_width(str(c.value)) for c in column_cells if c.value is not None), default=4)
+        width = wide.get(name, min(MAX_WIDTH, longest + 2))
+        worksheet.column_dimensions[get_column_letter(column_cells[0].column)].width = max(width, 6)
+
+
+def _text_width(text: str) -> int:
+    """Columns a text takes: a CJK character counts two (tables.display_width; office sits below tables)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

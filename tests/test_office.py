@@ -1,0 +1,190 @@
+"""Deliverables an office prints and files: the answered questionnaire's layout and 说明 sheet, the ledger workbook."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from assistant.batch import ANSWER_COLUMNS, answer_questionnaire
+from assistant.office import ANSWER_WIDTHS
+
+QUESTIONS = ["2030年非化石能源消费比重的目标是多少？", "老旧小区改造谁牵头？", "鹤城区计划哪一年实现碳中和？", None]
+
+
+def questionnaire(path, notes_sheet: bool = False):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "问卷"
+    sheet.append(["序号", "问题"])
+    for number, question in enumerate(QUESTIONS, 1):
+        sheet.append([number, question])
+    if notes_sheet:
+        workbook.create_sheet("说明").append(["用户自己的说明"])
+    workbook.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def answered(assistant, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("office")
+    report = answer_questionnaire(assistant, questionnaire(folder / "q.xlsx"), folder / "a.xlsx", progress=False)
+    return report, load_workbook(folder / "a.xlsx"), folder
+
+
+def _columns(sheet) -> dict[str, int]:
+    return {cell.value: cell.column for cell in sheet[1] if cell.value}
+
+
+def test_answer_columns_are_wide_wrapped_styled_and_bordered(answered):
+    _, workbook, _ = answered
+    sheet = workbook["问卷"]
+    columns = _columns(sheet)
+    for name in ANSWER_COLUMNS:
+        letter = sheet.cell(row=1, column=columns[name]).column_letter
+        assert sheet.column_dimensions[letter].width == ANSWER_WIDTHS[name]
+        header = sheet.cell(row=1, column=columns[name])
+        assert header.font.bold and header.fill.fgColor.rgb.endswith("DDEBF7")
+        body = sheet.cell(row=2, column=columns[name])
+        assert body.alignment.wrap_text and body.border.left.style == "thin"
+    assert sheet.column_dimensions[sheet.cell(row=1, column=columns["答案"]).column_letter].width >= 40
+
+
+def test_print_setup_repeats_the_header_landscape_one_page_wide(answered):
+    sheet = answered[1]["问卷"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.print_title_rows.replace("$", "") == "1:1"
+    assert sheet.page_setup.orientation == "landscape"
+    assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+
+
+def test_abstentions_are_filled(answered):
+    sheet = answered[1]["问卷"]
+    column = _columns(sheet)["方案是否明确"]
+    marks = {sheet.cell(row=r, column=column).value: sheet.cell(row=r, column=column).fill.fgColor.rgb for r in range(2, 6)}
+    assert "否" in marks and marks["否"].endswith("FCE4D6")
+    assert "是" in marks and not marks["是"].endswith("FCE4D6")
+
+
+def test_notes_sheet_names_plans_date_and_counts(answered, assistant):
+    report, workbook, _ = answered
+    assert workbook.sheetnames == ["问卷", "说明"]
+    notes = {row[0]: row[1] for row in workbook["说明"].iter_rows(values_only=True) if row[0]}
+    assert notes["已回答"] == report.answered and notes["其中方案中未明确"] == report.abstained
+    assert notes["出错"] == report.errors == 0 and notes["跳过（非问题行）"] == report.skipped == 1
+    assert len(notes["生成日期"]) == 10
+    document = assistant.knowledge.documents[0].name
+    assert document in notes["依据方案"]
+
+
+def test_users_own_notes_sheet_survives(assistant, tmp_path):
+    answer_questionnaire(assistant, questionnaire(tmp_path / "q.xlsx", notes_sheet=True), tmp_path / "a.xlsx", progress=False)
+    workbook = load_workbook(tmp_path / "a.xlsx")
+    assert workbook.sheetnames == ["问卷", "说明", "问答说明"]
+    assert workbook["说明"]["A1"].value == "用户自己的说明"
+
+
+def test_csv_output_stays_plain_csv_with_bom(assistant, tmp_path):
+    answer_questionnaire(assistant, questionnaire(tmp_path / "q.xlsx"), tmp_path / "a.csv", progress=False)
+    raw = (tmp_path / "a.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
+    assert rows[0] == ["序号", "问题", *ANSWER_COLUMNS]
+
+
+def test_ragged_csv_row_is_kept_whole_under_a_generated_header(assistant, tmp_path, caplog):
+    source = tmp_path / "q.csv"
+    source.write_text("序号,问题\n1,老旧小区改造谁牵头？,多出的一格\n2,月球基地哪一年建成？\n", encoding="utf-8")
+    answer_questionnaire(assistant, source, tmp_path / "a.csv", progress=False)
+    rows = list(csv.reader((tmp_path / "a.csv").read_text("utf-8-sig").splitlines()))
+    assert rows[0] == ["序号", "问题", "附加列3", *ANSWER_COLUMNS]
+    assert rows[1][2] == "多出的一格" and rows[1][3]  # the extra cell kept, the answer beside it
+    assert rows[2][2] == "" and rows[2][3]
+    assert "2" in caplog.text and "more cells than the header" in caplog.text
+
+
+def test_output_file_has_normal_permissions(assistant, tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        answer_questionnaire(assistant, questionnaire(tmp_path / "q.xlsx"), tmp_path / "a.xlsx", progress=False)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.xlsx").stat().st_mode & 0o777 == 0o644
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.mark.skipif(not (SOFFICE and shutil.which("pdftotext")), reason="needs LibreOffice and poppler-utils")
+def test_printed_pdf_holds_a_whole_long_answer(answered):
+    _, workbook, folder = answered
+    sheet = workbook["问卷"]
+    answers = [sheet.cell(row=r, column=_columns(sheet)["答案"]).value or "" for r in range(2, 6)]
+    longest = max(answers, key=len)
+    subprocess.run([SOFFICE, "--headless", "--convert-to", "pdf", "--outdir", str(folder), str(folder / "a.xlsx")],
+                   check=True, timeout=180, capture_output=True)
+    text = subprocess.run(["pdftotext", str(folder / "a.pdf"), "-"], check=True, capture_output=True, text=True).stdout
+    squeezed = "".join(text.split())
+    assert "".join(longest.split())[-20:] in squeezed  # the end of the answer printed, not cut off
+
+
+# ---------------------------------------------------------------- the ledger workbook
+
+def ledger_row(**changes):
+    from dataclasses import replace
+
+    from assistant.models import LedgerRow
+
+    row = LedgerRow(
+        action="（一）能源行动", task="1.发展光伏", indicator="光伏装机", value="16.24", unit="万千瓦", qualifier="不低于",
+        statement="不低于16.24万千瓦", year=2025, baseline="", lead_unit="发改局", partner_units=("能源局", "住建局"),
+        clause_id="d#3", quote="到2025年，光伏装机不低于16.24万千瓦。" * 5,
+    )
+    return replace(row, **changes)
+
+
+class WithPlan:
+    """A ledger row that names its plan, as LedgerRow may once rows come from several plans."""
+
+    def __init__(self, row, plan):
+        self.row, self.plan = row, plan
+
+    def __getattr__(self, name):
+        return getattr(self.row, name)
+
+
+def test_ledger_workbook_is_filed_ready(tmp_path):
+    from assistant.tables import write_ledger
+
+    out = tmp_path / "台账.xlsx"
+    write_ledger([ledger_row(), ledger_row(value="5", unit="个", year=2030), ledger_row(value="一半")], out)
+    workbook = load_workbook(out)
+    assert workbook.sheetnames == ["目标台账"]
+    sheet = workbook["目标台账"]
+    header = [c.value for c in sheet[1]]
+    assert header[:7] == ["行动", "任务", "指标", "限定词", "目标值", "单位", "表述"] and "方案" not in header
+    values = [row[header.index("目标值")] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert values == [16.24, 5, "一半"] and isinstance(values[1], int)
+    assert sheet.cell(row=2, column=header.index("配合单位") + 1).value == "能源局、住建局"
+    quote = sheet.cell(row=2, column=header.index("原文") + 1)
+    assert quote.alignment.wrap_text and sheet.column_dimensions[quote.column_letter].width == 60
+    assert 6 <= sheet.column_dimensions["E"].width < 20  # 目标值: fitted, not the default
+    assert sheet.auto_filter.ref == sheet.dimensions and sheet.freeze_panes == "A2"
+    assert sheet[1][0].font.bold and sheet.page_setup.orientation == "landscape"
+
+
+def test_ledger_workbook_has_a_sheet_per_plan(tmp_path):
+    from assistant.tables import write_ledger
+
+    rows = [WithPlan(ledger_row(), "甲市碳达峰实施方案"), WithPlan(ledger_row(value="3"), "乙县/丙县[联合]方案")]
+    write_ledger(rows, tmp_path / "台账.xlsx")
+    workbook = load_workbook(tmp_path / "台账.xlsx")
+    assert workbook.sheetnames == ["目标台账", "甲市碳达峰实施方案", "乙县_丙县_联合_方案"]
+    header = [c.value for c in workbook["目标台账"][1]]
+    assert "方案" in header and workbook["乙县_丙县_联合_方案"].max_row == 2
