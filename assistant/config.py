@@ -29,6 +29,8 @@ ENV_VARS = {
     "milvus_uri": "PLANQA_MILVUS_URI",
     "hnsw_threshold": "PLANQA_HNSW_THRESHOLD",
     "query_threads": "PLANQA_QUERY_THREADS",
+    "embed_backend": "PLANQA_EMBED_BACKEND",
+    "query_quantised": "PLANQA_QUERY_QUANTISED",
     "llm_base_url": "PLANQA_LLM_BASE_URL",
     "llm_model": "PLANQA_LLM_MODEL",
     "llm_api_key": "PLANQA_LLM_API_KEY",
@@ -42,7 +44,9 @@ CHOICES = {
     "fusion": ("score", "rrf"),
     "on_stale": ("rebuild", "error"),
     "store": ("faiss", "milvus"),
+    "embed_backend": ("onnx", "torch"),
 }
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,15 @@ class Settings:
     # Above this many chunks the FAISS store is approximate (HNSW) instead of exact: exact search took
     # 0.26 ms a query at 14,700 chunks, and HNSW's recall on near-duplicate plans is poor (README, scale).
     hnsw_threshold: int = 20_000
-    # Torch threads for embedding one query (0 = torch's default, all cores). One thread is faster
-    # per query on a small or busy machine, and leaves the other cores to concurrent requests.
+    # Threads for embedding one query (0 = all cores). One thread is faster per query on a small or
+    # busy machine, and leaves the other cores to concurrent requests.
     query_threads: int = 1
+    # How the embedding model runs: "onnx" (ONNX Runtime + tokenizers: no torch in a process that
+    # answers) or "torch" (sentence-transformers). Building an index uses the same backend.
+    embed_backend: str = "onnx"
+    # Queries on the int8-quantised ONNX file (passages stay float32): 2x faster per query, but off:
+    # measured, bulletin accuracy 90.8% → 90.4% and retrieval hit@1 83.8% → 83.0% (dev-plans 61.2% → 61.9%).
+    query_quantised: bool = False
     # Long clauses are split at sentence boundaries into chunks of at most this many characters.
     chunk_max_chars: int = 400
     # Off by default: the extractive path needs no LLM and no network.
@@ -126,11 +136,22 @@ def _convert(kind: str, value: object) -> object:
         return int(value)  # type: ignore[arg-type]
     if kind == "float":
         return float(value)  # type: ignore[arg-type]
+    if kind == "bool":
+        return _boolean(value)
     if kind.startswith("tuple") and isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())  # "a, b" from the environment
     if kind.startswith("tuple"):
         return tuple(value)  # type: ignore[call-overload]
     return value
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise ValueError(f"not one of {', '.join(TRUE_WORDS + FALSE_WORDS[:-1])}")
+    return word in TRUE_WORDS
 
 
 def settings_environ(settings: Settings) -> dict[str, str]:

@@ -107,7 +107,7 @@ def build_index(
     """Embed and tokenise every chunk into a new build folder, then make it current."""
     started = time.perf_counter()
     model_path = resolve_model_path(settings.model, settings.model_cache)
-    embedder = embedder or load_embedder(settings.model, settings.model_cache)
+    embedder = embedder or load_embedder(settings.model, settings.model_cache, settings.embed_backend)
     chunks = make_chunks(knowledge, settings.chunk_max_chars)
     if not chunks:
         raise IndexError_("the corpus has no text to index")
