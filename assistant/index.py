@@ -28,7 +28,7 @@ from .embedding import embed_passages, load_embedder, resolve_model_path
 from .errors import IndexError_
 from .knowledge import Knowledge
 from .models import Chunk
-from .stores import DenseStore, open_store, write_store
+from .stores import DenseStore, open_store, prune_collections, write_store
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -114,6 +114,7 @@ def build_index(
     vectors = _embed_in_batches(embedder, [c.passage() for c in chunks], progress)
 
     settings.index_dir.mkdir(parents=True, exist_ok=True)
+    previous = _current_collection(settings.index_dir)
     build = Path(tempfile.mkdtemp(dir=settings.index_dir, prefix=".building-"))
     try:
         store = write_store(settings.store, vectors, build, settings)
@@ -143,8 +144,18 @@ def build_index(
         shutil.rmtree(build, ignore_errors=True)
         raise
     _remove_old_builds(settings.index_dir, keep=final.name)
+    if manifest.store_uri:  # a Milvus server: keep the new and the previous collection, drop older ones
+        prune_collections(manifest.store_uri, settings.index_dir, {manifest.store_collection, previous})
     log.info("built index of %d chunks in %.1f s", len(chunks), manifest.build_seconds)
     return final
+
+
+def _current_collection(index_dir: Path) -> str:
+    """The Milvus collection of the build in use ("" when none or not on a server)."""
+    try:
+        return read_manifest(current_build(index_dir)).store_collection
+    except IndexError_:
+        return ""
 
 
 def _embed_in_batches(embedder: SentenceTransformer, texts: list[str], progress: bool) -> np.ndarray:
