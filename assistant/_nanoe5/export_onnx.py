@@ -35,12 +35,12 @@ _SAMPLE = 1 << 20  # bytes hashed at three places of each file
 
 
 def weights_fingerprint(model_dir: Path) -> str:
-    """Identifies the weights cheaply: each file's name, size and first, middle and last MiB (outside onnx/).
+    """Identifies the weights cheaply: config.json and each weights file's name, size and first, middle and last MiB.
 
     Copying the folder keeps it; another model, even of the same shape, changes it.
     """
     digest = hashlib.sha256(f"export-{_EXPORT_VERSION}".encode())
-    for path in sorted(p for p in Path(model_dir).rglob("*") if p.is_file() and not _is_export(p, model_dir)):
+    for path in sorted(p for p in Path(model_dir).iterdir() if p.is_file() and _shapes_the_graph(p)):
         size = path.stat().st_size
         digest.update(f"{path.relative_to(model_dir)}:{size}".encode())
         with path.open("rb") as handle:
@@ -50,10 +50,9 @@ def weights_fingerprint(model_dir: Path) -> str:
     return digest.hexdigest()[:32]
 
 
-def _is_export(path: Path, model_dir: Path) -> bool:
-    """Files of the export itself, finished (onnx/) or being written (.onnx.tmp-…/)."""
-    top = path.relative_to(model_dir).parts[0]
-    return top == ONNX_DIR or top.startswith(f".{ONNX_DIR}.tmp-")
+def _shapes_the_graph(path: Path) -> bool:
+    """The transformer's config and weights; prompts, pooling and tokenizer files are read at run time."""
+    return path.name == "config.json" or path.suffix in (".safetensors", ".bin")
 
 
 def onnx_problem(model_dir: Path, quantised: bool) -> str | None:
@@ -103,7 +102,9 @@ def export_onnx(model_dir: Path, out_dir: Path) -> Path:
         tmp.chmod(0o755)
         for path in tmp.iterdir():
             path.chmod(0o644)
-        if out_dir.exists():
+        if out_dir.is_symlink() or out_dir.is_file():
+            out_dir.unlink()
+        elif out_dir.exists():
             shutil.rmtree(out_dir)
         try:
             tmp.rename(out_dir)
