@@ -102,6 +102,8 @@ def answer_questionnaire(
     checkpoint = checkpoint_path(output_path)
     done = _load_checkpoint(checkpoint, table) if resume else {}
     report.resumed = len(done)
+    if hasattr(assistant, "prefetch"):  # embed the questions together (assistant/retrieve.py, QueryVectors)
+        assistant.prefetch([_text(_cell_at(table.rows[i], table.question_col)) for i in table.data_rows if i not in done])
     cells = _answer_rows(assistant, table, done, checkpoint, report, progress, on_progress)
     _tally(report, table, cells)
     write_answered(input_path, output_path, table, cells, sources=plan_sources(assistant))

@@ -30,6 +30,8 @@ ENV_VARS = {
     "hnsw_threshold": "PLANQA_HNSW_THRESHOLD",
     "build_lock_timeout": "PLANQA_BUILD_LOCK_TIMEOUT",
     "query_threads": "PLANQA_QUERY_THREADS",
+    "embed_backend": "PLANQA_EMBED_BACKEND",
+    "query_quantised": "PLANQA_QUERY_QUANTISED",
     "llm_base_url": "PLANQA_LLM_BASE_URL",
     "llm_model": "PLANQA_LLM_MODEL",
     "llm_api_key": "PLANQA_LLM_API_KEY",
@@ -47,7 +49,9 @@ CHOICES = {
     "fusion": ("score", "rrf"),
     "on_stale": ("rebuild", "error"),
     "store": ("faiss", "milvus"),
+    "embed_backend": ("onnx", "torch"),
 }
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,15 @@ class Settings:
     hnsw_threshold: int = 20_000
     # Seconds a build waits for another build of the same index folder to finish before it gives up.
     build_lock_timeout: float = 600.0
-    # Torch threads for embedding one query (0 = torch's default, all cores). One thread is faster
-    # per query on a small or busy machine, and leaves the other cores to concurrent requests.
+    # Threads for embedding one query (0 = all cores). One thread is faster per query on a small or
+    # busy machine, and leaves the other cores to concurrent requests.
     query_threads: int = 1
+    # How the embedding model runs: "onnx" (ONNX Runtime + tokenizers: no torch in a process that
+    # answers) or "torch" (sentence-transformers). Building an index uses the same backend.
+    embed_backend: str = "onnx"
+    # Queries on the int8-quantised ONNX file (passages stay float32): 2x faster per query, but off:
+    # measured, bulletin accuracy 90.8% → 90.4% and retrieval hit@1 83.8% → 83.0% (dev-plans 61.2% → 61.9%).
+    query_quantised: bool = False
     # Long clauses are split at sentence boundaries into chunks of at most this many characters.
     chunk_max_chars: int = 400
     # Off by default: the extractive path needs no LLM and no network.
@@ -143,11 +153,22 @@ def _convert(kind: str, value: object) -> object:
         return int(value)  # type: ignore[arg-type]
     if kind == "float":
         return float(value)  # type: ignore[arg-type]
+    if kind == "bool":
+        return _boolean(value)
     if kind.startswith("tuple") and isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())  # "a, b" from the environment
     if kind.startswith("tuple"):
         return tuple(value)  # type: ignore[call-overload]
     return value
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise ValueError(f"not one of {', '.join(TRUE_WORDS + FALSE_WORDS[:-1])}")
+    return word in TRUE_WORDS
 
 
 def settings_environ(settings: Settings) -> dict[str, str]:

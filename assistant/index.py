@@ -33,7 +33,7 @@ from .embedding import embed_passages, load_embedder, resolve_model_path
 from .errors import IndexError_
 from .knowledge import Knowledge
 from .models import Chunk
-from .stores import MILVUS_FILE, DenseStore, StoreError, open_store, write_store
+from .stores import MILVUS_FILE, DenseStore, StoreError, open_store, prune_collections, write_store
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -112,13 +112,15 @@ def build_index(
 ) -> Path:
     """Embed and tokenise every chunk into a new build folder, verify it, then make it current."""
     started = time.perf_counter()
-    embedder = embedder or load_embedder(settings.model, settings.model_cache)
+    embedder = embedder or load_embedder(settings.model, settings.model_cache, settings.embed_backend)
     chunks = make_chunks(knowledge, settings.chunk_max_chars)
     if not chunks:
         raise IndexError_("the corpus has no text to index")
     vectors = _embed_in_batches(embedder, [c.passage() for c in chunks], progress)
     with build_lock(settings.index_dir, settings.build_lock_timeout):  # embedding needs no lock: only the files
+        previous = _current_collection(settings.index_dir)
         final = _write_build(knowledge, settings, chunks, vectors, started)
+        _prune_server_collections(final, settings, previous)
     log.info("built index of %d chunks in %.1f s", len(chunks), time.perf_counter() - started)
     return final
 
@@ -213,6 +215,21 @@ def share_per_umask(folder: Path) -> None:
     folder.chmod(0o777 & ~mask)
     for path in folder.rglob("*"):
         path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+
+
+def _prune_server_collections(final: Path, settings: Settings, previous: str) -> None:
+    """On a Milvus server keep the new and the previous collection (rollback, workers still on it); drop older ones."""
+    manifest = read_manifest(final)
+    if manifest.store_uri:
+        prune_collections(manifest.store_uri, settings.index_dir, {manifest.store_collection, previous})
+
+
+def _current_collection(index_dir: Path) -> str:
+    """The Milvus collection of the build in use ("" when none or not on a server)."""
+    try:
+        return read_manifest(current_build(index_dir)).store_collection
+    except IndexError_:
+        return ""
 
 
 def _embed_in_batches(embedder: SentenceTransformer, texts: list[str], progress: bool) -> np.ndarray:

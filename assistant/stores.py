@@ -11,6 +11,7 @@ the build; with PLANQA_MILVUS_URI (e.g. http://milvus:19530) a Milvus server hol
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -68,7 +69,7 @@ def write_store(kind: str, vectors: np.ndarray, build: Path, settings: Settings)
         return {"store": "faiss", "dense_index": type(index).__name__, "store_uri": "", "store_collection": ""}
     if kind == "milvus":
         uri = settings.milvus_uri or ""
-        collection = "planqa_" + uuid.uuid4().hex[:12]
+        collection = collection_prefix(build.parent) + uuid.uuid4().hex[:12]
         store = _milvus(uri or str(build / MILVUS_FILE), collection, vectors.shape[1], overwrite=True)
         from llama_index.core.schema import TextNode
 
@@ -155,6 +156,32 @@ def _milvus(uri: str, collection: str, dimension: int, overwrite: bool) -> Any:
         raise
     except Exception as exc:  # pymilvus raises its own MilvusException for an unreachable or bad server
         raise StoreError(f"cannot open Milvus at {uri} ({type(exc).__name__}: {exc})") from exc
+
+
+def collection_prefix(index_dir: Path) -> str:
+    """The collections of one index folder share a prefix: pruning one folder's never touches another's."""
+    return "planqa_" + hashlib.sha256(str(Path(index_dir).resolve()).encode()).hexdigest()[:8] + "_"
+
+
+def prune_collections(uri: str, index_dir: Path, keep: set[str]) -> list[str]:
+    """Drop this index folder's collections on the Milvus server at `uri` except `keep`; returns the dropped.
+
+    After a build the new collection and the previous one are kept: replicas still on the previous build
+    keep answering until they reopen, and an operator can roll back. Best effort: a failure is logged.
+    """
+    prefix = collection_prefix(index_dir)
+    try:
+        from pymilvus import MilvusClient
+
+        client = MilvusClient(uri=uri)
+        dropped = [c for c in client.list_collections() if c.startswith(prefix) and c not in keep]
+        for name in dropped:
+            client.drop_collection(name)
+        client.close()
+    except Exception as exc:  # the build itself succeeded; old collections only cost space
+        logging.getLogger(__name__).warning("could not drop old Milvus collections at %s: %s", uri, exc)
+        return []
+    return dropped
 
 
 def _quiet_unimplemented(record: logging.LogRecord) -> bool:

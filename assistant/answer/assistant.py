@@ -6,7 +6,7 @@ import logging
 from dataclasses import replace
 
 from ..config import Settings, load_settings
-from ..errors import InputFileError
+from ..errors import InputFileError, PlanqaError
 from ..knowledge import Knowledge, load_knowledge
 from ..models import Answer
 from ..questions import AskedQuestion, is_elliptical, read_question, split_parts
@@ -45,6 +45,17 @@ class Assistant:
             raise InputFileError(settings.corpus_dir, "没有可读的文档 / no readable documents: add .txt, .md, .pdf or .docx files")
         retriever = HybridRetriever.open(knowledge, settings, progress=progress)
         return cls(knowledge, retriever, settings, GroundedGenerator.from_settings(settings))
+
+    def prefetch(self, questions: list[str]) -> None:
+        """Embed many questions' search texts at once (a questionnaire), so each ask finds its vector cached."""
+        texts = []
+        for question in questions:
+            try:
+                texts.append(parse(validate(question, self.settings.max_question_chars), [], self.plan.places).text)
+            except PlanqaError:
+                continue  # ask() reports it for its row
+        if hasattr(self.retriever, "prefetch"):
+            self.retriever.prefetch(texts)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
         """Read the question first (labels, courtesies, script, English); the conversation only for an
