@@ -128,3 +128,9 @@ def test_lead_only_front_matter_people_and_vague_questions(assistant):
 def test_subject_stated_clauses_before_the_figure(assistant):
     answer = ask(assistant, "芦坪、贺家田、黄岩三座集镇污水处理厂配套的污水管网总长多少？")
     assert "10km" in answer.answer and "3.8km" not in answer.answer
+
+
+def test_a_measure_the_question_states_picks_its_own_figure(assistant):
+    """"500米" asked: the 300米 figure of the same sentence is not the answer, though it shares more words."""
+    answer = ask(assistant, "中心城区500米公交站点覆盖率要达到多少？")
+    assert "90%" in answer.answer and "70%" not in answer.answer

@@ -17,7 +17,7 @@ from .periods import describe_target
 from .question import Question
 from .sentence import sentence_answer
 from .text import QUANTITY_ASKED, bigrams, coverage, numbers_agree
-from .units_of_measure import kind_penalty, units_agree
+from .units_of_measure import kind_penalty, stated_measure_penalty, units_agree
 
 MIN_COVER = 0.5  # at least half the question's content words must be the figure's
 WIDER_CONTEXT_FROM = 0.25  # the figure's own words must carry this much before its context counts
@@ -89,6 +89,7 @@ def _score(question: Question, evidence: Evidence, target: Target, rank: int | N
     score = cover + INDICATOR_WEIGHT * coverage(grams, target.indicator)
     score += RANK_WEIGHT / (1 + rank) if rank is not None else 0.0
     score -= kind_penalty(question.text, target) + unasked_penalty(question.text, haystacks[0][0])
+    score -= stated_measure_penalty(question.text, haystacks[0][0])
     if question.year and target.year == question.year:
         score += SAME_YEAR_BONUS
     return Scored(score, cover, target)

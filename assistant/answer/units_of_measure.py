@@ -33,3 +33,16 @@ def kind_penalty(question: str, target: Target) -> float:
     if asks_size and target.unit in COUNT_UNITS and not re.search(r"几(个|座|家)|多少(个|座|家)", question):
         return COUNT_FOR_SIZE
     return 0.0
+
+
+# A measure the question states about its subject ("500米公交站点覆盖率", "35千伏线路"): not a year, not the figure asked.
+STATED_MEASURE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(米|千米|公里|千伏|kV|KV|kv|蒸吨)")
+OTHER_MEASURE = 0.5
+
+
+def stated_measure_penalty(question: str, own_words: str) -> float:
+    """"500米…覆盖率" is not answered by the 300米 figure: a measure the question states must be the figure's own."""
+    stated = STATED_MEASURE.findall(question)
+    if stated and any(f"{number}{unit}" not in own_words.replace(" ", "") for number, unit in stated):
+        return OTHER_MEASURE
+    return 0.0
