@@ -416,7 +416,7 @@ def create_app(assistant: KnowledgeAnswerer, settings: Settings, *, max_upload_b
         static_url=DOCS_ASSETS,
         swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
         title="planqa 政策规划问答助手 API",
-        description="Exact, cited answers over the 鹤城区碳达峰实施方案. Auth: see PLANQA_API_KEYS.",
+        description="Exact, cited answers over the loaded policy plans (/api/docs lists them). Auth: see PLANQA_API_KEYS.",
         version="0.1.0",
     )
     service = AskService(assistant, AuditLog(settings.audit_path.expanduser()))

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 ANSWER_COLUMNS = ("答案", "出处章节", "原文摘录", "置信度", "方案是否明确")
 SUPPORTED_SUFFIXES = (".xlsx", ".csv")
-# The header may sit below a title row ("鹤城区碳达峰问卷"): look for it this far down.
+# The header may sit below a title row ("某区碳达峰问卷"): look for it this far down.
 HEADER_SEARCH_ROWS = 20
 ERROR_PREFIX = "错误 / error: "
 # Bounds on one questionnaire, checked before the sheet is read: a 5 KB xlsx with one cell at XFD1500

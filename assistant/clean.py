@@ -327,7 +327,7 @@ def chinese_number_value(text: str) -> str:
 
 
 def chinese_numerals_to_digits(text: str) -> str:
-    """Rewrite numbers written in Chinese when they measure something; leave names ("十大行动") alone."""
+    """Rewrite numbers written in Chinese when they measure something; leave names ("十大…行动") alone."""
 
     def replace(match: re.Match[str]) -> str:
         percent, number, unit = match.group(1), match.group(2), match.group(3)

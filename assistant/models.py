@@ -24,7 +24,7 @@ class Clause:
 
     id: str
     doc: str
-    section: str  # human-readable path, e.g. "三、重点任务 > （二）节能降碳增效行动 > 4. 加强新基建节能降碳"
+    section: str  # human-readable path, e.g. "三、… > （二）…行动 > 4. …"
     kind: str  # goal / task / paragraph / event / meta / heading
     text: str  # cleaned and normalised for matching
     start: int  # span in the ORIGINAL document text

@@ -34,14 +34,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 log = logging.getLogger(__name__)
 
 TITLE = "政策规划问答助手"
+# Questions that make sense for any carbon-peak plan (the page shows them as buttons).
 EXAMPLES = [
-    "到2025年，全区非化石能源消费比重要提高到多少？",
+    "到2025年非化石能源消费比重要达到多少？",
     "2030年非化石能源消费比重的目标是多少？",
     "老旧小区改造谁牵头？",
-    "碳达峰十大行动是哪些？",
-    "碳达峰实施方案印发通知的文号是多少？",
-    "4月12日区政府聘了几位兼职法律顾问？",
-    "鹤城区计划哪一年实现碳中和？",
+    "重点任务包括哪些行动？",
+    "哪些任务要在2030年前完成？",
+    "方案印发通知的文号是多少？",
+    "省里和市里的森林覆盖率目标分别是多少？",
 ]
 # System fonts only: the page must not fetch Google Fonts (intranets have no internet, and it is slow).
 FONTS = ["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "sans-serif"]
@@ -51,7 +52,7 @@ MAX_UPLOAD = "5mb"
 WEB_FILE_MAX_AGE = 3600
 PRIVATE = "private"  # the page's events: not named in gradio's API page, not meant for gradio_client
 LOADING_TEXT = "⏳ 正在建立索引（首次启动约需 20 秒），请稍候…… 此时提出的问题会在就绪后回答。"
-READY_TEXT = "✅ 已就绪：答案均逐字引用《怀化市鹤城区碳达峰实施方案》及区政府大事记原文。"
+READY_TEXT = "✅ 已就绪：答案均逐字引用已载入方案的原文。"
 
 CSS = """
 .planqa-answer { line-height: 1.7; }
@@ -273,7 +274,7 @@ def _chat_widgets(gr, service, height: int, examples: list[str]) -> None:
     """The chatbot, the input box and its wiring: shared by the main page and /embed."""
     chatbot = gr.Chatbot(
         label="问答", height=height, latex_delimiters=[], feedback_options=None, elem_id="planqa-chat", line_breaks=False,
-        placeholder="请输入关于《鹤城区碳达峰实施方案》或区政府大事记的问题。",
+        placeholder="请输入关于已载入方案的问题，可点名地区或方案，如“省里2025年非化石能源比重要求是多少？”",
     )
     history = gr.State([])
     shown = gr.State([])  # the chat as displayed, kept on the server: the browser never sends it back
@@ -383,7 +384,7 @@ def build_page(service, knowledge, files_root: Path | None = None):
 
     files_root = files_root or Path(tempfile.mkdtemp(prefix="planqa-web-"))
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(WEB_FILE_MAX_AGE, WEB_FILE_MAX_AGE)) as page:
-        gr.Markdown(f"# {TITLE}\n鹤城区人民政府公报 2024年第2期 · 碳达峰实施方案与区政府大事记 · 每个答案均附原文出处")
+        gr.Markdown(f"# {TITLE}\n国家、省、市、县各级规划方案 · 每个答案均附原文出处（方案、章节与原句）")
         _status_line(gr, service)
         with gr.Tabs():
             with gr.Tab("问答"):
