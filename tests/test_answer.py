@@ -134,3 +134,9 @@ def test_a_measure_the_question_states_picks_its_own_figure(assistant):
     """"500米" asked: the 300米 figure of the same sentence is not the answer, though it shares more words."""
     answer = ask(assistant, "中心城区500米公交站点覆盖率要达到多少？")
     assert "90%" in answer.answer and "70%" not in answer.answer
+
+
+def test_a_named_indicator_wins_over_its_neighbour_in_a_list(assistant):
+    """"A达到100%、B达到60%以上": B's subject stayed with A, yet a question naming B is about B's figure."""
+    answer = ask(assistant, "2025年城市生活垃圾资源化利用率要达到多少？")
+    assert "60%" in answer.answer.split("（原文")[0] and "以上" in answer.answer

@@ -22,6 +22,9 @@ from .units_of_measure import kind_penalty, stated_measure_penalty, units_agree
 MIN_COVER = 0.5  # at least half the question's content words must be the figure's
 WIDER_CONTEXT_FROM = 0.25  # the figure's own words must carry this much before its context counts
 INDICATOR_WEIGHT = 0.3  # the indicator's own words break ties between figures of one sentence
+# A question that names an indicator exactly ("城市生活垃圾资源化利用率" names "资源化利用率", a listed item whose
+# shared subject stayed with the first item) is about that figure, not its neighbour in the list.
+NAMED_INDICATOR_BONUS = 0.15
 RANK_WEIGHT = 0.15
 SAME_YEAR_BONUS = 0.05  # "到2025年…达到多少家": the figure due that year, not an undated one
 ALTERNATIVE_SLACK = 0.2  # how close another statement of the same indicator must match to be shown
@@ -87,6 +90,8 @@ def _score(question: Question, evidence: Evidence, target: Target, rank: int | N
     if own >= WIDER_CONTEXT_FROM:
         cover = max(own, *(coverage(grams, text) - penalty for text, penalty in haystacks[1:]))
     score = cover + INDICATOR_WEIGHT * coverage(grams, target.indicator)
+    if len(target.indicator) >= 4 and target.indicator in question.topic:
+        score += NAMED_INDICATOR_BONUS
     score += RANK_WEIGHT / (1 + rank) if rank is not None else 0.0
     score -= kind_penalty(question.text, target) + unasked_penalty(question.text, haystacks[0][0])
     score -= stated_measure_penalty(question.text, haystacks[0][0])
