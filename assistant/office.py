@@ -18,6 +18,7 @@ NOTES_SHEET = "说明"
 ANSWER_WIDTHS = {"答案": 60, "出处章节": 28, "原文摘录": 60, "置信度": 9, "方案是否明确": 13}
 ABSTAINED_COLUMN = "方案是否明确"
 MAX_WIDTH = 60
+LINE_HEIGHT = 15  # points per wrapped line of 11-point text
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,28 @@ def style_answer_columns(worksheet, header_row: int, columns: Sequence[int], las
             style_body(cell)
             if name == ABSTAINED_COLUMN and cell.value == "否":
                 cell.fill = abstained
+    fit_row_heights(worksheet, header_row + 1, last_row, columns)
     set_print_layout(worksheet, header_row)
+
+
+def fit_row_heights(worksheet, first_row: int, last_row: int, columns: Sequence[int]) -> None:
+    """Rows tall enough for their wrapped answers: LibreOffice prints an xlsx row at its stored height,
+    so without this a long answer is cut at its first line on paper."""
+    from openpyxl.utils import get_column_letter
+
+    for row in range(first_row, last_row + 1):
+        lines = 1
+        for column in columns:
+            width = worksheet.column_dimensions[get_column_letter(column)].width or 10
+            text = str(worksheet.cell(row=row, column=column).value or "")
+            lines = max(lines, sum(-(-max(text_width(part), 1) // int(width)) for part in text.split("\n")))
+        current = worksheet.row_dimensions[row].height or 0
+        worksheet.row_dimensions[row].height = max(current, LINE_HEIGHT * lines)
+
+
+def text_width(text: str) -> int:
+    """Excel character units: a CJK or full-width character takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def add_notes_sheet(workbook, source_name: str, sources: Sequence[str], counts: NoteCounts) -> None:

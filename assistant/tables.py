@@ -8,12 +8,12 @@ import json
 import math
 import os
 import tempfile
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import SettingsError
 from .models import LedgerRow
+from .office import text_width as display_width  # one measure of CJK width for terminal and workbook
 
 # The ledger's column headers as offices read them; only tables, csv and xlsx carry them.
 LEDGER_HEADERS = {
@@ -220,10 +220,6 @@ def _xlsx(rows: list[dict]) -> bytes:
 
 def _cell(value: object) -> object:
     return value if isinstance(value, int | float | str) or value is None else str(value)
-
-
-def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def render_table(rows: list[dict], max_cell: int = 40, width: int | None = None) -> str:
