@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,30 @@ def served(app):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    clause_id: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class _Hit:
+    chunk: _Chunk
+    score: float
+
+
+class OverlapRetriever:
+    """Stands in for the hybrid retriever on tiny synthetic plans: clauses ranked by the bigrams they share
+    with the query (no model, so such tests stay in the quick tier)."""
+
+    def __init__(self, knowledge):
+        self.clauses = knowledge.clauses
+
+    def search(self, query, k=None, mode="hybrid"):
+        from assistant.answer.text import bigrams
+
+        grams = bigrams(query)
+        scored = sorted(self.clauses, key=lambda c: -sum(g in c.text for g in grams))
+        return [_Hit(_Chunk(c.id, c.doc), 1.0) for c in scored[: k or 5]]

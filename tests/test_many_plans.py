@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from assistant.answer import Assistant
-from assistant.answer.text import bigrams
 from assistant.config import load_settings
 from assistant.knowledge import build_knowledge
 from assistant.models import Document
+from tests.conftest import OverlapRetriever
 
 PROVINCE = """海南省人民政府关于印发海南省碳达峰实施方案的通知
 琼府〔2022〕27号
@@ -41,28 +39,6 @@ DISTRICT = """天津市西青区人民政府关于印发天津市西青区碳达
 """
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    clause_id: str
-    doc: str
-
-
-@dataclass(frozen=True)
-class _Hit:
-    chunk: _Chunk
-    score: float
-
-
-class OverlapRetriever:
-    """Stands in for the hybrid retriever: clauses ranked by the bigrams they share with the query."""
-
-    def __init__(self, knowledge):
-        self.clauses = knowledge.clauses
-
-    def search(self, query, k=None, mode="hybrid"):
-        grams = bigrams(query)
-        scored = sorted(self.clauses, key=lambda c: -sum(g in c.text for g in grams))
-        return [_Hit(_Chunk(c.id, c.doc), 1.0) for c in scored[: k or 5]]
 
 
 def _assistant(*plans: tuple[str, str]) -> Assistant:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from assistant.answer import Assistant
 from assistant.answer.periods import describe_target, five_year_plan_name, period_label
-from assistant.answer.text import bigrams
 from assistant.config import load_settings
 from assistant.knowledge import build_knowledge
 from assistant.models import Document
+from tests.conftest import OverlapRetriever
 
 # A small plan of another county, shaped differently: its actions sit under "三、重点工作" and its
 # last part is "四、保障措施"; its first goal is a “十三五” figure.
@@ -33,27 +31,6 @@ PLAN = """某县节能降碳实施方案
 """
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    clause_id: str
-
-
-@dataclass(frozen=True)
-class _Hit:
-    chunk: _Chunk
-    score: float
-
-
-class OverlapRetriever:
-    """Stands in for the hybrid retriever: clauses ranked by the bigrams they share with the query."""
-
-    def __init__(self, knowledge):
-        self.clauses = knowledge.clauses
-
-    def search(self, query, k=None, mode="hybrid"):
-        grams = bigrams(query)
-        scored = sorted(self.clauses, key=lambda c: -sum(g in c.text for g in grams))
-        return [_Hit(_Chunk(c.id), 1.0) for c in scored[: k or 5]]
 
 
 @pytest.fixture(scope="module")
