@@ -77,6 +77,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
         corpus_dir=args.corpus,
         index_dir=getattr(args, "index", None),
+        home_plan=getattr(args, "home_plan", None),
         model=getattr(args, "model", None),
         store=getattr(args, "store", None),
         llm_base_url=getattr(args, "llm_url", None),
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--corpus", type=Path, help=CORPUS_HELP)
     parser.add_argument("--index", type=Path, help=INDEX_HELP)
+    parser.add_argument("--home-plan", help=HOME_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in (_add_clauses, _add_targets, _add_docs, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval):
@@ -106,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 CORPUS_HELP = "folder of source documents (default: corpus/)"
 INDEX_HELP = "index folder (default: index/)"
+HOME_HELP = (
+    "the users' own plan (file name, title or place; PLANQA_HOME_PLAN): a question naming no plan, "
+    "我们区 or 全区 is about it, 市里/省里 the plans above it; unset = every plan alike"
+)
 VERBOSE_HELP = "log progress and library messages; print tracebacks of internal errors"
 
 
@@ -119,6 +125,8 @@ def _add_global_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--corpus", type=Path, default=argparse.SUPPRESS, help=CORPUS_HELP)
     if "--index" not in present:
         command.add_argument("--index", type=Path, default=argparse.SUPPRESS, help=INDEX_HELP)
+    if "--home-plan" not in present:
+        command.add_argument("--home-plan", default=argparse.SUPPRESS, help=HOME_HELP)
     if "--verbose" not in present:
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
 

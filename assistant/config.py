@@ -42,6 +42,7 @@ ENV_VARS = {
     "rate_limit": "PLANQA_RATE_LIMIT",
     "audit_secret": "PLANQA_AUDIT_SECRET",
     "trusted_user_header": "PLANQA_TRUSTED_USER_HEADER",
+    "home_plan": "PLANQA_HOME_PLAN",
 }
 
 # Settings that take one of a few values: checked whenever a Settings is built.
@@ -112,6 +113,9 @@ class Settings:
     # Set only behind a reverse proxy that logs users in and sets this header (e.g. X-Forwarded-User):
     # the page then trusts it instead of asking for a key. See README, Deployment.
     trusted_user_header: str | None = None
+    # The users' own plan ("我们区", "全区", a question naming no plan): a file name, a title or the place it
+    # governs. Unset = every loaded plan is equal and a question naming none is asked of all of them.
+    home_plan: str = ""
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():

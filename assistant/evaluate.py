@@ -522,6 +522,7 @@ class EvalSet:
     corpus: tuple[Path, ...]
     floor: dict[str, float] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()  # file names in the corpus folders that are not plans (a README)
+    home: str = ""  # the askers' own plan (PLANQA_HOME_PLAN): the set's questions are written as its users
 
 
 def load_manifest(path: Path | str = SETS) -> list[EvalSet]:
@@ -540,6 +541,7 @@ def load_manifest(path: Path | str = SETS) -> list[EvalSet]:
                 ),
                 floor=dict(entry.get("floor") or {}),
                 exclude=tuple(entry.get("exclude") or ()),
+                home=entry.get("home") or "",
             )
             for entry in entries
         ]
@@ -595,7 +597,9 @@ def corpus_folder(eval_set: EvalSet, workdir: Path) -> Path:
 def set_settings(eval_set: EvalSet, base: Settings, index_root: Path) -> Settings:
     """The base settings with the set's corpus and a per-corpus index folder under index_root."""
     workdir = index_root / corpus_key(eval_set)
-    return replace(base, corpus_dir=corpus_folder(eval_set, workdir), index_dir=workdir / "index")
+    return replace(
+        base, corpus_dir=corpus_folder(eval_set, workdir), index_dir=workdir / "index", home_plan=eval_set.home
+    )
 
 
 def cited_doc(citation: Cited) -> str:
@@ -684,7 +688,7 @@ def run_sets(
     assistants: dict[str, Any] = {}
     summaries = []
     for eval_set in sets:
-        key = corpus_key(eval_set)
+        key = f"{corpus_key(eval_set)}:{eval_set.home}"
         if key not in assistants:
             assistants[key] = Assistant.from_settings(
                 set_settings(eval_set, base, index_root), progress=progress

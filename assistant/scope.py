@@ -20,6 +20,8 @@ DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[（(【]\s*(?:19|20)\d\d\s*
 TITLE_RUN = 6  # a title quoted in part: at least this many of its distinctive characters in a row
 TITLE_SHARE = 0.6  # and this share of them
 NATION = re.compile(r"全国|国家层面")
+# "去北京招商", "赴深圳考察": a place travelled to is where something happened, not a plan asked about.
+TRAVEL = re.compile(r"(?:去|赴|前往|来到|到访|出访)$")
 GENERIC_TITLE = re.compile(r"《|》|“|”|关于印发|的通知|实施方案|工作方案|行动方案|方案|规划|[（(].*?[)）]")
 
 
@@ -44,8 +46,12 @@ class Scope:
         return bool(self.docs)
 
 
-def resolve_scope(question: str, plans: Sequence[Plan]) -> Scope:
-    """The plans a question names, by 文号, by title, by place and by level, in that order of precision."""
+def resolve_scope(question: str, plans: Sequence[Plan], home: Sequence[Plan] = ()) -> Scope:
+    """The plans a question names, by 文号, by title, by place and by level, in that order of precision.
+
+    With a home plan (the users' own), a question naming none is about it, "我们区"/"全区" is it and
+    "市里"/"省里" are the plans above it.
+    """
     docs: dict[str, None] = {}
     named: list[str] = []
     for number in DOC_NUMBER.findall(question):
@@ -65,10 +71,21 @@ def resolve_scope(question: str, plans: Sequence[Plan]) -> Scope:
             missing.append(place)
     for level in _levels(question, titled, bool(places)):
         named.append(level)
-        at_level = [p for p in plans if p.level[:1] == level[:1] and _above(p, places)]
-        quoted = [p for p in at_level if quotes_title(question, title_core(p))]  # "全国“十三五”…": that plan
-        docs.update(dict.fromkeys(p.doc for p in quoted or at_level))
+        docs.update(dict.fromkeys(p.doc for p in _at_level(question, level, plans, places, home)))
+    if not named and home:
+        docs.update(dict.fromkeys(p.doc for p in home))
     return Scope(tuple(docs), tuple(dict.fromkeys(named)), tuple(dict.fromkeys(missing)))
+
+
+def _at_level(question: str, level: str, plans: Sequence[Plan], places: list[str], home: Sequence[Plan]) -> list[Plan]:
+    """The plans of a level: beside a place, those above it; else the home plan's own level is the home plan
+    and the other levels are those above it ("市里" of a district's officials is their city)."""
+    if home and not places and any(h.level[:1] == level[:1] for h in home):
+        return list(home)
+    around = places or [h.region for h in home if h.region]
+    at_level = [p for p in plans if p.level[:1] == level[:1] and _above(p, around)]
+    quoted = [p for p in at_level if quotes_title(question, title_core(p))]  # "全国“十三五”…": that plan
+    return quoted or at_level
 
 
 def _levels(question: str, titled: bool, placed: bool) -> tuple[str, ...]:
@@ -94,7 +111,7 @@ def scope_words(question: str, plans: Sequence[Plan]) -> list[str]:
     """The literal words by which a question names plans (文号, titles, places): they say nothing about its topic."""
     words = DOC_NUMBER.findall(question)
     for plan in plans_by_title(question, plans):
-        words += [w for w in (plan.title, title_core(plan), _quoted_run(question, title_core(plan))) if w and w in question]
+        words += [w for w in (plan.title, title_core(plan), quoted_run(question, title_core(plan))) if w and w in question]
     words += [question[m.start : m.end] for m in find_regions(question)]
     words += [m.group() for pattern in LEVEL_WORDS.values() for m in pattern.finditer(question)]  # "全国", "省里"
     return sorted(dict.fromkeys(words), key=len, reverse=True)
@@ -106,7 +123,10 @@ def places_named(question: str, plans: Sequence[Plan] = ()) -> list[str]:
     With `plans`, a county's short name ("资源" of 资源化, "新建" of 新建厂房) counts only when a loaded plan
     governs it: two characters that are also everyday words name no place on their own.
     """
-    mentions = sorted((m for m in find_regions(question) if _distinctive(m)), key=lambda m: (m.start, -m.end))
+    mentions = sorted(
+        (m for m in find_regions(question) if _distinctive(m) and not TRAVEL.search(question, 0, m.start)),
+        key=lambda m: (m.start, -m.end),
+    )
     if plans:
         mentions = [m for m in mentions if not _bare_county_name(m) or any(governs(p, m.region.name) for p in plans)]
     places: list[str] = []
@@ -163,7 +183,7 @@ def quotes_title(question: str, core: str) -> bool:
     return longest >= max(TITLE_RUN, TITLE_SHARE * len(core))
 
 
-def _quoted_run(question: str, core: str) -> str:
+def quoted_run(question: str, core: str) -> str:
     """The longest run of a title's distinctive words the question quotes ("“十三五”控制温室气体排放")."""
     match = SequenceMatcher(None, question, core, autojunk=False).find_longest_match(0, len(question), 0, len(core))
     return question[match.a : match.a + match.size]

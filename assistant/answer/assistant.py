@@ -11,7 +11,7 @@ from ..knowledge import Knowledge, load_knowledge
 from ..models import Answer
 from ..questions import AskedQuestion, is_elliptical, read_question, split_parts
 from ..scope import Scope
-from .drafts import compose, join_parts, per_plan
+from .drafts import compose, join_parts, per_plan, with_reference
 from .evidence import Evidence
 from .question import normalise, parse, validate
 from .routes import route_for
@@ -29,7 +29,7 @@ class Assistant:
         self.retriever = retriever  # anything with search(query, k) -> hits whose .chunk.clause_id is a clause
         self.settings = settings
         self.generator = generator  # optional LLM rewording (assistant/generate.py); None = extractive only
-        self.shelf = Shelf(knowledge)  # the loaded plans, and the corpus cut to the plans a question names
+        self.shelf = Shelf(knowledge, settings.home_plan)  # the loaded plans, and the corpus cut to the plans a question names
         whole = self.shelf.view()
         self.plan = whole.plan
         self.routes = whole.routes
@@ -83,6 +83,10 @@ class Assistant:
             answer = self._per_plan(raw, text, history, scope)
         else:
             answer = self._answer(raw, text, history, self.shelf.view(frozenset(scope.docs) or None), self.shelf.many)
+        if answer.abstained and self.shelf.home and not scope.named:  # implicitly the home plan: others for reference
+            other = self._answer(raw, text, history, self.shelf.view(self.shelf.others), True)
+            if not other.abstained:
+                answer = with_reference(answer, self.shelf.home_title, other)
         if scope.missing:  # "苏州和成都…": the loaded one is answered, the missing one named
             answer = replace(answer, answer=f"{answer.answer}\n（未载入{'、'.join(scope.missing)}的方案，无法回答该地部分。）")
         return answer

@@ -6,7 +6,7 @@ bases rather than numbers scattered over the handlers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..knowledge import Knowledge, plan_title
 from ..models import Answer, Citation, Clause
@@ -136,6 +136,13 @@ def per_plan(raw: str, answers: list[tuple[str, Answer]], every_plan: bool) -> A
         return Answer(raw, text, intent, 0.0, True, citations)
     confidence = min(a.confidence for _, a in answered)
     return Answer(raw, "\n".join(lines), intent, confidence, False, citations)
+
+
+def with_reference(own: Answer, own_title: str, other: Answer) -> Answer:
+    """The users' own plan does not say it; another loaded plan does. Still 未明确 for their plan (an auditor's
+    方案是否明确 is about it), with the other plan's statement below, labelled and cited, for reference."""
+    text = f"{own.answer}\n其他已载入方案的表述（非《{own_title}》，仅供参考）：\n{other.answer}"
+    return replace(own, answer=text, citations=tuple(dict.fromkeys(own.citations + other.citations)))
 
 
 def _citations(knowledge: Knowledge, sources: tuple[Source, ...]) -> tuple[Citation, ...]:

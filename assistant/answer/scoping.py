@@ -10,10 +10,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..clean import to_simplified
+from ..errors import SettingsError
 from ..knowledge import Knowledge, plan_title, restrict
 from ..levels import across_levels, level_rank
 from ..models import Answer, PlanIdentity, Target
-from ..scope import DOC_NUMBER, Scope, resolve_scope, scope_words
+from ..regions import find_regions
+from ..scope import (
+    DOC_NUMBER,
+    Scope,
+    governs,
+    quoted_run,
+    quotes_title,
+    resolve_scope,
+    scope_words,
+    title_core,
+)
 from .drafts import NOT_STATED
 from .plan import PlanShape, read_shape
 from .routes import ROUTES, Route, bind
@@ -22,6 +34,9 @@ from .routes import ROUTES, Route, bind
 COMPARES = re.compile(r"分别|各自|比较|对比|相比|衔接|和|与|及")
 # "那森林覆盖率呢？", "它由谁牵头？": incomplete on its own, so about the plans of the conversation.
 ELLIPTICAL = re.compile(r"^(?:那么?|还有|另外|再问|它|这项|该项|这个)|呢[?？]?$")
+# "…方案", "《…》": the question names a plan, not a topic that happens to share a plan's title words.
+PLAN_MARKER = re.compile(r"方案|规划|计划|意见|通知|文件|《|》")
+PHRASE = re.compile(r"[\u4e00-\u9fff]{2,6}")  # the words right after a place: "湖南|惠农物流", "北京|招商"
 EVERY_PLAN_SHOWN = 3  # beyond this many plans, lines saying "未明确" are noise
 # "…和省里的目标衔接吗", "市里和省里…": the figures up and down the levels, and whether they fit together.
 LEVELS_ASKED = re.compile(r"衔接|上下|上级|下级|省里|市里|区里|县里|全国|国家")
@@ -40,11 +55,16 @@ class View:
 class Shelf:
     """The loaded plans; one view per set of plans a question is scoped to, built once."""
 
-    def __init__(self, knowledge: Knowledge):
+    def __init__(self, knowledge: Knowledge, home_plan: str = ""):
         self.knowledge = knowledge
         self.plans: tuple[PlanIdentity, ...] = tuple(
             knowledge.identities[d.name] for d in knowledge.documents if d.name in knowledge.identities
         )
+        self.home = find_home(home_plan, self.plans) if home_plan else ()
+        home_docs = {p.doc for p in self.home}
+        self.others = frozenset(d.name for d in knowledge.documents if d.name not in home_docs)
+        self.home_title = "》《".join(p.title for p in self.home)
+        self._home_text = "\n".join(to_simplified(d.text) for d in knowledge.documents if d.name in home_docs)
         self._views: dict[frozenset[str] | None, View] = {}
 
     @property
@@ -64,14 +84,31 @@ class Shelf:
         """The plans the question names; a question naming none keeps the scope of the conversation."""
         if not self.many:
             return Scope()
-        scope = resolve_scope(question, self.plans)
+        scope = resolve_scope(self._without_home_words(question), self.plans, self.home)
         for previous, _ in history[-1:]:
             if not scope.named and ELLIPTICAL.search(question.strip()):
-                scope = resolve_scope(previous, self.plans)
+                scope = resolve_scope(self._without_home_words(previous), self.plans, self.home)
         return scope
 
+    def _without_home_words(self, question: str) -> str:
+        """A place or title words the question quotes from the home plan's own text name a topic of it:
+        "湖南某物流公司的项目", "某某协同增效谁牵头" ask about what the home plan says, not another plan."""
+        if not self._home_text:
+            return question
+        for mention in find_regions(question):
+            if PHRASE.match(question, mention.end) and question[mention.start : mention.end + 2] in self._home_text:
+                question = _blank(question, mention.start, mention.end)
+        if PLAN_MARKER.search(question):
+            return question
+        for plan in self.plans:
+            core = title_core(plan)
+            run = quoted_run(question, core) if plan not in self.home and quotes_title(question, core) else ""
+            if run and run in self._home_text:
+                question = question.replace(run, " " * len(run))
+        return question
+
     def words(self, question: str) -> list[str]:
-        return scope_words(question, self.plans) if self.many else []
+        return scope_words(self._without_home_words(question), self.plans) if self.many else []
 
     def title(self, doc: str) -> str:
         return plan_title(self.knowledge, doc)
@@ -80,6 +117,27 @@ class Shelf:
         """"方案中未明确成都市的相关内容" and the plans that are loaded (title and region)."""
         loaded = "；".join(f"{p.title}（{p.region or '地区未明确'}）" for p in self.plans)
         return f"{NOT_STATED}{'、'.join(scope.missing)}的相关内容：已载入的方案中没有该地的方案。已载入的方案有：{loaded}。"
+
+
+def find_home(home_plan: str, plans: tuple[PlanIdentity, ...]) -> tuple[PlanIdentity, ...]:
+    """The users' own plan(s) by file name, title or the place they govern; a name matching none is an error."""
+    wanted = home_plan.strip()
+    for matches in (
+        [p for p in plans if wanted in (p.doc, p.doc.rsplit(".", 1)[0])],
+        [p for p in plans if wanted and wanted in (p.title, title_core(p))],
+        [p for p in plans if governs(p, wanted)],
+    ):
+        if matches:
+            return tuple(matches)
+    loaded = "；".join(f"{p.doc}（{p.title}）" for p in plans)
+    raise SettingsError(
+        f"PLANQA_HOME_PLAN={home_plan!r} 不对应任何已载入的方案 / names no loaded plan: use a file name, "
+        f"a title or a place of: {loaded}"
+    )
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
 
 
 def without_doc_numbers(text: str) -> str:
