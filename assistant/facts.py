@@ -189,7 +189,9 @@ UNITS = sorted(
     key=len,
     reverse=True,
 )
-QUANTITY = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(" + "|".join(re.escape(u) for u in UNITS) + ")?")
+# "1~2个": a range is one figure, read as written (its lower end is the number in the ledger).
+QUANTITY = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?(?:[~～]\d+(?:\.\d+)?)?)(" + "|".join(re.escape(u) for u in UNITS) + ")?")
+RANGE = re.compile(r"[~～]")
 COMPARATORS = (
     "不低于 不高于 不少于 不超过 不小于 提高到 提高至 提升到 提升至 下降到 降低到 降至 控制在 稳定在 保持在 "
     "达到 下降 降低 增长 提高 提升 超过 完成 建成 新增 创建 新建 打造 引进 建设 改造 达"
@@ -309,7 +311,7 @@ def _segment_targets(
             clause_id=clause.id,
             indicator=indicator,
             comparator=comparator,
-            value=float(value_text),
+            value=float(RANGE.split(value_text)[0]),
             value_text=value_text,
             unit=unit,
             qualifier="、".join(dict.fromkeys(qualifiers)),

@@ -205,4 +205,27 @@ def complete_follow_up(text: str, previous: str) -> str:
         return core[: reference.start()] + topic + core[reference.end() :] + "？"
     if not core or INTERROGATIVE.search(core):
         return text
-    return core + asked
+    return sibling_indicator(core, previous) or core + asked
+
+
+# The kind of figure an indicator is: "…利用率" and "…处置率" are two figures of one kind.
+INDICATOR_HEAD = re.compile(r"(?:率|比重|占比|比例|总量|保有量|面积|规模|强度|指数)$")
+SIBLING_SLACK = 2  # characters an indicator of that kind may be longer or shorter than the one it replaces
+
+
+def sibling_indicator(core: str, previous: str) -> str:
+    """"资源化利用率呢？" after "2025年城市生活垃圾无害化处置率要求多少？" asks for the same subject's other
+    figure of that kind: "2025年城市生活垃圾资源化利用率要求多少？" — the earlier indicator replaced, not kept
+    beside it (where it would win the match). "" when the earlier question has no figure of that kind."""
+    import jieba  # the dictionary loads once; answering has loaded it for BM25 already
+
+    head = INDICATOR_HEAD.search(core)
+    end = previous.rfind(head.group()) + len(head.group()) if head and head.group() in previous else -1
+    if end < 0:
+        return ""
+    starts = [start for _, start, _ in jieba.tokenize(previous[:end]) if not re.search(r"\d|年", previous[start:end])]
+    fits = [s for s in starts if abs((end - s) - len(core)) <= SIBLING_SLACK and s > 0]
+    if not fits:
+        return ""
+    start = min(fits, key=lambda s: abs((end - s) - len(core)))
+    return previous[:start] + core + previous[end:]

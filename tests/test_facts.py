@@ -88,3 +88,15 @@ def test_a_year_alone_is_no_indicator_the_clause_before_names_it():
     clause = Clause("d:c1", "d", "封面", "meta", text, 0, len(text), offsets=tuple(range(len(text) + 1)))
     (target,) = extract_targets(clause)
     assert target.indicator == "煤炭消费总量" and target.year == 2020 and target.value_text == "42"
+
+
+def test_a_range_is_one_figure_with_its_bound_kept():
+    """"不低于1~2个" was read as "~…2个": the bound 不低于 lost, a reduction of the figure to its upper end."""
+    from assistant.facts import extract_targets
+    from assistant.models import Clause
+
+    text = "到2027年，每年不低于1~2个以园区为单位成批量更新落后用能设备。"
+    clause = Clause("d:c1", "d", "封面", "task", text, 0, len(text), offsets=tuple(range(len(text) + 1)))
+    (target,) = extract_targets(clause)
+    assert target.value_text == "1~2" and target.unit == "个" and target.value == 1.0
+    assert target.figure(target.comparator) == "不低于1~2个"

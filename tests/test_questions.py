@@ -112,3 +112,15 @@ def test_english_words_outside_the_glossary_are_dropped_but_acronyms_stay() -> N
     text = read_question("What annual average PM2.5 concentration should the urban area reach by 2025?").text
     assert "PM2.5" in text and "2025年" in text and not re.search(r"[a-z]{3,}", text)
     assert "第50次常务会议" in read_question("On which day was the 50th executive meeting held?").text
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "previous", "read"),
+    [
+        ("资源化利用率呢？", "2025年城市生活垃圾无害化处置率要求多少？", "2025年城市生活垃圾资源化利用率要求多少？"),
+        ("那湿地保护率呢？", "到2025年全区森林覆盖率要达到多少？", "到2025年全区湿地保护率要达到多少？"),
+    ],
+)
+def test_a_sibling_indicator_replaces_the_earlier_one_rather_than_standing_beside_it(follow_up, previous, read):
+    """Kept beside it, the earlier indicator matched first and its figure answered the follow-up."""
+    assert complete_follow_up(follow_up, previous) == read
