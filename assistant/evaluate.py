@@ -82,12 +82,23 @@ def is_correct(question: dict, answer: str, abstained: bool) -> bool:
     got = match_form(answer)
     if not all(match_form(s) in got for s in question["must_include"]):
         return False
+    if not figures_in_own_words(question, answer):
+        return False
     any_of = question.get("any_of") or []
     return not any_of or any(match_form(s) in got for s in any_of)
 
 
 FIGURE_CATEGORIES = ("target", "aggregate", "conflict")  # answers that state figures: single, listed, compared
 QUOTED = re.compile(r"[（(]原文[:：].*?[)）]|“[^”]*”|「[^」]*」")
+
+
+def figures_in_own_words(question: dict, answer: str) -> bool:
+    """A figure answer states the gold figures itself: a look-alike figure whose quoted original happens to
+    hold the gold figure too ("完成老旧小区52个（原文：…24座公厕…）" for the 公厕 question) is wrong."""
+    if question["category"] not in FIGURE_CATEGORIES:
+        return True
+    told = match_form(QUOTED.sub("", answer))
+    return all(match_form(s) in told for s in question["must_include"] if re.search(r"\d", s))
 
 
 def direction_kept(question: dict, answer: str, abstained: bool) -> bool | None:

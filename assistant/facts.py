@@ -295,9 +295,11 @@ def _segment_targets(
             continue
         if not unit and comparator not in BOUND_COMPARATORS + ("达到", "提高到"):
             continue
-        if not comparator and year is None and not suffix and re.match(r"[\u4e00-\u9fff]", rest):
+        listed = not comparator and _listed_after(previous, before)
+        if not comparator and year is None and not suffix and re.match(r"[\u4e00-\u9fff]", rest) and not listed:
             continue  # a bare count in running text without a deadline ("4条国际物流大通道") is description
         indicator, baseline = _indicator(before, comparator, rest)
+        comparator = previous.comparator if listed and previous else comparator
         direction = direction_of(comparator)
         if not indicator and previous is not None:
             indicator, baseline = previous.indicator, baseline or previous.baseline
@@ -388,8 +390,24 @@ def _indicator(before: str, comparator: str, rest: str) -> tuple[str, str | None
     middle = before[pos + len(comparator) :] if comparator else ""
     if comparator and comparator not in COUNT_VERBS:
         return head.strip(",，、 "), baseline  # empty: the caller reuses the previous indicator
-    noun = re.split(r"[,，。;；、]", rest, maxsplit=1)[0]
+    if not comparator:  # "完成52个老旧小区、24座公厕": a later item counts its own noun, not the one before
+        head = head.rsplit("、", 1)[-1]
+    noun = re.split(r"[,，。;；、]", rest, maxsplit=1)[0] or _shared_noun(rest)
     return f"{head}{comparator}{middle}{noun}".strip(",，、 "), baseline
+
+
+def _listed_after(previous: Target | None, before: str) -> bool:
+    """"完成52个老旧小区、24座公厕": the next item of a list the verb before the first one governs."""
+    return previous is not None and previous.comparator in COUNT_VERBS and before.rstrip().endswith("、")
+
+
+def _shared_noun(rest: str) -> str:
+    """"A新建1.2MW、B新建3.5MW屋顶光伏项目": the noun after the list's last figure is every item's."""
+    if not rest.startswith("、"):
+        return ""
+    clause = re.split(r"[,，。;；]", rest, maxsplit=1)[0]
+    figures = list(QUANTITY.finditer(clause))
+    return clause[figures[-1].end() :] if figures else ""
 
 
 # --- front matter ----------------------------------------------------------------------------------

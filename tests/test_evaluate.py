@@ -274,3 +274,9 @@ def test_direction_kept_is_checked_in_the_answers_own_words():
     assert direction_kept(q, "方案中未明确", True) is None
     assert direction_kept({**q, "source_quote": "建成绿色园区1家", "must_include": ["1家"]}, "1家", False) is None
     assert direction_kept({**q, "category": "responsible"}, "x", False) is None
+
+
+def test_a_figure_only_inside_the_quoted_original_is_not_an_answer():
+    question = {"category": "target", "must_include": ["24座"], "question": "公厕要改多少座？"}
+    assert is_correct(question, "完成24座公厕升级改造（原文：完成24座公厕升级改造）。", False)
+    assert not is_correct(question, "完成老旧小区52个（原文：完成52个老旧小区、24座公厕升级改造）。", False)

@@ -100,3 +100,26 @@ def test_a_range_is_one_figure_with_its_bound_kept():
     (target,) = extract_targets(clause)
     assert target.value_text == "1~2" and target.unit == "个" and target.value == 1.0
     assert target.figure(target.comparator) == "不低于1~2个"
+
+
+def test_each_item_of_a_counted_list_is_its_own_target():
+    """"完成52个老旧小区、24座公厕": the 公厕 count was lost, so the 老旧小区 figure answered for it."""
+    from assistant.facts import extract_targets
+    from assistant.models import Clause
+
+    text = "完成52个老旧小区、6000户电力“一户一表”、24座公厕、104条城区道路升级改造；建设4条物流通道、完善3个枢纽。"
+    clause = Clause("d:c1", "d", "封面", "task", text, 0, len(text), offsets=tuple(range(len(text) + 1)))
+    found = {t.indicator: (t.comparator, t.value_text, t.unit) for t in extract_targets(clause)}
+    assert found["公厕"] == ("完成", "24", "座") and found["城区道路升级改造"] == ("完成", "104", "条")
+    assert "枢纽" not in "".join(found)  # another verb (完善) starts another list
+
+
+def test_items_before_a_shared_noun_share_it():
+    from assistant.facts import extract_targets
+    from assistant.models import Clause
+
+    text = "重点推动甲公司新建1.2MW、乙公司新建3.5MW屋顶分布式光伏项目。"
+    clause = Clause("d:c1", "d", "封面", "task", text, 0, len(text), offsets=tuple(range(len(text) + 1)))
+    first, second = extract_targets(clause)
+    assert first.indicator.endswith("甲公司新建屋顶分布式光伏项目") and first.value_text == "1.2"
+    assert second.indicator.endswith("乙公司新建屋顶分布式光伏项目") and second.value_text == "3.5"

@@ -14,7 +14,7 @@ from .drafts import FACT_MATCH, Abstain, Draft, Source
 from .evidence import Evidence
 from .indicators import answers_question, same_indicator, unasked_penalty
 from .periods import describe_target
-from .question import Question
+from .question import Question, apply_synonyms, normalise
 from .sentence import sentence_answer
 from .text import QUANTITY_ASKED, bigrams, coverage, numbers_agree
 from .units_of_measure import kind_penalty, stated_measure_penalty, units_agree
@@ -148,8 +148,8 @@ def _chosen(question: Question, scored: list[Scored]) -> list[Target]:
         chosen += [
             s.target for s in scored
             if s.target.sentence == best.sentence and s.target not in chosen
-            and coverage(set(question.grams), s.target.indicator) >= 0.2
-        ]
+            and (coverage(set(question.grams), s.target.indicator) >= 0.2 or _named(question, s.target.indicator))
+        ]  # "化学需氧量、氨氮…分别": a short item ("氨氮") is asked for when the question names it
     # "下降13%，力争完成14.5%的激励目标": the stretch figure of the same target, said in the same sentence.
     chosen += [
         s.target for s in scored
@@ -157,6 +157,11 @@ def _chosen(question: Question, scored: list[Scored]) -> list[Target]:
         and "力争" in s.target.qualifier and STRETCH.search(s.target.indicator)
     ]
     return chosen
+
+
+def _named(question: Question, indicator: str) -> bool:
+    """The question names the indicator, in its words or the plan's ("单位国内生产总值能源消耗" is 单位GDP能耗)."""
+    return indicator in question.text or apply_synonyms(normalise(indicator)) in question.text
 
 
 def _other_statements(question: Question, evidence: Evidence, scored: list[Scored], chosen: list[Target]) -> list[Target]:
