@@ -254,7 +254,14 @@ def pair_respectively(segment: str, targets: list[Target]) -> list[Target]:
     tail = SHARED_MEASURE.search(items[-1])
     if tail and len(tail.group()) < len(items[-1]):  # "受污染耕地、重点建设用地安全利用率": both are 安全利用率
         items = [item if SHARED_MEASURE.search(item) else item + tail.group() for item in items]
-    return [replace(target, indicator=item) for target, item in zip(targets, items, strict=True)]
+    first = targets[0]
+    return [
+        replace(
+            target, indicator=item, comparator=target.comparator or first.comparator,
+            direction=target.direction or first.direction, baseline=target.baseline or first.baseline,
+        )  # "较2012年分别下降48%和38%": the verb and the baseline are every item's
+        for target, item in zip(targets, items, strict=True)
+    ]
 
 
 SHARED_MEASURE = re.compile(r"[\u4e00-\u9fff]{0,4}(?:率|比重|比例|占比|强度)$")

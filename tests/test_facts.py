@@ -123,3 +123,15 @@ def test_items_before_a_shared_noun_share_it():
     first, second = extract_targets(clause)
     assert first.indicator.endswith("甲公司新建屋顶分布式光伏项目") and first.value_text == "1.2"
     assert second.indicator.endswith("乙公司新建屋顶分布式光伏项目") and second.value_text == "3.5"
+
+
+def test_every_item_of_a_respectively_list_keeps_the_verb_and_baseline():
+    """"较2012年分别累计下降48%和38%": the second figure had lost 下降 and its baseline."""
+    from assistant.facts import extract_targets
+    from assistant.models import Clause
+
+    text = "全市万元地区生产总值二氧化碳排放量、万元地区生产总值能耗较2012年分别累计下降48%和38%。"
+    clause = Clause("d:c1", "d", "封面", "goal", text, 0, len(text), offsets=tuple(range(len(text) + 1)))
+    first, second = extract_targets(clause)
+    assert second.indicator == "万元地区生产总值能耗" and second.value_text == "38"
+    assert (second.direction, second.baseline) == (first.direction, first.baseline) == ("下降", "较2012年")

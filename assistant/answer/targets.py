@@ -77,8 +77,19 @@ def score_targets(question: Question, evidence: Evidence) -> list[Scored]:
         _score(question, evidence, target, rank_of.get(target.clause_id))
         for target in evidence.knowledge.targets
         if not (question.year and target.year and target.year != question.year) and units_agree(question.text, target)
+        and _same_baseline(question.text, target)
     ]
     return sorted(scored, key=lambda s: -s.score)
+
+
+BASELINE_ASKED = re.compile(r"(?:比|较|相比|相较)(?:于)?(\d{4})年")
+
+
+def _same_baseline(question: str, target: Target) -> bool:
+    """"比2020年降多少" is not answered by a fall measured from 2012: another baseline, another figure."""
+    asked = BASELINE_ASKED.search(question)
+    stated = re.search(r"\d{4}", target.baseline or "")
+    return not (asked and stated) or asked.group(1) == stated.group()
 
 
 def _score(question: Question, evidence: Evidence, target: Target, rank: int | None) -> Scored:
