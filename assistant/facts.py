@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, replace
 
 from .clean import chinese_number_value
+from .identity import DOC_NUMBER
 from .models import BOUND_COMPARATORS, Clause, MetaFact, Responsibility, Target, direction_of
 
 # --- responsible units ------------------------------------------------------------------------
@@ -418,7 +419,6 @@ def _shared_noun(rest: str) -> str:
 
 
 # --- front matter ----------------------------------------------------------------------------------
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,6}〔\d{4}〕\d+号")
 DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 LABELLED = re.compile(r"^([\u4e00-\u9fff]{2,6})[:：](.+)$")
 

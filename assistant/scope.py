@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Protocol
 
+from .identity import DOC_NUMBER
 from .regions import LEVEL_WORDS, SHORTENABLE, Mention, find_regions, levels_named, same_place
 
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[（(【]\s*(?:19|20)\d\d\s*[〕\]）)】]\s*\d{1,4}\s*号")
 # Words every plan title shares; what is left names the plan ("工业领域碳达峰", "减污降碳协同增效").
 TITLE_RUN = 6  # a title quoted in part: at least this many of its distinctive characters in a row
 TITLE_SHARE = 0.6  # and this share of them

@@ -103,3 +103,18 @@ def test_docs_command_lists_the_plans(capsys):
     assert main(["--corpus", str(ROOT / "corpus"), "docs", "--format", "json"]) == 0
     units.use_aliases(saved)
     assert "鹤政函〔2024〕1号" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("line", "number"),
+    [
+        ("关于印发某市碳达峰实施方案的通知某政发〔2023〕5号", "某政发〔2023〕5号"),
+        ("某政发[2022]18号", "某政发[2022]18号"),
+        ("某府办（2024）3号", "某府办（2024）3号"),
+    ],
+)
+def test_a_doc_number_is_read_in_any_bracket(line, number):
+    """One 文号 pattern for plan identity, cover facts and questions naming a plan (there were three)."""
+    from assistant.identity import find_doc_number
+
+    assert find_doc_number([line]) == number
