@@ -34,6 +34,7 @@ QUEUE_SIZE = 10_000  # about an hour of a busy server's questions while the data
 BATCH_SIZE = 500
 LOSS_LOG_SECONDS = 10.0  # while records are being dropped, say so at most this often (with the running total)
 TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError, sa.exc.TimeoutError)
+_STOP = object()  # queued by close(): the writer ends
 URL_HELP = "use sqlite:////path/audit.db or postgresql://user:password@host:5432/dbname"
 
 metadata = sa.MetaData()
@@ -264,16 +265,15 @@ class AuditStore:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                batch = [self._queue.get(timeout=0.5)]
-            except queue.Empty:
-                continue
+            batch = [self._queue.get()]
             while len(batch) < BATCH_SIZE:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._write_until_done(batch)
+            records = [item for item in batch if item is not _STOP]
+            if records:
+                self._write_until_done(records)
             for _ in batch:
                 self._queue.task_done()
 
@@ -332,6 +332,11 @@ class AuditStore:
             waiting = self._queue.qsize()
             self._count_lost(waiting, f"not written within {timeout:.0f} s of closing")
         self._stop.set()
+        if self._writer is not None:
+            try:
+                self._queue.put_nowait(_STOP)  # wakes the writer so that it ends
+            except queue.Full:  # it is retrying a write, and sees the stop flag there
+                pass
         self.engine.dispose()
 
 
