@@ -241,14 +241,17 @@ FEEDBACK_ASK_WHY = "已记录 👎。可在下方写明哪里不对或正确答�
 FEEDBACK_COMMENT_THANKS = "已收到您的意见，谢谢！"
 
 
-def rate_answer(service, answer_ids: list[str | None], index: object, liked: object) -> str | None:
+ANSWER_ID = "planqa_answer_id"  # the key under which the server's copy of the chat keeps each answer's id
+
+
+def rate_answer(service, messages: list[dict], index: object, liked: object) -> str | None:
     """👍/👎 on a shown message (the chatbot's like event): recorded at once; returns the answer id
     the comment box is then about (after 👎), else None. A click that un-rates is ignored."""
     rating = {True: 1, False: -1}.get(liked) if isinstance(liked, bool) else None
     position = index[0] if isinstance(index, list | tuple) else index
-    if rating is None or not isinstance(position, int) or not 0 <= position < len(answer_ids):
+    if rating is None or not isinstance(position, int) or not 0 <= position < len(messages):
         return None
-    answer_id = answer_ids[position]
+    answer_id = messages[position].get(ANSWER_ID)
     if answer_id is None:  # an error message or the user's own question: nothing to rate
         return None
     service.audit.feedback(answer_id, rating, None, caller="web", channel="web")
@@ -317,22 +320,20 @@ def _chat_widgets(gr, service, height: int, examples: list[str]) -> None:
     if examples:
         gr.Examples(examples=examples, inputs=[box], label="示例问题", api_visibility=PRIVATE)
 
-    answer_ids = gr.State([])  # the audit id of each shown message (None for questions and errors)
+    def turn(question: str, messages: list[dict], pairs: list[tuple[str, str]]):
+        box_text, messages, pairs, answer_id = chat_turn(service, question, messages, pairs)
+        if answer_id:  # kept with the server's copy only, for 👍/👎 on this answer
+            messages[-1] = {**messages[-1], ANSWER_ID: answer_id}
+        return box_text, [{k: v for k, v in m.items() if k != ANSWER_ID} for m in messages], messages, pairs
 
-    def turn(question: str, messages: list[dict], pairs: list[tuple[str, str]], ids: list[str | None]):
-        box_text, updated, pairs, answer_id = chat_turn(service, question, messages, pairs)
-        added = len(updated) - len(messages)
-        ids = [*ids, *[None] * (added - 1), answer_id] if added else ids
-        return box_text, updated, updated, pairs, ids
-
-    outputs = [box, chatbot, shown, history, answer_ids]
-    box.submit(turn, [box, shown, history, answer_ids], outputs, api_visibility=PRIVATE)
-    send.click(turn, [box, shown, history, answer_ids], outputs, api_visibility=PRIVATE)
-    clear.click(lambda: ([], [], [], []), None, [chatbot, shown, history, answer_ids], api_visibility=PRIVATE)
-    _feedback_widgets(gr, service, chatbot, answer_ids)
+    outputs = [box, chatbot, shown, history]
+    box.submit(turn, [box, shown, history], outputs, api_visibility=PRIVATE)
+    send.click(turn, [box, shown, history], outputs, api_visibility=PRIVATE)
+    clear.click(lambda: ([], [], []), None, [chatbot, shown, history], api_visibility=PRIVATE)
+    _feedback_widgets(gr, service, chatbot, shown)
 
 
-def _feedback_widgets(gr, service, chatbot, answer_ids) -> None:
+def _feedback_widgets(gr, service, chatbot, shown) -> None:
     """👍/👎 on each answer (the chatbot's own buttons); after 👎 an optional comment box."""
     rated = gr.State(None)  # the answer the comment box is about
     note = gr.Markdown("", elem_id="planqa-feedback-note")
@@ -341,17 +342,22 @@ def _feedback_widgets(gr, service, chatbot, answer_ids) -> None:
                              max_lines=4, max_length=2000, elem_id="planqa-feedback-comment")
         submit = gr.Button("提交意见", scale=1, elem_id="planqa-feedback-send")
 
-    def on_like(ids: list[str | None], data: gr.LikeData):
-        answer_id = rate_answer(service, ids, data.index, data.liked)
+    def on_like(messages: list[dict], data):
+        index, liked = (data.index, data.liked) if data is not None else (None, None)  # None: sent by a script
+        answer_id = rate_answer(service, messages or [], index, liked)
         if answer_id:
             return answer_id, FEEDBACK_ASK_WHY, gr.Row(visible=True), ""
-        return None, FEEDBACK_THANKS if data.liked is True else "", gr.Row(visible=False), ""
+        return None, FEEDBACK_THANKS if liked is True else "", gr.Row(visible=False), ""
+
+    # gradio passes the clicked message by this annotation, and must see the class itself: a string
+    # annotation ("gr.LikeData", under `from __future__ import annotations`) names a local it cannot resolve.
+    on_like.__annotations__["data"] = gr.LikeData
 
     def on_comment(answer_id: str | None, text: str):
         said = comment_answer(service, answer_id, text)
         return None, FEEDBACK_COMMENT_THANKS if said else "", gr.Row(visible=False), ""
 
-    chatbot.like(on_like, [answer_ids], [rated, note, comment_row, comment], api_visibility=PRIVATE)
+    chatbot.like(on_like, [shown], [rated, note, comment_row, comment], api_visibility=PRIVATE)
     submit.click(on_comment, [rated, comment], [rated, note, comment_row, comment], api_visibility=PRIVATE)
     comment.submit(on_comment, [rated, comment], [rated, note, comment_row, comment], api_visibility=PRIVATE)
 

@@ -310,13 +310,13 @@ def test_feedback_needs_a_key_and_is_declared_in_openapi(api):
 
 def test_page_thumbs_and_comment(tmp_path):
     from assistant.api import AskService
-    from assistant.serve import chat_turn, comment_answer, rate_answer
+    from assistant.serve import ANSWER_ID, chat_turn, comment_answer, rate_answer
 
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     service = AskService(Echo(), AuditStore(url))
     _, messages, _, answer_id = chat_turn(service, "老旧小区改造谁牵头？", [], [])
-    ids = [None, answer_id]
     assert len(messages) == 2 and answer_id
+    ids = [messages[0], {**messages[1], ANSWER_ID: answer_id}]  # as the page keeps them
     assert rate_answer(service, ids, 0, False) is None  # the user's own question: nothing to rate
     assert rate_answer(service, ids, 1, "") is None  # un-rating
     assert rate_answer(service, ids, 1, True) is None  # 👍: recorded, no comment box
@@ -326,6 +326,59 @@ def test_page_thumbs_and_comment(tmp_path):
     [asked], [opinion] = stored(url), stored(url, feedback)
     assert asked["channel"] == "web" and asked["answer_id"] == answer_id
     assert (opinion["rating"], opinion["comment"], opinion["channel"]) == (-1, "应写明牵头单位", "web")
+
+
+class EchoOver(Echo):
+    """Echo's answers over the real bulletin's knowledge (the page's ledger tab reads it)."""
+
+    def __init__(self, knowledge):
+        self.knowledge = knowledge
+
+
+@pytest.fixture
+def base_url(knowledge, tmp_path):
+    """The real page over the stand-in assistant, served by uvicorn (the e2e tier, by this fixture's name)."""
+    from assistant.serve import build_app
+    from tests.conftest import served
+
+    settings = Settings(index_dir=tmp_path, audit_db=f"sqlite:///{tmp_path / 'audit.db'}")
+    with served(build_app(settings, EchoOver(knowledge))) as url:
+        yield url
+
+
+def gradio_event(base: str, name: str, data: list, session: str, event_data: dict | None = None) -> dict:
+    """One page event through gradio's queue, as the browser sends it; returns the completed message."""
+    import httpx
+
+    config = httpx.get(f"{base}/config").json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == name)
+    join = httpx.post(f"{base}/gradio_api/queue/join", json={
+        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": event_data, "trigger_id": None})
+    assert join.status_code == 200, join.text
+    with httpx.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}, timeout=60) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed":
+                return message
+    return {}
+
+
+def test_the_page_thumbs_down_an_answer_with_a_comment(base_url, tmp_path):
+    session = uuid.uuid4().hex
+    turn = gradio_event(base_url, "turn", ["2030年的目标是多少？", None, None], session)
+    shown = turn["output"]["data"][1]
+    assert len(shown) == 2 and not any("planqa_answer_id" in m for m in shown)  # the id stays on the server
+    disliked = gradio_event(base_url, "on_like", [None], session, {"index": 1, "value": shown[1]["content"], "liked": False})
+    assert "选填" in json.dumps(disliked["output"]["data"], ensure_ascii=False)
+    said = gradio_event(base_url, "on_comment", [None, "应为31%以上"], session)
+    assert "谢谢" in json.dumps(said["output"]["data"], ensure_ascii=False)
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    deadline = time.monotonic() + 10
+    while not stored(url, feedback) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [asked], [opinion] = stored(url), stored(url, feedback)
+    assert asked["question"] == "2030年的目标是多少？" and asked["channel"] == "web"
+    assert (opinion["answer_id"], opinion["rating"], opinion["comment"]) == (asked["answer_id"], -1, "应为31%以上")
 
 
 # ---------------------------------------------------------------- the command line
