@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import queue
 import threading
 import time
@@ -139,6 +140,8 @@ def _sqlite_engine(url: sa.URL, busy_ms: int) -> sa.Engine:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SettingsError(f"无法创建审计数据库目录 / cannot create the audit database folder {folder}: {exc}") from exc
+        if not os.access(folder, os.W_OK):  # e.g. replicas on a read-only index: answers go on, the audit would not
+            log.warning("审计数据库目录不可写 / %s is not writable: set PLANQA_AUDIT_DB to a writable place", folder)
     engine = sa.create_engine(url, connect_args={"timeout": busy_ms / 1000})
 
     @sa.event.listens_for(engine, "connect")
