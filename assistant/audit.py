@@ -87,8 +87,8 @@ class QuestionRecord:
             {"doc": c.doc, "clause_id": c.clause_id, "section": c.section, "quote": c.quote, "start": c.start, "end": c.end}
             for c in answer.citations
         )
-        return cls(uuid.uuid4().hex, now(), caller, channel, answer.question, answer.answer, answer.intent,
-                   answer.abstained, round(answer.confidence, 3), citations, round(latency_ms, 1))
+        return cls(uuid.uuid4().hex, now(), caller[:64], channel, _text(answer.question), _text(answer.answer),
+                   answer.intent[:64], answer.abstained, round(answer.confidence, 3), citations, round(latency_ms, 1))
 
     def row(self) -> dict:
         return {**self.__dict__, "citations": list(self.citations)}
@@ -109,6 +109,11 @@ class FeedbackRecord:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL; a question may (pasted from a binary file)."""
+    return value.replace("\x00", "\ufffd")
 
 
 # ---------------------------------------------------------------- the database
@@ -239,8 +244,8 @@ class AuditStore:
         """Queue 👍 (+1) or 👎 (-1) on an answer, with an optional comment."""
         if rating not in (1, -1):
             raise ValueError(f"rating must be 1 or -1, not {rating!r}")
-        comment = (comment or "").strip()[:MAX_COMMENT_CHARS] or None
-        self._put(FeedbackRecord(answer_id, caller, rating, comment, channel, now()))
+        comment = _text(comment or "").strip()[:MAX_COMMENT_CHARS] or None
+        self._put(FeedbackRecord(answer_id, caller[:64], rating, comment, channel, now()))
 
     def _put(self, record: QuestionRecord | FeedbackRecord) -> None:
         self._start_writer()
@@ -296,9 +301,13 @@ class AuditStore:
                     return
                 delay = min(delay * 2, self._retry_max)
                 continue
-            except Exception:  # a bug, not an outage: retrying would loop for ever
-                log.exception("audit records could not be written")
-                self._count_lost(len(batch), "write error")
+            except Exception:  # a bad record, not an outage: retrying would loop for ever
+                if len(batch) > 1:  # write them one by one, so that only the bad one is lost
+                    for record in batch:
+                        self._write_until_done([record])
+                    return
+                log.exception("audit record could not be written")
+                self._count_lost(1, "write error")
                 return
             if failing:
                 log.warning("审计数据库已恢复 / audit database %s is back: %d record(s) written", self.url, len(batch))
@@ -369,12 +378,12 @@ def parse_day(text: str) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"日期无效 / not a date: {text!r}; use YYYY-MM-DD, e.g. 2026-11-01") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _utc(value: datetime) -> datetime:
-    """SQLite gives back naive times: they were written in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """SQLite gives back naive times (written in UTC); PostgreSQL aware ones in the session's zone."""
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _between(column: sa.Column, since: datetime | None, until: datetime | None) -> list:

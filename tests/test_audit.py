@@ -159,6 +159,27 @@ def test_every_answer_and_opinion_is_recorded(db):
     store.close()
 
 
+def test_odd_text_is_stored_too(db):
+    """PostgreSQL refuses NUL in text: a pasted question holding one must not cost its batch."""
+    store = AuditStore(db.url)
+    asker = AuditedAnswerer(Echo(), store, "open", "api")
+    asker.ask("目标\x00是多少？")
+    asker.ask("碳达峰'; DROP TABLE planqa_questions; --")
+    assert store.flush(10)
+    assert {row["question"] for row in stored(db.url)} == {"目标\ufffd是多少？", "碳达峰'; DROP TABLE planqa_questions; --"}
+    assert store.lost == 0
+    store.close()
+
+
+def test_dates_are_read_as_utc():
+    from assistant.audit import parse_day
+
+    assert parse_day("2026-11-01").isoformat() == "2026-11-01T00:00:00+00:00"
+    assert parse_day("2026-11-01T08:00+08:00").isoformat() == "2026-11-01T00:00:00+00:00"
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        parse_day("2026/11/01")
+
+
 def test_a_database_outage_neither_slows_an_answer_nor_loses_a_row(db, caplog):
     store = AuditStore(db.url, busy_ms=100, retry_seconds=(0.05, 0.3))
     asker = AuditedAnswerer(Echo(), store, "open", "api")
