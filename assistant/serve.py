@@ -247,7 +247,7 @@ ANSWER_ID = "planqa_answer_id"  # the key under which the server's copy of the c
 def rate_answer(service, messages: list[dict], index: object, liked: object) -> str | None:
     """👍/👎 on a shown message (the chatbot's like event): recorded at once; returns the answer id
     the comment box is then about (after 👎), else None. A click that un-rates is ignored."""
-    rating = {True: 1, False: -1}.get(liked) if isinstance(liked, bool) else None
+    rating = (1 if liked else -1) if isinstance(liked, bool) else None
     position = index[0] if isinstance(index, list | tuple) else index
     if rating is None or not isinstance(position, int) or not 0 <= position < len(messages):
         return None
