@@ -1,13 +1,13 @@
 """The portal API: the assistant over HTTP for the government portal and other office systems.
 
 `create_app(assistant, settings)` returns a FastAPI app with /api/ask, /api/batch, /api/targets,
-/api/clauses/{id} and /api/health (OpenAPI at /docs). Deployment is configured by these settings
+/api/clauses/{id}, /api/feedback and /api/health (OpenAPI at /docs). Deployment is configured by these settings
 (assistant/config.py, from their environment variables):
 
 - PLANQA_API_KEYS: comma-separated keys; when set, every /api call but /api/health needs one, as
   `Authorization: Bearer KEY` or `X-API-Key: KEY` (else 401).
-- PLANQA_AUDIT_LOG: where each question is appended as a JSON line (default index_dir/audit.jsonl);
-  the line names the caller by a short hash of its key, never the key itself.
+- PLANQA_AUDIT_DB: the audit and feedback database (assistant/audit.py; default the SQLite file
+  index_dir/audit.db); each question names the caller by a keyed hash of its key, never the key itself.
 - PLANQA_CORS_ORIGINS: comma-separated origins allowed to call from a browser (default: none).
 
 Errors are JSON {"detail": "中文 / English"}: a `PlanqaError` (bad question, bad file, index not
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import math
 import os
@@ -29,7 +28,6 @@ import shutil
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -40,11 +38,12 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.background import BackgroundTask
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .audit import MAX_COMMENT_CHARS, AuditedAnswerer, AuditStore
 from .batch import MAX_ROWS
 from .config import Settings
 from .errors import INTERNAL_ERROR, IndexError_, PlanqaError, QuestionError
 from .knowledge import KnowledgeAnswerer
-from .models import Answer, Answerer, History, Starting
+from .models import Answer, History, Starting
 
 log = logging.getLogger(__name__)
 
@@ -60,34 +59,6 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 # ---------------------------------------------------------------- shared service
 
 
-class AuditLog:
-    """Append-only JSON lines; a lock keeps concurrent requests from interleaving lines."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(exist_ok=True)  # a bad PLANQA_AUDIT_LOG fails at start, not on the first question
-
-    def record(self, key_id: str, channel: str, answer: Answer) -> None:
-        entry = {
-            "time": datetime.now(UTC).isoformat(timespec="seconds"),
-            "key": key_id,
-            "channel": channel,
-            "question": answer.question,
-            "answer": answer.answer,
-            "abstained": answer.abstained,
-            "confidence": round(answer.confidence, 3),
-            "citations": [{"clause_id": c.clause_id, "section": c.section, "quote": c.quote} for c in answer.citations],
-        }
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
-        try:
-            with self._lock, open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
-        except OSError:  # losing an audit line must be loud, but must not fail the user's question
-            log.exception("audit log %s not writable", self.path)
-
-
 class AskService:
     """The one assistant behind the API, the page and batch uploads: asks and audits.
 
@@ -95,7 +66,7 @@ class AskService:
     retriever embeds one query at a time itself, so the rest of a request runs concurrently.
     """
 
-    def __init__(self, assistant: KnowledgeAnswerer, audit: AuditLog) -> None:
+    def __init__(self, assistant: KnowledgeAnswerer, audit: AuditStore) -> None:
         self.assistant = assistant
         self.audit = audit
 
@@ -117,19 +88,17 @@ class AskService:
         return self.assistant.knowledge
 
     def ask(self, question: str, history: History | None = None, *, key_id: str = "web", channel: str = "web") -> Answer:
-        answer = self.assistant.ask(question, history=history)
-        self.audit.record(key_id, channel, answer)
-        return answer
+        return self.ask_recorded(question, history, key_id=key_id, channel=channel)[0]
 
-    def asker(self, key_id: str, channel: str) -> Answerer:
-        """An answerer for batch.answer_questionnaire that audits as this caller."""
-        service = self
+    def ask_recorded(
+        self, question: str, history: History | None = None, *, key_id: str = "web", channel: str = "web"
+    ) -> tuple[Answer, str]:
+        """The answer and its audit id, which feedback (page or /api/feedback) refers to."""
+        return self.asker(key_id, channel).ask_recorded(question, history)
 
-        class _Asker:
-            def ask(self, question: str, history: History | None = None) -> Answer:
-                return service.ask(question, history, key_id=key_id, channel=channel)
-
-        return _Asker()
+    def asker(self, key_id: str, channel: str) -> AuditedAnswerer:
+        """An answerer (e.g. for batch.answer_questionnaire) that audits as this caller."""
+        return AuditedAnswerer(self.assistant, self.audit, key_id, channel)
 
 
 # ---------------------------------------------------------------- auth
@@ -372,6 +341,18 @@ class AnswerOut(BaseModel):
     confidence: float
     abstained: bool = Field(description="true when the plan does not state the answer (方案中未明确)")
     citations: list[CitationOut]
+    answer_id: str | None = Field(None, description="this answer's id in the audit log: send it to /api/feedback")
+
+
+class FeedbackIn(BaseModel):
+    answer_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="the answer_id of an /api/ask response")
+    rating: Literal[1, -1] = Field(description="1 = 👍 right and useful, -1 = 👎 wrong or unhelpful")
+    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS, description="optional: what was wrong, or the right answer")
+
+
+class FeedbackOut(BaseModel):
+    status: Literal["accepted"]
+    answer_id: str
 
 
 class ErrorOut(BaseModel):
@@ -419,7 +400,7 @@ def create_app(assistant: KnowledgeAnswerer, settings: Settings, *, max_upload_b
         description="Exact, cited answers over the loaded policy plans (/api/docs lists them). Auth: see PLANQA_API_KEYS.",
         version="0.1.0",
     )
-    service = AskService(assistant, AuditLog(settings.audit_path.expanduser()))
+    service = AskService(assistant, AuditStore.from_settings(settings))
     app.state.service = service
     app.state.settings = settings
     app.state.api_keys = [k.encode("utf-8") for k in settings.api_keys]
@@ -485,7 +466,8 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
     def ask(body: AskRequest, caller: Caller) -> dict:
         """Answer one question with verbatim citations; pass `history` for follow-ups."""
         history = [(q, a) for q, a in body.history or []] or None
-        return service.ask(body.question, history, key_id=caller, channel="api").to_dict()
+        answer, answer_id = service.ask_recorded(body.question, history, key_id=caller, channel="api")
+        return {**answer.to_dict(), "answer_id": answer_id}
 
     @app.post("/api/batch", tags=["ask"], response_class=FileResponse, operation_id="batch",
               responses={200: BINARY_RESPONSE, **error_responses(400, 401, 413, 422, 429, 500)})
@@ -499,6 +481,18 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         return _run_batch(service, caller, file, column, sheet, max_upload_bytes)
 
     _add_data_routes(app, service)
+    _add_feedback_route(app, service)
+
+
+def _add_feedback_route(app: FastAPI, service: AskService) -> None:
+    @app.post("/api/feedback", response_model=FeedbackOut, status_code=202, tags=["ask"], operation_id="feedback",
+              responses=error_responses(401, 413, 422, 429, 500))
+    def give_feedback(body: FeedbackIn, caller: Caller) -> dict:
+        """👍/👎 on an answer (its `answer_id` from /api/ask), with an optional comment. One opinion per key
+        and answer: a later one replaces it. Stored in the background like the questions, so it is
+        accepted (202) even while the audit database is down."""
+        service.audit.feedback(body.answer_id, body.rating, body.comment, caller=caller, channel="api")
+        return {"status": "accepted", "answer_id": body.answer_id}
 
 
 def _add_data_routes(app: FastAPI, service: AskService) -> None:

@@ -7,12 +7,15 @@ anything else is a bug: a short internal-error line, the traceback under -v, exi
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
 import shutil
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import Settings, load_settings
@@ -99,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home-plan", help=HOME_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (_add_clauses, _add_targets, _add_docs, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval):
+    for add in (_add_clauses, _add_targets, _add_docs, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval,
+                _add_audit, _add_feedback):
         add(commands)
     for command in commands.choices.values():
         _add_global_options(command)
@@ -235,6 +239,45 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(handler=cmd_eval)
 
 
+def _since(text: str):
+    """argparse type for --since/--until: a bad date exits 2 with this message."""
+    from .audit import parse_day
+
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+AUDIT_DB_HELP = "The database is PLANQA_AUDIT_DB (default: the SQLite file index/audit.db)."
+
+
+def _add_audit(commands: argparse._SubParsersAction) -> None:
+    audit = commands.add_parser(
+        "audit", help="export the audit log: every question answered, with its caller, channel, answer, sources and feedback",
+        description="One row per question (time in UTC, caller id — never a key —, channel, question, answer, "
+                    "sources, latency, 👍/👎 and comments). " + AUDIT_DB_HELP,
+    )
+    audit.add_argument("--since", type=_since, help="from this day or time, UTC (e.g. 2026-11-01)")
+    audit.add_argument("--until", type=_since, help="before this day or time, UTC")
+    audit.add_argument("--format", choices=["csv", "xlsx"], help="default: from -o's suffix, else csv")
+    audit.add_argument("-o", "--output", type=Path, help="write to this file (needed for xlsx) instead of the terminal")
+    audit.set_defaults(handler=cmd_audit)
+
+
+def _add_feedback(commands: argparse._SubParsersAction) -> None:
+    feedback = commands.add_parser(
+        "feedback", help="the 👎 answers with comments, as eval-question candidates (--to-eval)",
+        description="With --to-eval: one JSON line per question that got 👎 with a comment, in the shape of "
+                    "evals/questions.jsonl, its gold left as TODO for a person to fill. Without it: the "
+                    "questions that got feedback, as csv. " + AUDIT_DB_HELP,
+    )
+    feedback.add_argument("--to-eval", action="store_true", help="write eval-question candidates (JSON lines)")
+    feedback.add_argument("--since", type=_since, help="feedback given from this day or time, UTC (e.g. 2026-11-01)")
+    feedback.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
+    feedback.set_defaults(handler=cmd_feedback)
+
+
 # ---------------------------------------------------------------- the commands
 
 
@@ -340,7 +383,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.question != "-" and not args.question.strip():
         raise QuestionError("问题不能为空 / the question is empty")  # before loading the index
-    assistant = _assistant(settings)
+    with _audited(_assistant(settings), settings, "cli") as assistant:
+        return _ask_each(args, assistant)
+
+
+def _ask_each(args: argparse.Namespace, assistant) -> int:
     status = 0
     for question in _lines(args.question):
         try:
@@ -364,12 +411,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     from .batch import answer_questionnaire, checkpoint_path
 
-    assistant = _assistant(settings, progress=False)
     try:
-        report = answer_questionnaire(
-            assistant, args.input, args.output, column=args.column, sheet=args.sheet,
-            resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows,
-        )
+        with _audited(_assistant(settings, progress=False), settings, "batch") as assistant:
+            report = answer_questionnaire(
+                assistant, args.input, args.output, column=args.column, sheet=args.sheet,
+                resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows,
+            )
     except KeyboardInterrupt:
         print(f"\n已中断 / interrupted: rerun with --resume to continue ({checkpoint_path(args.output)})", file=sys.stderr)
         return 130
@@ -377,6 +424,84 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     if report.errors:
         print(f"警告 / warning: rows with errors: {', '.join(map(str, report.error_rows[:20]))}", file=sys.stderr)
     return 0
+
+
+@contextmanager
+def _audited(answerer, settings: Settings, channel: str) -> Iterator:
+    """The answerer, recording each answer in the audit database as the local user; written before exit."""
+    from .audit import AuditedAnswerer, AuditStore
+
+    store = AuditStore.from_settings(settings)
+    try:
+        yield AuditedAnswerer(answerer, store, _local_user(), channel)
+    finally:
+        store.close()
+
+
+def _local_user() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (OSError, KeyError):  # no user name in this environment
+        return "cli"
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import question_rows
+    from .tables import render_rows, write_atomic
+
+    fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "csv")
+    if fmt not in ("csv", "xlsx"):
+        raise SettingsError(f"不支持的格式 / unknown format {fmt!r}: use --format csv or xlsx")
+    if fmt == "xlsx" and not args.output:
+        raise SettingsError("xlsx 需要输出文件 / xlsx needs an output file: add -o FILE.xlsx")
+    rows = _read_audit(settings, lambda engine: question_rows(engine, args.since, args.until))
+    data = render_rows(rows, fmt)
+    if args.output:
+        write_atomic(args.output, data)
+        print(f"wrote {len(rows)} questions to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(data.decode("utf-8-sig"))
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import eval_candidates, question_rows
+    from .tables import render_rows, write_atomic
+
+    if args.to_eval:
+        rows = _read_audit(settings, lambda engine: eval_candidates(engine, args.since))
+        data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+        what = "eval-question candidates (fill in answer, must_include, source_quote and category)"
+    else:
+        asked = _read_audit(settings, lambda engine: question_rows(engine, args.since))
+        rows = [row for row in asked if row["👍"] or row["👎"]]
+        data, what = render_rows(rows, "csv"), "questions with feedback"
+    if args.output:
+        write_atomic(args.output, data)
+        print(f"wrote {len(rows)} {what} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(data.decode("utf-8-sig"))
+    if not rows:
+        print("（没有符合条件的反馈 / no feedback matches）", file=sys.stderr)
+    return 0
+
+
+def _read_audit(settings: Settings, read) -> list[dict]:
+    """Run a read on the audit database; unreachable is an operator's problem (exit 2), not a bug."""
+    import sqlalchemy as sa
+
+    from .audit import open_engine
+
+    engine = open_engine(settings.audit_url)
+    try:
+        return read(engine)
+    except sa.exc.OperationalError as exc:
+        raise SettingsError(
+            f"无法读取审计数据库 / cannot read the audit database {engine.url.render_as_string(hide_password=True)}: "
+            f"{str(exc).splitlines()[0]} (check PLANQA_AUDIT_DB)"
+        ) from exc
+    finally:
+        engine.dispose()
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

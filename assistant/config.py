@@ -37,6 +37,7 @@ ENV_VARS = {
     "llm_api_key": "PLANQA_LLM_API_KEY",
     "api_keys": "PLANQA_API_KEYS",
     "audit_log": "PLANQA_AUDIT_LOG",
+    "audit_db": "PLANQA_AUDIT_DB",
     "cors_origins": "PLANQA_CORS_ORIGINS",
     "frame_ancestors": "PLANQA_FRAME_ANCESTORS",
     "rate_limit": "PLANQA_RATE_LIMIT",
@@ -99,8 +100,12 @@ class Settings:
     max_question_chars: int = 500
     # The portal API (assistant/api.py). No keys = the API is open; keys are never printed.
     api_keys: tuple[str, ...] = field(default=(), repr=False)
-    # Where each question is appended as a JSON line; None = index_dir/audit.jsonl.
+    # Where the audit goes (assistant/audit.py). Before the database this was a JSON-lines file; now it
+    # only places the default database: the SQLite file beside it (audit.jsonl → audit.db).
     audit_log: Path | None = None
+    # The audit and feedback database, an SQLAlchemy URL: sqlite:////path/audit.db (default: beside
+    # audit_log, index_dir/audit.db) or postgresql://user:password@host/db for several hosts.
+    audit_db: str | None = field(default=None, repr=False)  # a URL may hold a password
     # Origins whose browser pages may call the API; none by default.
     cors_origins: tuple[str, ...] = ()
 
@@ -128,6 +133,13 @@ class Settings:
     @property
     def audit_path(self) -> Path:
         return self.audit_log or Path(self.index_dir) / "audit.jsonl"
+
+    @property
+    def audit_url(self) -> str:
+        """PLANQA_AUDIT_DB, else a SQLite file where the audit log used to be (index_dir/audit.db)."""
+        if self.audit_db:
+            return self.audit_db
+        return "sqlite:///" + str(Path(self.audit_path).expanduser().absolute().with_suffix(".db"))
 
     def with_overrides(self, **overrides: object) -> Settings:
         """Apply CLI flags; a None value means "flag not given"."""

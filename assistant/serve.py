@@ -214,13 +214,17 @@ def render_error(message: str) -> str:
 
 
 def chat_turn(service, question: str, messages: list[dict], history: list[tuple[str, str]]):
-    """One question: ask with the earlier turns (for follow-ups like "那2030年呢？"), append to the chat."""
+    """One question: ask with the earlier turns (for follow-ups like "那2030年呢？"), append to the chat.
+
+    Also returns the answer's audit id (None for an error), which 👍/👎 on that answer refers to.
+    """
     question = (question or "").strip()
     messages = list(messages or [])
+    answer_id = None
     if not question:
-        return "", messages, history
+        return "", messages, history, answer_id
     try:
-        answer = service.ask(question, history[-10:] or None, key_id="web", channel="web")
+        answer, answer_id = service.ask_recorded(question, history[-10:] or None, key_id="web", channel="web")
         reply = render_answer(answer, service.knowledge)
         history = [*history, (question, answer.answer)]
     except PlanqaError as exc:  # rejected question, or index not ready: the message says which
@@ -229,7 +233,37 @@ def chat_turn(service, question: str, messages: list[dict], history: list[tuple[
         log.exception("internal error answering %r", question[:80])
         reply = render_error(INTERNAL_ERROR)
     messages += [{"role": "user", "content": plain_text(question)}, {"role": "assistant", "content": reply}]
-    return "", messages, history
+    return "", messages, history, answer_id
+
+
+FEEDBACK_THANKS = "已记录 👍，谢谢！"
+FEEDBACK_ASK_WHY = "已记录 👎。可在下方写明哪里不对或正确答案（选填），帮助我们改进。"
+FEEDBACK_COMMENT_THANKS = "已收到您的意见，谢谢！"
+
+
+ANSWER_ID = "planqa_answer_id"  # the key under which the server's copy of the chat keeps each answer's id
+
+
+def rate_answer(service, messages: list[dict], index: object, liked: object) -> str | None:
+    """👍/👎 on a shown message (the chatbot's like event): recorded at once; returns the answer id
+    the comment box is then about (after 👎), else None. A click that un-rates is ignored."""
+    rating = (1 if liked else -1) if isinstance(liked, bool) else None
+    position = index[0] if isinstance(index, list | tuple) else index
+    if rating is None or not isinstance(position, int) or not 0 <= position < len(messages):
+        return None
+    answer_id = messages[position].get(ANSWER_ID)
+    if answer_id is None:  # an error message or the user's own question: nothing to rate
+        return None
+    service.audit.feedback(answer_id, rating, None, caller="web", channel="web")
+    return answer_id if rating < 0 else None
+
+
+def comment_answer(service, answer_id: str | None, comment: str) -> bool:
+    """The optional comment after 👎; True when there was one to record."""
+    if not answer_id or not (comment or "").strip():
+        return False
+    service.audit.feedback(answer_id, -1, comment, caller="web", channel="web")
+    return True
 
 
 def plain_text(text: str) -> str:
@@ -273,7 +307,7 @@ def own_upload(path: str | None) -> Path:
 def _chat_widgets(gr, service, height: int, examples: list[str]) -> None:
     """The chatbot, the input box and its wiring: shared by the main page and /embed."""
     chatbot = gr.Chatbot(
-        label="问答", height=height, latex_delimiters=[], feedback_options=None, elem_id="planqa-chat", line_breaks=False,
+        label="问答", height=height, latex_delimiters=[], feedback_options=("Like", "Dislike"), elem_id="planqa-chat", line_breaks=False,
         placeholder="请输入关于已载入方案的问题，可点名地区或方案，如“省里2025年非化石能源比重要求是多少？”",
     )
     history = gr.State([])
@@ -287,13 +321,45 @@ def _chat_widgets(gr, service, height: int, examples: list[str]) -> None:
         gr.Examples(examples=examples, inputs=[box], label="示例问题", api_visibility=PRIVATE)
 
     def turn(question: str, messages: list[dict], pairs: list[tuple[str, str]]):
-        box_text, messages, pairs = chat_turn(service, question, messages, pairs)
-        return box_text, messages, messages, pairs
+        box_text, messages, pairs, answer_id = chat_turn(service, question, messages, pairs)
+        if answer_id:  # kept with the server's copy only, for 👍/👎 on this answer
+            messages[-1] = {**messages[-1], ANSWER_ID: answer_id}
+        return box_text, [{k: v for k, v in m.items() if k != ANSWER_ID} for m in messages], messages, pairs
 
     outputs = [box, chatbot, shown, history]
     box.submit(turn, [box, shown, history], outputs, api_visibility=PRIVATE)
     send.click(turn, [box, shown, history], outputs, api_visibility=PRIVATE)
     clear.click(lambda: ([], [], []), None, [chatbot, shown, history], api_visibility=PRIVATE)
+    _feedback_widgets(gr, service, chatbot, shown)
+
+
+def _feedback_widgets(gr, service, chatbot, shown) -> None:
+    """👍/👎 on each answer (the chatbot's own buttons); after 👎 an optional comment box."""
+    rated = gr.State(None)  # the answer the comment box is about
+    note = gr.Markdown("", elem_id="planqa-feedback-note")
+    with gr.Row(visible=False) as comment_row:
+        comment = gr.Textbox(placeholder="这条回答哪里不对？可写下正确答案或出处（选填）", show_label=False, scale=5,
+                             max_lines=4, max_length=2000, elem_id="planqa-feedback-comment")
+        submit = gr.Button("提交意见", scale=1, elem_id="planqa-feedback-send")
+
+    def on_like(messages: list[dict], data):
+        index, liked = (data.index, data.liked) if data is not None else (None, None)  # None: sent by a script
+        answer_id = rate_answer(service, messages or [], index, liked)
+        if answer_id:
+            return answer_id, FEEDBACK_ASK_WHY, gr.Row(visible=True), ""
+        return None, FEEDBACK_THANKS if liked is True else "", gr.Row(visible=False), ""
+
+    # gradio passes the clicked message by this annotation, and must see the class itself: a string
+    # annotation ("gr.LikeData", under `from __future__ import annotations`) names a local it cannot resolve.
+    on_like.__annotations__["data"] = gr.LikeData
+
+    def on_comment(answer_id: str | None, text: str):
+        said = comment_answer(service, answer_id, text)
+        return None, FEEDBACK_COMMENT_THANKS if said else "", gr.Row(visible=False), ""
+
+    chatbot.like(on_like, [shown], [rated, note, comment_row, comment], api_visibility=PRIVATE)
+    submit.click(on_comment, [rated, comment], [rated, note, comment_row, comment], api_visibility=PRIVATE)
+    comment.submit(on_comment, [rated, comment], [rated, note, comment_row, comment], api_visibility=PRIVATE)
 
 
 def _status_line(gr, service) -> None:

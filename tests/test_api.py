@@ -46,14 +46,26 @@ def test_ask_returns_cited_answer_and_audits(client, bulletin_text, audit_file):
     response = client.post("/api/ask", json={"question": "2030年非化石能源消费比重的目标是多少？"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answer", "intent", "confidence", "abstained", "citations"}
+    assert set(body) == {"question", "answer", "intent", "confidence", "abstained", "citations", "answer_id"}
     assert "31%" in body["answer"] and not body["abstained"]
     citation = body["citations"][0]
     assert bulletin_text[citation["start"] : citation["end"]] == citation["quote"]
-    entry = json.loads(audit_file.read_text("utf-8").splitlines()[-1])
+    entry = audited(client)[-1]
     assert entry["question"] == body["question"] and entry["answer"] == body["answer"]
-    assert entry["key"] == "open" and entry["citations"][0]["clause_id"] == citation["clause_id"]
-    assert entry["time"]
+    assert entry["caller"] == "open" and entry["citations"][0]["clause_id"] == citation["clause_id"]
+    assert entry["asked_at"] and entry["answer_id"] == body["answer_id"]
+
+
+def audited(client: TestClient) -> list[dict]:
+    """The audit database's questions, oldest first (written in the background: wait for them)."""
+    import sqlalchemy as sa
+
+    from assistant.audit import questions
+
+    store = client.app.state.service.audit
+    assert store.flush(10)
+    with store.engine.connect() as connection:
+        return [dict(r) for r in connection.execute(sa.select(questions).order_by(questions.c.asked_at)).mappings()]
 
 
 def test_ask_with_history(client):
@@ -213,9 +225,9 @@ def test_no_keys_configured_means_open(client):
 def test_audit_names_key_by_hash_never_the_key(keyed_client, audit_file):
     response = keyed_client.post("/api/ask", json={"question": "老旧小区改造谁牵头？"}, headers={"X-API-Key": "beta-key-456"})
     assert response.status_code == 200
-    text = audit_file.read_text("utf-8")
-    assert "beta-key-456" not in text
-    recorded = json.loads(text.splitlines()[-1])["key"]
+    rows = audited(keyed_client)
+    assert "beta-key-456" not in json.dumps(rows, ensure_ascii=False, default=str)
+    recorded = rows[-1]["caller"]
     assert recorded == key_id("beta-key-456", keyed_client.app.state.audit_secret)
     assert recorded[4:] not in hashlib.sha256(b"beta-key-456").hexdigest()  # keyed, not a bare hash
 

@@ -80,7 +80,7 @@ def test_prompt_injection_abstains(client):
 def test_page_escapes_the_question_and_the_error(client):
     service = client.app.state.service
     for question in (HOSTILE["script-tag"], HOSTILE["img-tag"], "<b>" + "长" * 600):
-        _, messages, _ = chat_turn(service, question, [], [])
+        _, messages, _, _ = chat_turn(service, question, [], [])
         html = "".join(m["content"] for m in messages)
         assert "<script>alert" not in html and "<img src" not in html and "<b>长" not in html
         assert "&#60;" in html  # the question's own < … >, as literal text
@@ -308,7 +308,8 @@ def test_milvus_build_records_the_store_and_switching_rebuilds(assistant, small)
 
 
 def test_page_shows_a_bug_as_internal_error(knowledge, tmp_path, caplog):
-    from assistant.api import AskService, AuditLog
+    from assistant.api import AskService
+    from assistant.audit import AuditStore
 
     class Buggy:
         knowledge = None
@@ -316,8 +317,8 @@ def test_page_shows_a_bug_as_internal_error(knowledge, tmp_path, caplog):
         def ask(self, question, history=None):
             return max([])
 
-    service = AskService(Buggy(), AuditLog(tmp_path / "audit.jsonl"))
-    _, messages, history = chat_turn(service, "区长调研了什么？", [], [])
+    service = AskService(Buggy(), AuditStore(f"sqlite:///{tmp_path / 'audit.db'}"))
+    _, messages, history, _ = chat_turn(service, "区长调研了什么？", [], [])
     reply = messages[-1]["content"]
     assert "internal error" in reply and "empty sequence" not in reply and history == []
     assert any(r.exc_info for r in caplog.records)

@@ -308,7 +308,14 @@ def test_audit_caller_id_is_keyed_by_a_server_secret(assistant, settings, audit_
     monkeypatch.setenv("PLANQA_API_KEYS", "abc")
     client = TestClient(create_app(assistant, env_settings(settings)))
     client.post("/api/ask", json={"question": "老旧小区改造谁牵头？"}, headers={"X-API-Key": "abc"})
-    recorded = json.loads(audit_env.read_text("utf-8").splitlines()[-1])["key"]
+    import sqlalchemy as sa
+
+    from assistant.audit import questions
+
+    store = client.app.state.service.audit
+    assert store.flush(10)
+    with store.engine.connect() as connection:
+        recorded = connection.execute(sa.select(questions.c.caller)).scalar_one()
     assert recorded.removeprefix("key-") not in hashlib.sha256(b"abc").hexdigest()
     secret_file = Path(settings.index_dir) / ".audit-secret"
     assert secret_file.stat().st_mode & 0o077 == 0
@@ -476,7 +483,7 @@ def test_docs_load_nothing_from_the_internet(assistant, settings, audit_env, pag
 def test_openapi_has_stable_operation_ids_and_declared_errors(assistant, settings, audit_env):
     spec = TestClient(create_app(assistant, env_settings(settings))).get("/openapi.json").json()
     operations = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
-    assert set(operations) == {"ask", "batch", "targets", "clause", "docs", "health"}
+    assert set(operations) == {"ask", "batch", "targets", "clause", "docs", "health", "feedback"}
     for name in ("ask", "batch", "targets", "clause", "docs"):
         for code in ("401", "429"):
             schema = operations[name]["responses"][code]["content"]["application/json"]["schema"]
