@@ -1,4 +1,4 @@
-"""Workbooks an office can print and file: column widths, wrapping, header style, print setup.
+"""Workbooks an office can print and file: column widths, wrapping, header style, print setup, charts.
 
 The answered questionnaire and the targets ledger share these helpers; only styling lives here,
 the cells themselves come from batch.py and tables.py.
@@ -6,6 +6,7 @@ the cells themselves come from batch.py and tables.py.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,3 +157,69 @@ def fit_widths(worksheet, header_row: int, wide: dict[str, int] | None = None) -
 def _text_width(text: str) -> int:
     """Columns a text takes: a CJK character counts two (tables.display_width; office sits below tables)."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+CHART_SHEET = "图表"
+ROW_CM = 0.53  # a default-height row, for stacking charts without overlap
+
+
+@dataclass(frozen=True)
+class CountTable:
+    """One bar chart's data: a label column (行动, 年份) and how many targets each label has."""
+
+    label: str
+    counts: tuple[tuple[str, int], ...]
+    title: str
+    horizontal: bool = False  # long labels (action headings) read better as horizontal bars
+
+
+def add_chart_sheet(workbook, tables: Sequence[CountTable], wanted: str = CHART_SHEET) -> None:
+    """A sheet holding each count table side by side and a bar chart drawn from it, below the tables' width."""
+    sheet = workbook.create_sheet(_free_title(workbook, wanted))
+    anchor_row = 1
+    for n, table in enumerate(tables):
+        column = 1 + 3 * n
+        _write_counts(sheet, table, column)
+        chart = _bar_chart(sheet, table, column)
+        sheet.add_chart(chart, f"{_letter(1 + 3 * len(tables))}{anchor_row}")
+        anchor_row += math.ceil(chart.height / ROW_CM) + 2
+    set_print_layout(sheet, 1)
+
+
+def _write_counts(sheet, table: CountTable, column: int) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for offset, header in enumerate((table.label, "目标数")):
+        style_header(sheet.cell(row=1, column=column + offset, value=header))
+    for row, (label, count) in enumerate(table.counts, 2):
+        style_body(sheet.cell(row=row, column=column, value=label))
+        style_body(sheet.cell(row=row, column=column + 1, value=count), wrap=False)
+    longest = max((text_width(label) for label, _ in table.counts), default=4)
+    sheet.column_dimensions[get_column_letter(column)].width = min(MAX_WIDTH, max(8, longest + 2))
+    sheet.column_dimensions[get_column_letter(column + 1)].width = 8
+
+
+def _bar_chart(sheet, table: CountTable, column: int):
+    from openpyxl.chart import BarChart, Reference
+
+    chart = BarChart()
+    chart.type = "bar" if table.horizontal else "col"
+    chart.title = table.title
+    chart.legend = None
+    chart.y_axis.title = "目标数"
+    chart.x_axis.title = table.label
+    chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 otherwise leaves Excel to hide the axes
+    last = len(table.counts) + 1
+    chart.add_data(Reference(sheet, min_col=column + 1, min_row=1, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=column, min_row=2, max_row=last))
+    chart.x_axis.tickLblSkip = 1  # every label, not every other one
+    if table.horizontal:
+        chart.x_axis.scaling.orientation = "maxMin"  # the first action on top, as in the plan
+    chart.width, chart.height = 24, max(7.5, 0.8 * len(table.counts)) if table.horizontal else 7.5
+    return chart
+
+
+def _letter(column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(column)

@@ -21,7 +21,7 @@ def test_targets_xlsx_file(tmp_path):
     assert main(["targets", "--year", "2030", "-o", str(out)]) == 0
     workbook = load_workbook(out)
     rows = list(workbook.active.values)
-    assert workbook.sheetnames == ["目标台账"] and rows[0][:3] == ("行动", "任务", "指标")
+    assert workbook.sheetnames == ["目标台账", "图表"] and rows[0][:3] == ("行动", "任务", "指标")
     statement, value, unit = (rows[0].index(name) for name in ("表述", "目标值", "单位"))
     assert any(r[statement] == "提高到31%以上" and r[value] == 31 and r[unit] == "%" for r in rows[1:])
 

@@ -165,7 +165,7 @@ def test_ledger_workbook_is_filed_ready(tmp_path):
     out = tmp_path / "台账.xlsx"
     write_ledger([ledger_row(), ledger_row(value="5", unit="个", year=2030), ledger_row(value="一半")], out)
     workbook = load_workbook(out)
-    assert workbook.sheetnames == ["目标台账"]
+    assert workbook.sheetnames == ["目标台账", "图表"]
     sheet = workbook["目标台账"]
     header = [c.value for c in sheet[1]]
     assert header[:7] == ["行动", "任务", "指标", "限定词", "目标值", "单位", "表述"] and "方案" not in header
@@ -185,6 +185,37 @@ def test_ledger_workbook_has_a_sheet_per_plan(tmp_path):
     rows = [WithPlan(ledger_row(), "甲市碳达峰实施方案"), WithPlan(ledger_row(value="3"), "乙县/丙县[联合]方案")]
     write_ledger(rows, tmp_path / "台账.xlsx")
     workbook = load_workbook(tmp_path / "台账.xlsx")
-    assert workbook.sheetnames == ["目标台账", "甲市碳达峰实施方案", "乙县_丙县_联合_方案"]
+    assert workbook.sheetnames == ["目标台账", "甲市碳达峰实施方案", "乙县_丙县_联合_方案", "图表"]
     header = [c.value for c in workbook["目标台账"][1]]
     assert "方案" in header and workbook["乙县_丙县_联合_方案"].max_row == 2
+
+
+def _series_refs(chart) -> tuple[str, str]:
+    series = chart.series[0]
+    return series.val.numRef.f, series.cat.strRef.f if series.cat.strRef else series.cat.numRef.f
+
+
+def test_ledger_chart_sheet_counts_targets_per_action_and_year(tmp_path):
+    from assistant.tables import write_ledger
+
+    rows = [
+        ledger_row(), ledger_row(year=2030), ledger_row(action="（二）交通行动", year=2030),
+        ledger_row(action="（二）交通行动", year=None), ledger_row(action="（二）交通行动", year=2025),
+    ]
+    write_ledger(rows, tmp_path / "台账.xlsx")
+    sheet = load_workbook(tmp_path / "台账.xlsx")["图表"]
+    values = list(sheet.iter_rows(values_only=True))
+    assert [v[:2] for v in values[:3]] == [("行动", "目标数"), ("（一）能源行动", 2), ("（二）交通行动", 3)]
+    assert [v[3:5] for v in values[:4]] == [("年份", "目标数"), ("2025", 2), ("2030", 2), ("未注明", 1)]
+    by_action, by_year = sheet._charts
+    assert _series_refs(by_action) == ("'图表'!$B$2:$B$3", "'图表'!$A$2:$A$3")
+    assert _series_refs(by_year) == ("'图表'!$E$2:$E$4", "'图表'!$D$2:$D$4")
+    assert by_action.type == "bar" and by_year.type == "col"
+    assert by_action.anchor._from.row + 1 < by_year.anchor._from.row  # stacked, not drawn over each other
+
+
+def test_ledger_chart_labels_actions_by_plan_when_several(tmp_path):
+    from assistant.tables import ledger_counts
+
+    by_action, _ = ledger_counts([WithPlan(ledger_row(), "甲市方案"), WithPlan(ledger_row(), "乙县方案")])
+    assert by_action.counts == (("甲市方案：（一）能源行动", 1), ("乙县方案：（一）能源行动", 1))
