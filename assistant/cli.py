@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--index", type=Path, help=INDEX_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (_add_clauses, _add_targets, _add_docs, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval):
+    for add in (_add_clauses, _add_targets, _add_report, _add_docs, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval):
         add(commands)
     for command in commands.choices.values():
         _add_global_options(command)
@@ -145,13 +145,33 @@ def _add_clauses(commands: argparse._SubParsersAction) -> None:
 
 def _add_targets(commands: argparse._SubParsersAction) -> None:
     targets = commands.add_parser("targets", help="the targets ledger (目标任务台账)")
-    targets.add_argument("--action", help="action heading, or part of it (e.g. 节能降碳)")
-    targets.add_argument("--unit", help="responsible unit, any spelling or short form (e.g. 发改局)")
-    targets.add_argument("--year", type=int, help="due year, e.g. 2025")
-    targets.add_argument("--plan", help="plan: part of its title, its region, 文号 or file name (e.g. 苏州)")
+    _add_ledger_filters(targets)
     targets.add_argument("--format", choices=FORMATS, help="default: table, or from -o's suffix")
     targets.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
     targets.set_defaults(handler=cmd_targets)
+
+
+def _add_ledger_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--action", help="action heading, or part of it (e.g. 节能降碳)")
+    parser.add_argument("--unit", help="responsible unit, any spelling or short form (e.g. 发改局)")
+    parser.add_argument("--year", type=int, help="due year, e.g. 2025")
+    parser.add_argument("--plan", help="plan: part of its title, its region, 文号 or file name (e.g. 苏州)")
+
+
+REPORT_FORMATS = ("docx", "pdf")
+REPORT_NAME = "目标台账报告"
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser(
+        "report",
+        help="the targets ledger as a report to read and print: per plan and action, units, deadline, citation (docx/pdf)",
+        description="A DOCX (or a PDF, converted by LibreOffice) of the targets ledger, grouped by the plans' own sections.",
+    )
+    _add_ledger_filters(report)
+    report.add_argument("--format", choices=REPORT_FORMATS, help="default: from -o's suffix, else docx (pdf needs LibreOffice)")
+    report.add_argument("-o", "--output", type=Path, help=f"the report file (default: {REPORT_NAME}.docx or .pdf)")
+    report.set_defaults(handler=cmd_report)
 
 
 def _add_build(commands: argparse._SubParsersAction) -> None:
@@ -282,6 +302,30 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
         if fmt == "table" and rows:
             print("（终端只列出主要列；完整台账 / all columns: --format csv 或 -o 台账.xlsx）", file=sys.stderr)
     return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from .knowledge import ledger_rows
+    from .office import ledger_report
+    from .tables import write_atomic
+
+    fmt = _report_format(args.format, args.output)
+    output = args.output or Path(f"{REPORT_NAME}.{fmt}")
+    knowledge = _knowledge(settings)
+    rows = ledger_rows(knowledge, action=args.action, unit=args.unit, year=args.year, plan=args.plan)
+    write_atomic(output, ledger_report(knowledge, rows, fmt))
+    print(f"已生成报告 / wrote the report of {len(rows)} targets to {output}", file=sys.stderr)
+    return 0
+
+
+def _report_format(given: str | None, output: Path | None) -> str:
+    """--format, else -o's suffix, else docx; a suffix that is neither docx nor pdf is refused."""
+    if given:
+        return given
+    suffix = output.suffix.lstrip(".").lower() if output else "docx"
+    if suffix not in REPORT_FORMATS:
+        raise SettingsError(f"报告只能是 docx 或 pdf / the report is docx or pdf, not {suffix or '(no suffix)'!r}: name it .docx or .pdf")
+    return suffix
 
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:

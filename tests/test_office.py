@@ -219,3 +219,127 @@ def test_ledger_chart_labels_actions_by_plan_when_several(tmp_path):
 
     by_action, _ = ledger_counts([WithPlan(ledger_row(), "甲市方案"), WithPlan(ledger_row(), "乙县方案")])
     assert by_action.counts == (("甲市方案：（一）能源行动", 1), ("乙县方案：（一）能源行动", 1))
+
+
+# ---------------------------------------------------------------- the ledger report (DOCX, PDF)
+
+def _docx(data: bytes):
+    import io
+
+    import docx
+
+    return docx.Document(io.BytesIO(data))
+
+
+def _headings(document) -> list[tuple[str, str]]:
+    return [(p.style.name, p.text) for p in document.paragraphs if p.style.name.startswith(("Heading", "Title"))]
+
+
+def _table_rows(document) -> list[list[str]]:
+    return [[cell.text for cell in row.cells] for table in document.tables for row in table.rows]
+
+
+def test_report_lists_each_target_with_units_deadline_and_citation(knowledge):
+    from assistant.knowledge import ledger_rows
+    from assistant.office import ledger_report
+
+    rows = ledger_rows(knowledge)
+    document = _docx(ledger_report(knowledge, rows))
+    headings = _headings(document)
+    assert headings[0] == ("Title", "目标任务台账报告")
+    assert ("Heading 1", "怀化市鹤城区碳达峰实施方案") in headings
+    # the plan's own outline, each heading once, in the plan's order: sections, then the actions under them
+    shown = [(style, text) for style, text in headings if style in ("Heading 2", "Heading 3")]
+    assert shown[:3] == [("Heading 2", "二、主要目标"), ("Heading 2", "三、重点任务"), ("Heading 3", "（一）能源绿色低碳转型行动")]
+    assert len(shown) == len(set(shown)) and len({r.action for r in rows}) == len(shown) - 1
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "生成日期" in text and f"目标共 {len(rows)} 项" in text
+    table = _table_rows(document)
+    assert sum(1 for r in table if r[0] != "序号") == len(rows)
+    energy = next(r for r in table if "单位GDP能耗：较2020年下降14.5%" in r[1])  # figure with its direction word
+    assert energy[2] == "到2025年" and "二、主要目标" in energy[5] and "下降14.5%" in energy[5]
+    task = next(r for r in rows if r.lead_unit and r.partner_units and r.year)
+    cells = next(c for c in table if task.quote in c[5] and task.statement in c[1])
+    assert cells[3] == task.lead_unit and cells[4] == "、".join(task.partner_units) and str(task.year) in cells[2]
+    assert knowledge.clause(task.clause_id).section in cells[5]  # citation: section path + verbatim sentence
+
+
+def test_report_pages_and_fonts_suit_chinese_print(knowledge):
+    from docx.enum.section import WD_ORIENT
+    from docx.oxml.ns import qn
+
+    from assistant.knowledge import ledger_rows
+    from assistant.office import ledger_report
+
+    document = _docx(ledger_report(knowledge, ledger_rows(knowledge, year=2030)))
+    assert document.sections[0].orientation == WD_ORIENT.LANDSCAPE
+    for name, font in (("Normal", "宋体"), ("Heading 1", "黑体")):
+        fonts = document.styles[name].element.rPr.rFonts
+        assert fonts.get(qn("w:eastAsia")) == font and fonts.get(qn("w:eastAsiaTheme")) is None
+    header = document.tables[0].rows[0]._tr
+    assert header.find(qn("w:trPr")).find(qn("w:tblHeader")) is not None  # repeated on every printed page
+
+
+def test_report_keeps_a_direction_the_statement_lacks_and_nests_headings():
+    from assistant.office import ReportPart, ReportPlan, ReportTarget, report_docx
+
+    plain = ReportTarget(ledger_row(direction="力争", year=None), "三、任务 > （一）能源行动 > 1.发展光伏", "未注明")
+    other = ReportTarget(ledger_row(lead_unit=""), "三、任务 > （二）交通行动", "到2025年")
+    plan = ReportPlan("甲市方案", "甲市人民政府", (
+        ReportPart(("三、任务", "（一）能源行动"), (plain,)), ReportPart(("三、任务", "（二）交通行动"), (other,)),
+    ))
+    document = _docx(report_docx([plan]))
+    assert [t for _, t in _headings(document)] == ["目标任务台账报告", "甲市方案", "三、任务", "（一）能源行动", "（二）交通行动"]
+    first, second = (r for r in _table_rows(document) if r[0] != "序号")
+    assert first[1].endswith("光伏装机：不低于16.24万千瓦（力争）") and first[2] == "未注明"
+    assert second[2] == "到2025年" and second[3] == "未明确"
+
+
+def test_report_command_writes_docx_and_refuses_other_suffixes(tmp_path, monkeypatch, capsys):
+    from assistant.cli import main
+    from tests.conftest import CORPUS
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--corpus", str(CORPUS), "--plan", "鹤城", "--year", "2030"]) == 0
+    document = _docx((tmp_path / "目标台账报告.docx").read_bytes())
+    assert "提高到31%以上" in "".join(c for r in _table_rows(document) for c in r)
+    assert (tmp_path / "目标台账报告.docx").stat().st_mode & 0o044  # readable by colleagues
+    assert main(["report", "--corpus", str(CORPUS), "-o", "报告.txt"]) == 2
+    assert "docx" in capsys.readouterr().err and not (tmp_path / "报告.txt").exists()
+
+
+def _has_writer() -> bool:
+    from pathlib import Path
+
+    return bool(SOFFICE) and any(Path(SOFFICE).resolve().parent.glob("libswlo.so"))
+
+
+@pytest.mark.skipif(not (_has_writer() and shutil.which("pdftotext")), reason="needs LibreOffice Writer and poppler-utils")
+def test_report_as_pdf_prints_figures_and_citations(tmp_path):
+    from assistant.cli import main
+    from tests.conftest import CORPUS
+
+    out = tmp_path / "报告.pdf"
+    assert main(["report", "--corpus", str(CORPUS), "--year", "2030", "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF")
+    text = "".join(subprocess.run(["pdftotext", str(out), "-"], check=True, capture_output=True, text=True).stdout.split())
+    assert "目标任务台账报告" in text and "提高到31%以上" in text and "二、主要目标" in text
+
+
+def test_report_api_is_key_protected_and_declared_binary(assistant, settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from assistant.api import create_app
+    from assistant.office import DOCX_MEDIA_TYPE
+
+    keyed = settings.with_overrides(api_keys="report-key-1", audit_log=tmp_path / "audit.jsonl")
+    client = TestClient(create_app(assistant, keyed))
+    assert client.get("/api/report").status_code == 401
+    response = client.get("/api/report", params={"year": 2030}, headers={"X-API-Key": "report-key-1"})
+    assert response.status_code == 200 and response.headers["content-type"] == DOCX_MEDIA_TYPE
+    assert "attachment" in response.headers["content-disposition"]
+    assert "提高到31%以上" in "".join(c for r in _table_rows(_docx(response.content)) for c in r)
+    operation = client.get("/openapi.json").json()["paths"]["/api/report"]["get"]
+    assert operation["operationId"] == "report"
+    assert operation["responses"]["200"]["content"][DOCX_MEDIA_TYPE]["schema"]["format"] == "binary"
+    assert "401" in operation["responses"]
