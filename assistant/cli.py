@@ -203,11 +203,12 @@ def _add_ask(commands: argparse._SubParsersAction) -> None:
 def _add_batch(commands: argparse._SubParsersAction) -> None:
     batch = commands.add_parser(
         "batch",
-        help="answer a questionnaire (xlsx/csv with a 问题 column) into a copy with cited answers",
+        help="answer a questionnaire (xlsx/xls/csv with a 问题 column) into a copy with cited answers",
         description="Adds 答案, 出处章节, 原文摘录, 置信度, 方案是否明确 to every row; the input file is never changed.",
     )
-    batch.add_argument("input", type=Path, help="questions.xlsx or questions.csv")
-    batch.add_argument("-o", "--output", type=Path, required=True, help="answered.xlsx or answered.csv (not the input)")
+    batch.add_argument("input", type=Path, help="questions.xlsx, questions.xls (old Excel) or questions.csv")
+    batch.add_argument("-o", "--output", type=Path, required=True,
+                       help="answered.xlsx or answered.csv (not the input; an .xls name is written as .xlsx)")
     batch.add_argument("--column", default="问题", help="the column holding the questions (default: 问题)")
     batch.add_argument("--sheet", help="xlsx sheet name (default: the active sheet)")
     batch.add_argument("--resume", action="store_true", help="continue an interrupted run from its .partial.jsonl checkpoint")
@@ -398,7 +399,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
-    from .batch import answer_questionnaire, checkpoint_path
+    from .batch import XLS_NOTE, answer_questionnaire, answered_path, checkpoint_path
 
     assistant = _assistant(settings, progress=False)
     try:
@@ -407,9 +408,11 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
             resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows,
         )
     except KeyboardInterrupt:
-        print(f"\n已中断 / interrupted: rerun with --resume to continue ({checkpoint_path(args.output)})", file=sys.stderr)
+        print(f"\n已中断 / interrupted: rerun with --resume to continue ({checkpoint_path(answered_path(args.output))})", file=sys.stderr)
         return 130
     print(report.summary(), file=sys.stderr)
+    if report.output_path != args.output:
+        print(f"注意 / note: {XLS_NOTE}: {report.output_path}", file=sys.stderr)
     if report.errors:
         print(f"警告 / warning: rows with errors: {', '.join(map(str, report.error_rows[:20]))}", file=sys.stderr)
     return 0

@@ -117,7 +117,9 @@ def text_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def add_notes_sheet(workbook, source_name: str, sources: Sequence[str], counts: NoteCounts) -> None:
+def add_notes_sheet(
+    workbook, source_name: str, sources: Sequence[str], counts: NoteCounts, notes: Sequence[str] = ()
+) -> None:
     """A 说明 sheet (another name if the user's workbook has one): what was answered, from what, when."""
     title = _free_title(workbook, NOTES_SHEET)
     sheet = workbook.create_sheet(title)
@@ -131,6 +133,7 @@ def add_notes_sheet(workbook, source_name: str, sources: Sequence[str], counts: 
         ("出错", counts.errors),
         *(("依据方案" if i == 0 else "", s) for i, s in enumerate(sources or ["（未知）"])),
         ("说明", "“方案是否明确”为“否”的行（浅橙色）表示方案原文中没有明确答案，请人工核对。"),
+        *(("", note) for note in notes),
     ]
     for row in rows:
         sheet.append(list(row))
