@@ -181,3 +181,43 @@ def _enable_progress_bars(transformers_logging) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         transformers_logging.enable_progress_bar()
+
+
+def test_index_lives_beside_a_corpus_folder_else_in_the_user_data_folder(tmp_path, monkeypatch):
+    from assistant.config import PROJECT_ROOT, load_settings
+
+    for name in ("PLANQA_INDEX", "PLANQA_CORPUS"):
+        monkeypatch.delenv(name, raising=False)
+    project = tmp_path / "project"
+    (project / "corpus").mkdir(parents=True)
+    monkeypatch.chdir(project)
+    settings = load_settings()
+    assert (settings.corpus_dir, settings.index_dir) == (project / "corpus", project / "index")
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    settings = load_settings()
+    assert settings.index_dir == tmp_path / "data" / "planqa" / "index"
+    assert not settings.index_dir.is_relative_to(PROJECT_ROOT)  # never inside the installed package
+
+    monkeypatch.setenv("PLANQA_INDEX", str(tmp_path / "shared"))
+    assert load_settings().index_dir == tmp_path / "shared"
+    assert load_settings(index_dir=tmp_path / "flag").index_dir == tmp_path / "flag"
+
+
+def test_help_says_where_the_corpus_and_index_are(tmp_path, monkeypatch, capsys):
+    for name in ("PLANQA_INDEX", "PLANQA_CORPUS"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "corpus").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and f"corpus  {tmp_path / 'corpus'}" in out and f"index   {tmp_path / 'index'}" in out
+    monkeypatch.setenv("PLANQA_INDEX", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("PLANQA_FUSION", "best")  # a bad setting must not hide the help
+    with pytest.raises(SystemExit):
+        main(["ask", "--help"])
+    assert f"(now:{tmp_path / 'elsewhere'})" in "".join(capsys.readouterr().out.split())  # argparse wraps lines
