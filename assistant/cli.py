@@ -88,52 +88,59 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    where = data_locations()
     parser = argparse.ArgumentParser(
         prog="planqa",
         description="政策规划问答助手: exact, cited answers over Chinese government policy plans.",
-        epilog=(
-            "数据位置 / where data lives:\n"
-            f"  corpus  {where['corpus']}\n"
-            f"  index   {where['index']}\n"
-            "By default both are the working directory's corpus/ and index/ when it holds corpus/; otherwise the\n"
-            "index is kept in the per-user data folder. --corpus/--index or PLANQA_CORPUS/PLANQA_INDEX choose others.\n"
-            "Settings can also come from PLANQA_* environment variables (see assistant/config.py)."
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Settings can also come from PLANQA_* environment variables (see assistant/config.py).",
     )
-    corpus_help, index_help = f"{CORPUS_HELP} (now: {where['corpus']})", f"{INDEX_HELP} (now: {where['index']})"
-    parser.add_argument("--corpus", type=Path, help=corpus_help)
-    parser.add_argument("--index", type=Path, help=index_help)
+    parser.add_argument("--corpus", type=Path, help=CORPUS_HELP)
+    parser.add_argument("--index", type=Path, help=INDEX_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in (_add_clauses, _add_targets, _add_report, _add_docs, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval):
         add(commands)
     for command in commands.choices.values():
-        _add_global_options(command, corpus_help, index_help)
+        _add_global_options(command)
+    _show_data_locations(parser, [parser, *commands.choices.values()])
     return parser
 
 
-CORPUS_HELP = "folder of source documents"
-INDEX_HELP = "index folder"
+CORPUS_HELP = "folder of source documents (default: corpus/)"
+INDEX_HELP = "index folder (default: index/)"
 VERBOSE_HELP = "log progress and library messages; print tracebacks of internal errors"
 
 
-def _add_global_options(command: argparse.ArgumentParser, corpus_help: str, index_help: str) -> None:
+def _add_global_options(command: argparse.ArgumentParser) -> None:
     """--corpus, --index and -v after the command too (`planqa build --corpus corpus/`).
 
     SUPPRESS as the default: a subcommand that is not given the option keeps the value given before it.
     """
     present = {option for action in command._actions for option in action.option_strings}
     if "--corpus" not in present:
-        command.add_argument("--corpus", type=Path, default=argparse.SUPPRESS, help=corpus_help)
+        command.add_argument("--corpus", type=Path, default=argparse.SUPPRESS, help=CORPUS_HELP)
     if "--index" not in present:
-        command.add_argument("--index", type=Path, default=argparse.SUPPRESS, help=index_help)
-    for action in command._actions:
-        if "--index" in action.option_strings:
-            action.help = index_help  # add_index_options' plain text, now with the resolved folder
+        command.add_argument("--index", type=Path, default=argparse.SUPPRESS, help=INDEX_HELP)
     if "--verbose" not in present:
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+
+
+def _show_data_locations(parser: argparse.ArgumentParser, commands: list[argparse.ArgumentParser]) -> None:
+    """`planqa --help` and every command's --corpus/--index say which folders they resolve to now."""
+    where = data_locations()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "数据位置 / where data lives:\n"
+        f"  corpus  {where['corpus']}\n"
+        f"  index   {where['index']}\n"
+        "By default both are the working directory's corpus/ and index/ when it holds corpus/; otherwise the\n"
+        "index is kept in the per-user data folder. --corpus/--index or PLANQA_CORPUS/PLANQA_INDEX choose others.\n"
+        f"{parser.epilog}"
+    )
+    helps = {"--corpus": f"folder of source documents (now: {where['corpus']})", "--index": f"index folder (now: {where['index']})"}
+    for command in commands:
+        for action in command._actions:
+            for option in set(action.option_strings) & set(helps):
+                action.help = helps[option]
 
 
 def add_index_options(parser: argparse.ArgumentParser, model_help: str = "embedding model the index was built with") -> None:

@@ -333,7 +333,9 @@ def report_docx(plans: Sequence[ReportPlan], today: date | None = None) -> bytes
     document = docx.Document()
     _report_page_and_fonts(document)
     _report_front(document, plans, today or date.today())
-    for plan in plans:
+    for number, plan in enumerate(plans):
+        if number:
+            document.add_page_break()  # each plan starts on its own page: it can be handed out alone
         _report_plan(document, plan)
     buffer = io.BytesIO()
     document.save(buffer)
