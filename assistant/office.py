@@ -189,7 +189,7 @@ class CountTable:
 
 
 def add_chart_sheet(workbook, tables: Sequence[CountTable], wanted: str = CHART_SHEET) -> None:
-    """A sheet holding each count table side by side and a bar chart drawn from it, below the tables' width."""
+    """A sheet with the count tables side by side and, to their right, one bar chart per table, stacked."""
     sheet = workbook.create_sheet(_free_title(workbook, wanted))
     anchor_row = 1
     for n, table in enumerate(tables):
