@@ -517,6 +517,25 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
             return Response(render_ledger(rows, "xlsx"), media_type=XLSX_MEDIA_TYPE, headers=headers)
         return {"count": len(rows), "targets": [row.to_dict() for row in rows]}
 
+    from .office import DOCX_MEDIA_TYPE, ledger_report
+
+    @app.get("/api/report", tags=["data"], operation_id="report", response_class=Response,
+             responses={200: {"description": "the ledger report (DOCX)", "content": {DOCX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+                        **error_responses(401, 422, 429, 500)})
+    def report(
+        caller: Caller,
+        plan: Annotated[str | None, Query(description="plan: part of its title, its region, 文号 or file name")] = None,
+        action: Annotated[str | None, Query(description="action heading, or part of it")] = None,
+        unit: Annotated[str | None, Query(description="responsible unit, any spelling or short form")] = None,
+        year: Annotated[int | None, Query(description="due year")] = None,
+    ) -> Response:
+        """The targets ledger as a DOCX a leader reads: per plan and action, each target with its units, deadline and citation."""
+        from .knowledge import ledger_rows
+
+        rows = ledger_rows(service.knowledge, action=action, unit=unit, year=year, plan=plan)
+        headers = {"Content-Disposition": "attachment; filename=\"targets-report.docx\"; filename*=UTF-8''%E7%9B%AE%E6%A0%87%E5%8F%B0%E8%B4%A6%E6%8A%A5%E5%91%8A.docx"}
+        return Response(ledger_report(service.knowledge, rows), media_type=DOCX_MEDIA_TYPE, headers=headers)
+
     @app.get("/api/docs", tags=["data"], operation_id="docs", responses=error_responses(401, 429, 500))
     def docs(caller: Caller) -> dict:
         """The plans loaded: title, level, region, 文号, date, period, and whether the title is only the file name."""

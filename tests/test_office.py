@@ -165,7 +165,7 @@ def test_ledger_workbook_is_filed_ready(tmp_path):
     out = tmp_path / "台账.xlsx"
     write_ledger([ledger_row(), ledger_row(value="5", unit="个", year=2030), ledger_row(value="一半")], out)
     workbook = load_workbook(out)
-    assert workbook.sheetnames == ["目标台账"]
+    assert workbook.sheetnames == ["目标台账", "图表"]
     sheet = workbook["目标台账"]
     header = [c.value for c in sheet[1]]
     assert header[:7] == ["行动", "任务", "指标", "限定词", "目标值", "单位", "表述"] and "方案" not in header
@@ -185,6 +185,161 @@ def test_ledger_workbook_has_a_sheet_per_plan(tmp_path):
     rows = [WithPlan(ledger_row(), "甲市碳达峰实施方案"), WithPlan(ledger_row(value="3"), "乙县/丙县[联合]方案")]
     write_ledger(rows, tmp_path / "台账.xlsx")
     workbook = load_workbook(tmp_path / "台账.xlsx")
-    assert workbook.sheetnames == ["目标台账", "甲市碳达峰实施方案", "乙县_丙县_联合_方案"]
+    assert workbook.sheetnames == ["目标台账", "甲市碳达峰实施方案", "乙县_丙县_联合_方案", "图表"]
     header = [c.value for c in workbook["目标台账"][1]]
     assert "方案" in header and workbook["乙县_丙县_联合_方案"].max_row == 2
+
+
+def _series_refs(chart) -> tuple[str, str]:
+    series = chart.series[0]
+    return series.val.numRef.f, series.cat.strRef.f if series.cat.strRef else series.cat.numRef.f
+
+
+def test_ledger_chart_sheet_counts_targets_per_action_and_year(tmp_path):
+    from assistant.tables import write_ledger
+
+    rows = [
+        ledger_row(), ledger_row(year=2030), ledger_row(action="（二）交通行动", year=2030),
+        ledger_row(action="（二）交通行动", year=None), ledger_row(action="（二）交通行动", year=2025),
+    ]
+    write_ledger(rows, tmp_path / "台账.xlsx")
+    sheet = load_workbook(tmp_path / "台账.xlsx")["图表"]
+    values = list(sheet.iter_rows(values_only=True))
+    assert [v[:2] for v in values[:3]] == [("行动", "目标数"), ("（一）能源行动", 2), ("（二）交通行动", 3)]
+    assert [v[3:5] for v in values[:4]] == [("年份", "目标数"), ("2025", 2), ("2030", 2), ("未注明", 1)]
+    by_action, by_year = sheet._charts
+    assert _series_refs(by_action) == ("'图表'!$B$2:$B$3", "'图表'!$A$2:$A$3")
+    assert _series_refs(by_year) == ("'图表'!$E$2:$E$4", "'图表'!$D$2:$D$4")
+    assert by_action.type == "bar" and by_year.type == "col"
+    assert by_action.anchor._from.row + 1 < by_year.anchor._from.row  # stacked, not drawn over each other
+
+
+def test_ledger_chart_labels_actions_by_plan_when_several(tmp_path):
+    from assistant.tables import ledger_counts
+
+    by_action, _ = ledger_counts([WithPlan(ledger_row(), "甲市方案"), WithPlan(ledger_row(), "乙县方案")])
+    assert by_action.counts == (("甲市方案：（一）能源行动", 1), ("乙县方案：（一）能源行动", 1))
+
+
+# ---------------------------------------------------------------- the ledger report (DOCX, PDF)
+
+def _docx(data: bytes):
+    import io
+
+    import docx
+
+    return docx.Document(io.BytesIO(data))
+
+
+def _headings(document) -> list[tuple[str, str]]:
+    return [(p.style.name, p.text) for p in document.paragraphs if p.style.name.startswith(("Heading", "Title"))]
+
+
+def _table_rows(document) -> list[list[str]]:
+    return [[cell.text for cell in row.cells] for table in document.tables for row in table.rows]
+
+
+def test_report_lists_each_target_with_units_deadline_and_citation(knowledge):
+    from assistant.knowledge import ledger_rows
+    from assistant.office import ledger_report
+
+    rows = ledger_rows(knowledge)
+    document = _docx(ledger_report(knowledge, rows))
+    headings = _headings(document)
+    assert headings[0] == ("Title", "目标任务台账报告")
+    assert ("Heading 1", "怀化市鹤城区碳达峰实施方案") in headings
+    # the plan's own outline, each heading once, in the plan's order: sections, then the actions under them
+    shown = [(style, text) for style, text in headings if style in ("Heading 2", "Heading 3")]
+    assert shown[:3] == [("Heading 2", "二、主要目标"), ("Heading 2", "三、重点任务"), ("Heading 3", "（一）能源绿色低碳转型行动")]
+    assert len(shown) == len(set(shown)) and len({r.action for r in rows}) == len(shown) - 1
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "生成日期" in text and f"目标共 {len(rows)} 项" in text
+    table = _table_rows(document)
+    assert sum(1 for r in table if r[0] != "序号") == len(rows)
+    energy = next(r for r in table if "单位GDP能耗：较2020年下降14.5%" in r[1])  # figure with its direction word
+    assert energy[2] == "到2025年" and "二、主要目标" in energy[5] and "下降14.5%" in energy[5]
+    task = next(r for r in rows if r.lead_unit and r.partner_units and r.year)
+    cells = next(c for c in table if task.quote in c[5] and task.statement in c[1])
+    assert cells[3] == task.lead_unit and cells[4] == "、".join(task.partner_units) and str(task.year) in cells[2]
+    assert knowledge.clause(task.clause_id).section in cells[5]  # citation: section path + verbatim sentence
+
+
+def test_report_pages_and_fonts_suit_chinese_print(knowledge):
+    from docx.enum.section import WD_ORIENT
+    from docx.oxml.ns import qn
+
+    from assistant.knowledge import ledger_rows
+    from assistant.office import ledger_report
+
+    document = _docx(ledger_report(knowledge, ledger_rows(knowledge, year=2030)))
+    assert document.sections[0].orientation == WD_ORIENT.LANDSCAPE
+    for name, font in (("Normal", "宋体"), ("Heading 1", "黑体")):
+        fonts = document.styles[name].element.rPr.rFonts
+        assert fonts.get(qn("w:eastAsia")) == font and fonts.get(qn("w:eastAsiaTheme")) is None
+    header = document.tables[0].rows[0]._tr
+    assert header.find(qn("w:trPr")).find(qn("w:tblHeader")) is not None  # repeated on every printed page
+
+
+def test_report_keeps_a_direction_the_statement_lacks_and_nests_headings():
+    from assistant.office import ReportPart, ReportPlan, ReportTarget, report_docx
+
+    plain = ReportTarget(ledger_row(direction="力争", year=None), "三、任务 > （一）能源行动 > 1.发展光伏", "未注明")
+    other = ReportTarget(ledger_row(lead_unit=""), "三、任务 > （二）交通行动", "到2025年")
+    plan = ReportPlan("甲市方案", "甲市人民政府", (
+        ReportPart(("三、任务", "（一）能源行动"), (plain,)), ReportPart(("三、任务", "（二）交通行动"), (other,)),
+    ))
+    document = _docx(report_docx([plan]))
+    assert [t for _, t in _headings(document)] == ["目标任务台账报告", "甲市方案", "三、任务", "（一）能源行动", "（二）交通行动"]
+    first, second = (r for r in _table_rows(document) if r[0] != "序号")
+    assert first[1].endswith("光伏装机：不低于16.24万千瓦（力争）") and first[2] == "未注明"
+    assert second[2] == "到2025年" and second[3] == "未明确"
+
+
+def test_report_command_writes_docx_and_refuses_other_suffixes(tmp_path, monkeypatch, capsys):
+    from assistant.cli import main
+    from tests.conftest import CORPUS
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--corpus", str(CORPUS), "--plan", "鹤城", "--year", "2030"]) == 0
+    document = _docx((tmp_path / "目标台账报告.docx").read_bytes())
+    assert "提高到31%以上" in "".join(c for r in _table_rows(document) for c in r)
+    assert (tmp_path / "目标台账报告.docx").stat().st_mode & 0o044  # readable by colleagues
+    assert main(["report", "--corpus", str(CORPUS), "-o", "报告.txt"]) == 2
+    assert "docx" in capsys.readouterr().err and not (tmp_path / "报告.txt").exists()
+
+
+def _has_writer() -> bool:
+    from pathlib import Path
+
+    return bool(SOFFICE) and any(Path(SOFFICE).resolve().parent.glob("libswlo.so"))
+
+
+@pytest.mark.skipif(not (_has_writer() and shutil.which("pdftotext")), reason="needs LibreOffice Writer and poppler-utils")
+def test_report_as_pdf_prints_figures_and_citations(tmp_path):
+    from assistant.cli import main
+    from tests.conftest import CORPUS
+
+    out = tmp_path / "报告.pdf"
+    assert main(["report", "--corpus", str(CORPUS), "--year", "2030", "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF")
+    text = "".join(subprocess.run(["pdftotext", str(out), "-"], check=True, capture_output=True, text=True).stdout.split())
+    assert "目标任务台账报告" in text and "提高到31%以上" in text and "二、主要目标" in text
+
+
+def test_report_api_is_key_protected_and_declared_binary(assistant, settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from assistant.api import create_app
+    from assistant.office import DOCX_MEDIA_TYPE
+
+    keyed = settings.with_overrides(api_keys="report-key-1", audit_log=tmp_path / "audit.jsonl")
+    client = TestClient(create_app(assistant, keyed))
+    assert client.get("/api/report").status_code == 401
+    response = client.get("/api/report", params={"year": 2030}, headers={"X-API-Key": "report-key-1"})
+    assert response.status_code == 200 and response.headers["content-type"] == DOCX_MEDIA_TYPE
+    assert "attachment" in response.headers["content-disposition"]
+    assert "提高到31%以上" in "".join(c for r in _table_rows(_docx(response.content)) for c in r)
+    operation = client.get("/openapi.json").json()["paths"]["/api/report"]["get"]
+    assert operation["operationId"] == "report"
+    assert operation["responses"]["200"]["content"][DOCX_MEDIA_TYPE]["schema"]["format"] == "binary"
+    assert "401" in operation["responses"]
