@@ -476,8 +476,8 @@ def test_docs_load_nothing_from_the_internet(assistant, settings, audit_env, pag
 def test_openapi_has_stable_operation_ids_and_declared_errors(assistant, settings, audit_env):
     spec = TestClient(create_app(assistant, env_settings(settings))).get("/openapi.json").json()
     operations = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
-    assert set(operations) == {"ask", "batch", "targets", "clause", "docs", "health"}
-    for name in ("ask", "batch", "targets", "clause", "docs"):
+    assert set(operations) == {"ask", "batch", "targets", "targets_xlsx", "clause", "docs", "health"}
+    for name in ("ask", "batch", "targets", "targets_xlsx", "clause", "docs"):
         for code in ("401", "429"):
             schema = operations[name]["responses"][code]["content"]["application/json"]["schema"]
             assert schema["$ref"].endswith("/ErrorOut"), (name, code)
