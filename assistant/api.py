@@ -35,11 +35,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .batch import MAX_ROWS
@@ -599,6 +601,17 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         """422 in the one declared shape (ValidationErrorOut): a message like every error, and the fields."""
         return JSONResponse(validation_body(exc.errors()), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's own 400 for a body it cannot decode (not UTF-8, broken multipart) is a malformed
+        request like any other: 422 with the declared body, not an undocumented 400 in English only."""
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            unreadable = [{"loc": ["body"], "msg": f"unreadable body ({type(exc.__cause__).__name__})", "type": "body_unreadable"}]
+            body = validation_body(unreadable)
+            body["detail"] = "请求体无法解析 / the request body cannot be read: send UTF-8 JSON (or a multipart upload)"
+            return JSONResponse(body, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
