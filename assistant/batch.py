@@ -18,7 +18,7 @@ import os
 import sys
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +74,8 @@ class Table:
     header: int
     question_col: int
     sheet_name: str | None = None
-    formulas: frozenset[tuple[int, int]] = frozenset()  # (row, column) of formula cells, as in `rows`
+    # (row, column) of each formula cell, as in `rows` → its formula ("=SUM(C2:C9)"); `rows` hold saved values
+    formulas: Mapping[tuple[int, int], str] = field(default_factory=dict)
     ragged_rows: tuple[int, ...] = ()  # 1-based rows with more cells than the header names
 
     @property
@@ -136,7 +137,7 @@ def read_table(path: Path, column: str = "问题", sheet: str | None = None, max
     """Read the sheet and find the header row holding `column`; an InputFileError listing the columns when it is missing."""
     row_limit = None if max_rows is None else max_rows + HEADER_SEARCH_ROWS + 1
     if path.suffix.lower() == ".csv":
-        rows, sheet_name, formulas = _read_csv(path, row_limit), None, frozenset()
+        rows, sheet_name, formulas = _read_csv(path, row_limit), None, {}
     else:
         rows, sheet_name, formulas = _read_xlsx(path, sheet, row_limit)
     last_formula_row = max((row for row, _ in formulas), default=-1)  # reported, not trimmed as blank
@@ -225,34 +226,36 @@ def _bounded_csv_rows(path: Path, text: str, row_limit: int | None) -> list[list
     return rows
 
 
-def _read_xlsx(path: Path, sheet: str | None, row_limit: int | None = None) -> tuple[list[list[object]], str, frozenset]:
+def _read_xlsx(
+    path: Path, sheet: str | None, row_limit: int | None = None
+) -> tuple[list[list[object]], str, dict[tuple[int, int], str]]:
     """The sheet's values, once its real extent is known to be bounded; formula cells are noted."""
     formula_cells = _check_xlsx_extent(path, sheet, row_limit)
     workbook = _open_workbook(path, data_only=True)
     worksheet = _pick_sheet(workbook, sheet, path)
     top, left = worksheet.min_row, worksheet.min_column  # iter_rows starts at the first used cell
-    formulas = frozenset((row - top, col - left) for row, col in formula_cells)
+    formulas = {(row - top, col - left): text for (row, col), text in formula_cells.items()}
     return [list(row) for row in worksheet.iter_rows(values_only=True)], worksheet.title, formulas
 
 
-def _check_xlsx_extent(path: Path, sheet: str | None, row_limit: int | None) -> set[tuple[int, int]]:
+def _check_xlsx_extent(path: Path, sheet: str | None, row_limit: int | None) -> dict[tuple[int, int], str]:
     """Stream the sheet once (read-only, no declared dimension trusted) and refuse what is too big.
 
-    Returns the (row, column) of formula cells, 1-based, so that an empty formula result is reported
-    as a formula rather than as an empty question.
+    Returns the formula of each formula cell by (row, column), 1-based, so that an empty formula result
+    is reported as a formula rather than as an empty question, and a csv answer keeps the formula.
     """
     _check_unpacked_size(path)
     workbook = _open_workbook(path, data_only=False, read_only=True)
     try:
         worksheet = _pick_sheet(workbook, sheet, path)
         worksheet.reset_dimensions()  # the <dimension> tag is whatever the file claims
-        formulas: set[tuple[int, int]] = set()
+        formulas: dict[tuple[int, int], str] = {}
         for count, row in enumerate(worksheet.iter_rows(), 1):
             if len(row) > MAX_COLUMNS:
                 raise _too_big(path, f"a row reaches column {len(row)} (at most {MAX_COLUMNS})")
             if row_limit is not None and count > row_limit:
                 raise _too_big(path, f"more than {row_limit} rows")
-            formulas.update((c.row, c.column) for c in row if getattr(c, "data_type", None) == "f")
+            formulas.update(((c.row, c.column), str(c.value)) for c in row if getattr(c, "data_type", None) == "f")
         return formulas
     finally:
         workbook.close()
@@ -425,8 +428,10 @@ def _answer_column_positions(header: list[object], width: int | None = None) -> 
 
 
 def _data_width(table: Table) -> int:
-    """The widest row's last non-blank cell: answers go after it, so a ragged row's extra cell survives."""
-    return max((len(_trim_trailing_blank_cells(r)) for r in table.rows[table.header :]), default=0)
+    """The widest row's last non-blank cell: answers go after it, so a ragged row's extra cell survives
+    (a formula with no saved value counts as a cell)."""
+    formulas = (column + 1 for row, column in table.formulas if row >= table.header)
+    return max(max((len(_trim_trailing_blank_cells(r)) for r in table.rows[table.header :]), default=0), *formulas, 0)
 
 
 def answered_grid(table: Table, cells: dict[int, list[object]]) -> list[list[object]]:
@@ -468,7 +473,7 @@ def write_answered(
     """xlsx → xlsx edits the source workbook (keeping its other sheets and formatting); else a plain grid."""
     grid = answered_grid(table, cells)
     if output_path.suffix.lower() == ".csv":
-        write_atomic(output_path, _csv_bytes(grid))
+        write_atomic(output_path, _csv_bytes(_with_formulas(grid, table)))
         return
     from .office import NoteCounts, add_notes_sheet, style_answer_columns
 
@@ -481,6 +486,14 @@ def write_answered(
     buffer = io.BytesIO()
     workbook.save(buffer)
     write_atomic(output_path, buffer.getvalue())
+
+
+def _with_formulas(grid: list[list[object]], table: Table) -> list[list[object]]:
+    """An xlsx answered as csv keeps each formula as its text ("=SUM(C2:C9)"), as the xlsx answer keeps
+    it as a formula: a saved value may be missing (files written by programs) or stale."""
+    for (row, column), formula in table.formulas.items():
+        grid[row][column] = formula
+    return grid
 
 
 def _csv_bytes(grid: list[list[object]]) -> bytes:
