@@ -17,6 +17,8 @@ traceback and answered 500 "internal error", never blamed on the caller's input.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -46,7 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .batch import MAX_ROWS
 from .config import Settings
-from .errors import INTERNAL_ERROR, IndexError_, PlanqaError, QuestionError
+from .errors import INTERNAL_ERROR, IndexError_, PlanqaError, QuestionError, SettingsError
 from .knowledge import KnowledgeAnswerer, ledger_rows
 from .models import Answer, Answerer, History, LedgerRow, Starting
 
@@ -65,13 +67,24 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 
 
 class AuditLog:
-    """Append-only JSON lines; a lock keeps concurrent requests from interleaving lines."""
+    """Append-only JSON lines; a lock keeps concurrent requests from interleaving lines.
+
+    A line is written whole or not at all: on a full disk the fragment is cut off again, so the next
+    record never sticks to it, and the question is still answered (the failure is logged once).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(exist_ok=True)  # a bad PLANQA_AUDIT_LOG fails at start, not on the first question
+        self._failing = False
+        try:  # a bad PLANQA_AUDIT_LOG fails at start, not on the first question
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(
+                f"审计日志无法写入 / the audit log {path} cannot be written ({exc.strerror or exc}): "
+                "set PLANQA_AUDIT_LOG to a file in a writable folder"
+            ) from exc
 
     def record(self, key_id: str, channel: str, answer: Answer) -> None:
         entry = {
@@ -84,12 +97,41 @@ class AuditLog:
             "confidence": round(answer.confidence, 3),
             "citations": [{"clause_id": c.clause_id, "section": c.section, "quote": c.quote} for c in answer.citations],
         }
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:
+            try:
+                self._append(line)
+            except OSError as exc:  # losing an audit line must be loud, but must not fail the user's question
+                if not self._failing:
+                    log.error("audit log %s not writable, audit lines are being lost: %s", self.path, exc)
+                self._failing = True
+                return
+            if self._failing:
+                log.warning("audit log %s writable again", self.path)
+            self._failing = False
+
+    def _append(self, line: bytes) -> None:
+        """One write of the whole line; a short write (disk full) is undone before the error is raised."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            with self._lock, open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
-        except OSError:  # losing an audit line must be loud, but must not fail the user's question
-            log.exception("audit log %s not writable", self.path)
+            size = os.fstat(fd).st_size
+            try:
+                written = os.write(fd, line)
+            except OSError:
+                _cut(fd, size)
+                raise
+            if written != len(line):
+                _cut(fd, size)
+                raise OSError(errno.ENOSPC, f"only {written} of {len(line)} bytes written")
+        finally:
+            os.close(fd)
+
+
+def _cut(fd: int, size: int) -> None:
+    """Remove a torn fragment after `size`; a file that cannot be truncated (a device) keeps nothing anyway."""
+    with contextlib.suppress(OSError):
+        if os.fstat(fd).st_size > size:
+            os.ftruncate(fd, size)
 
 
 class AskService:

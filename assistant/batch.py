@@ -96,7 +96,7 @@ def answer_questionnaire(
 ) -> BatchReport:
     """Answer every question of `input_path` into `output_path`; see the module docstring."""
     input_path, output_path = Path(input_path), Path(output_path)
-    _check_paths(input_path, output_path)
+    check_paths(input_path, output_path)
     table = read_table(input_path, column, sheet, max_rows)
     report = BatchReport(input_path, output_path, rows=len(table.data_rows))
     started = time.monotonic()
@@ -118,10 +118,16 @@ def checkpoint_path(output_path: Path) -> Path:
     return output_path.with_name(output_path.name + ".partial.jsonl")
 
 
-def _check_paths(input_path: Path, output_path: Path) -> None:
-    """Refuse anything that could destroy the user's original file or produce an unreadable one."""
+def check_paths(input_path: Path, output_path: Path) -> None:
+    """Refuse anything that could destroy the user's original file or produce an unreadable one, or
+    that could only fail once every row is answered (the CLI calls this before loading the index)."""
     if not input_path.is_file():
         raise InputFileError(input_path, f"找不到输入文件 / input file not found: {input_path}")
+    if output_path.is_dir():
+        raise InputFileError(output_path, "-o 是一个文件夹 / -o names a folder: give the answered file's name, "
+                             f"e.g. {output_path / ('answered' + input_path.suffix.lower())}")
+    if not output_path.parent.is_dir():
+        raise InputFileError(output_path, f"输出文件夹不存在 / the output folder does not exist: {output_path.parent}")
     for path in (input_path, output_path):
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise InputFileError(path, f"不支持的文件类型 / unsupported file type {path.suffix or '(none)'!r}: use .xlsx or .csv")

@@ -354,8 +354,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
-    from .batch import answer_questionnaire, checkpoint_path
+    from .batch import answer_questionnaire, check_paths, checkpoint_path
 
+    check_paths(args.input, args.output)  # a wrong -o is said at once, not after the index loads
     assistant = _assistant(settings, progress=False)
     try:
         report = answer_questionnaire(
