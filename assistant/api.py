@@ -541,10 +541,13 @@ TARGETS_XLSX = {"content": {XLSX_MEDIA_TYPE: {"schema": BINARY_SCHEMA}}}
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI `responses` for these error codes, with their real body model, for generated clients."""
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         code: {"model": ValidationErrorOut if code == 422 else ErrorOut, "description": ERROR_MEANINGS[code]}
         for code in codes
     }
+    if 429 in responses:
+        responses[429]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+    return responses
 
 
 # ---------------------------------------------------------------- the app
