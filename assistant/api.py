@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import math
 import os
@@ -28,22 +29,26 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .audit import MAX_COMMENT_CHARS, AuditedAnswerer, AuditStore
 from .batch import MAX_ROWS
 from .config import Settings
 from .errors import INTERNAL_ERROR, IndexError_, PlanqaError, QuestionError
-from .knowledge import KnowledgeAnswerer
-from .models import Answer, History, Starting
+from .knowledge import KnowledgeAnswerer, ledger_rows
+from .models import Answer, History, LedgerRow, Starting
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +91,11 @@ class AskService:
     @property
     def knowledge(self):
         return self.assistant.knowledge
+
+    def wait_until_ready(self) -> None:
+        """Wait for the index, else raise IndexError_ (503): a batch must not answer every row with that error."""
+        if not self.ready:
+            _ = self.knowledge  # BackgroundAssistant waits for its build, then raises if it has none
 
     def ask(self, question: str, history: History | None = None, *, key_id: str = "web", channel: str = "web") -> Answer:
         return self.ask_recorded(question, history, key_id=key_id, channel=channel)[0]
@@ -313,15 +323,30 @@ def _size(limit: int) -> str:
 
 
 HistoryText = Annotated[str, StringConstraints(max_length=4000)]
+BINARY_SCHEMA = {"type": "string", "format": "binary"}
 
 
 class AskRequest(BaseModel):
-    question: str = Field(description="the question, in Chinese; at most settings.max_question_chars characters")
+    """The body of /api/ask; `question`'s length limit is the server's setting (see ask_request_model)."""
+
+    question: str = Field(description="the question, in Chinese")
     history: list[tuple[HistoryText, HistoryText]] | None = Field(
         default=None,
         max_length=MAX_HISTORY_TURNS,
         description="earlier turns as [question, answer] pairs, oldest first, for follow-up questions",
     )
+
+
+def ask_request_model(max_chars: int) -> type[AskRequest]:
+    """AskRequest with the numeric limits this server enforces, so the OpenAPI document states them.
+
+    The pattern asks for one visible character: a question of spaces is empty and refused (422).
+    """
+    question = (
+        Annotated[str, StringConstraints(min_length=1, max_length=max_chars, pattern=r"\S")],
+        Field(description=f"the question, in Chinese; 1 to {max_chars} characters, not only spaces"),
+    )
+    return create_model("AskRequest", __base__=AskRequest, question=question)
 
 
 class CitationOut(BaseModel):
@@ -355,10 +380,86 @@ class FeedbackOut(BaseModel):
     answer_id: str
 
 
-class ErrorOut(BaseModel):
-    """Every error body: one message, or for a malformed request body (422) FastAPI's list of field errors."""
+class LedgerRowOut(BaseModel):
+    """One numeric target of the ledger (models.LedgerRow)."""
 
-    detail: str | list[dict[str, Any]] = Field(description="中文 / English message saying what to do")
+    action: str = Field(description="the action heading it falls under")
+    task: str = Field(description="the task heading, empty for a goal paragraph")
+    indicator: str
+    value: str = Field(description="the figure as written, e.g. \"16.24\"")
+    unit: str
+    qualifier: str
+    statement: str = Field(description="the figure with its baseline, direction and qualifiers as the plan states it")
+    year: int | None
+    baseline: str
+    lead_unit: str
+    partner_units: list[str]
+    clause_id: str
+    quote: str = Field(description="verbatim sentence of the original file")
+    plan: str = Field(description="title of the plan that sets it")
+    direction: str = Field(description="下降 / 提高 / 不低于 … and 以上 / 左右 / 力争, joined by 、")
+
+
+class TargetsOut(BaseModel):
+    count: int
+    targets: list[LedgerRowOut]
+
+
+class DocOut(BaseModel):
+    """One loaded plan, under the Chinese keys of `planqa docs` (aliases), English names in a client."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str = Field(description="the file name without its extension")
+    title: str = Field(alias="标题")
+    level: str = Field(alias="层级", description="国家/省/市州/县市区, or empty")
+    region: str = Field(alias="地区")
+    doc_number: str = Field(alias="文号")
+    date: str = Field(alias="日期")
+    period: str = Field(alias="期间")
+    title_source: str = Field(alias="标题来源", description="正文, or 文件名 / file name when the text names no title")
+
+
+class DocsOut(BaseModel):
+    count: int
+    docs: list[DocOut]
+
+
+class ClauseOut(BaseModel):
+    id: str
+    doc: str
+    section: str = Field(description="the section path, e.g. \"三、… > （二）…行动 > 4. …\"")
+    kind: str = Field(description="goal / task / paragraph / event / meta / heading")
+    text: str = Field(description="cleaned and normalised for matching")
+    start: int
+    end: int
+    date: str | None = Field(description="the date of a chronicle entry")
+    original: str = Field(description="the verbatim original text of the clause")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "loading", "unhealthy"]
+    detail: str | None = Field(None, description="what the server is doing, or why the index cannot be loaded")
+    documents: int | None = None
+    clauses: int | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every error body but 422's: one message."""
+
+    detail: str = Field(description="中文 / English message saying what to do")
+
+
+class FieldErrorOut(BaseModel):
+    loc: list[str | int] = Field(description="where in the request, e.g. [\"body\", \"question\"]")
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(ErrorOut):
+    """422: the message, and for a malformed request the fields at fault (empty for a question refused once read)."""
+
+    errors: list[FieldErrorOut] = Field(default_factory=list)
 
 
 ERROR_MEANINGS = {
@@ -369,20 +470,24 @@ ERROR_MEANINGS = {
     422: "empty, over-long or malformed question or parameters",
     429: "too many requests for this key: see the Retry-After header",
     500: "internal error (logged on the server)",
-    503: "the index cannot be loaded (the reason in detail), or is still being built",
+    503: "the index is still being built, or cannot be loaded (the reason in detail)",
 }
-BINARY_RESPONSE = {
-    "description": "the questionnaire with the answer columns added",
-    "content": {
-        XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-        "text/csv": {"schema": {"type": "string", "format": "binary"}},
-    },
+BATCH_RESPONSE = {
+    "description": "the questionnaire with the answer columns added, in the upload's format",
+    "content": {XLSX_MEDIA_TYPE: {"schema": BINARY_SCHEMA}, "text/csv": {"schema": BINARY_SCHEMA}},
 }
+TARGETS_XLSX = {"content": {XLSX_MEDIA_TYPE: {"schema": BINARY_SCHEMA}}}
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI `responses` for these error codes, with their real body model, for generated clients."""
-    return {code: {"model": ErrorOut, "description": ERROR_MEANINGS[code]} for code in codes}
+    responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": ValidationErrorOut if code == 422 else ErrorOut, "description": ERROR_MEANINGS[code]}
+        for code in codes
+    }
+    if 429 in responses:
+        responses[429]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+    return responses
 
 
 # ---------------------------------------------------------------- the app
@@ -396,8 +501,9 @@ def create_app(assistant: KnowledgeAnswerer, settings: Settings, *, max_upload_b
     app = FastAPIOffline(
         static_url=DOCS_ASSETS,
         swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
-        title="planqa 政策规划问答助手 API",
-        description="Exact, cited answers over the loaded policy plans (/api/docs lists them). Auth: see PLANQA_API_KEYS.",
+        title="planqa API",  # ASCII: generated clients name their package after it
+        description="政策规划问答助手: exact, cited answers over the loaded policy plans (/api/docs lists them). "
+        "Auth: see PLANQA_API_KEYS.",
         version="0.1.0",
     )
     service = AskService(assistant, AuditStore.from_settings(settings))
@@ -409,8 +515,31 @@ def create_app(assistant: KnowledgeAnswerer, settings: Settings, *, max_upload_b
     _add_middleware(app, max_upload_bytes, settings.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     _add_error_handlers(app)
-    _add_routes(app, service, max_upload_bytes)
+    _add_routes(app, service, max_upload_bytes, settings.max_question_chars)
+    generate = app.openapi
+    app.openapi = lambda: app.openapi_schema or for_clients(generate())  # type: ignore[method-assign]
     return app
+
+
+def for_clients(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI's OpenAPI document made exact for generated clients (openapi-python-client).
+
+    FastAPI adds a 422 with its own body to every route with parameters, even a path string that
+    cannot fail; every route that can answer 422 declares it with ValidationErrorOut, so those go.
+    Uploads become `format: binary`, which generators read as a file (`contentMediaType` they do not).
+    """
+    for path in schema["paths"].values():
+        for operation in path.values():
+            if "HTTPValidationError" in json.dumps(operation["responses"].get("422", {})):
+                del operation["responses"]["422"]
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for model in components.values():
+        for field in model.get("properties", {}).values():
+            if field.get("contentMediaType") == "application/octet-stream":
+                field["format"] = "binary"
+    return schema
 
 
 def _add_middleware(app: FastAPI, max_upload_bytes: int, origins: tuple[str, ...]) -> None:
@@ -438,10 +567,36 @@ def error_status(exc: PlanqaError) -> int:
     return 400
 
 
+def validation_body(errors: Sequence[Any]) -> dict:
+    """FastAPI's field errors as ValidationErrorOut: where, what, and one line a person can read."""
+    fields = [
+        {"loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
+    where = "; ".join(f"{'.'.join(map(str, f['loc'][1:] or f['loc']))}: {f['msg']}" for f in fields)
+    return {"detail": f"请求无效 / invalid request: {where}", "errors": fields}
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PlanqaError)
     async def planqa_error(request: Request, exc: PlanqaError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=error_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 in the one declared shape (ValidationErrorOut): a message like every error, and the fields."""
+        return JSONResponse(validation_body(exc.errors()), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's own 400 for a body it cannot decode (not UTF-8, broken multipart) is a malformed
+        request like any other: 422 with the declared body, not an undocumented 400 in English only."""
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            unreadable = [{"loc": ["body"], "msg": f"unreadable body ({type(exc.__cause__).__name__})", "type": "body_unreadable"}]
+            body = validation_body(unreadable)
+            body["detail"] = "请求体无法解析 / the request body cannot be read: send UTF-8 JSON (or a multipart upload)"
+            return JSONResponse(body, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -450,9 +605,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
 
 
-def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> None:
-    @app.get("/api/health", tags=["meta"], operation_id="health", responses=error_responses(500, 503))
-    def health() -> dict:
+def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int, max_question_chars: int) -> None:
+    @app.get("/api/health", tags=["meta"], operation_id="health", response_model=HealthOut,
+             response_model_exclude_none=True,
+             responses={503: {"model": HealthOut, "description": ERROR_MEANINGS[503]}, **error_responses(500)})
+    def health() -> Any:
         """Open (no key): for load balancers. `status` is "loading" while the index is being built;
         503 "unhealthy" with the reason when it cannot be loaded, so traffic goes elsewhere."""
         if not service.ready:
@@ -462,15 +619,19 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int) -> Non
         knowledge = service.knowledge
         return {"status": "ok", "documents": len(knowledge.documents), "clauses": len(knowledge.clauses)}
 
-    @app.post("/api/ask", response_model=AnswerOut, tags=["ask"], operation_id="ask", responses=error_responses(401, 413, 422, 429, 500))
     def ask(body: AskRequest, caller: Caller) -> dict:
         """Answer one question with verbatim citations; pass `history` for follow-ups."""
         history = [(q, a) for q, a in body.history or []] or None
         answer, answer_id = service.ask_recorded(body.question, history, key_id=caller, channel="api")
         return {**answer.to_dict(), "answer_id": answer_id}
 
+    # The body model carries this server's length limit, so it is made here, not at import time.
+    ask.__annotations__["body"] = ask_request_model(max_question_chars)
+    app.post("/api/ask", response_model=AnswerOut, tags=["ask"], operation_id="ask",
+             responses=error_responses(401, 413, 422, 429, 500, 503))(ask)
+
     @app.post("/api/batch", tags=["ask"], response_class=FileResponse, operation_id="batch",
-              responses={200: BINARY_RESPONSE, **error_responses(400, 401, 413, 422, 429, 500)})
+              responses={200: BATCH_RESPONSE, **error_responses(400, 401, 413, 422, 429, 500, 503)})
     def batch(
         caller: Caller,
         file: Annotated[UploadFile, File(description=".xlsx or .csv with a question column")],
@@ -497,55 +658,50 @@ def _add_feedback_route(app: FastAPI, service: AskService) -> None:
 
 def _add_data_routes(app: FastAPI, service: AskService) -> None:
     """The ledger, the loaded plans and single clauses: reads, behind the same key as the questions."""
-    @app.get("/api/targets", tags=["data"], operation_id="targets", responses=error_responses(401, 422, 429, 500))
+    @app.get("/api/targets", tags=["data"], operation_id="targets", response_model=TargetsOut,
+             responses={200: TARGETS_XLSX, **error_responses(401, 422, 429, 500, 503)})
     def targets(
         caller: Caller,
-        unit: Annotated[str | None, Query(description="responsible unit, any spelling or short form, e.g. 发改局")] = None,
-        year: Annotated[int | None, Query(description="due year, e.g. 2025")] = None,
-        action: Annotated[str | None, Query(description="action heading, or part of it, e.g. 节能降碳")] = None,
-        plan: Annotated[str | None, Query(description="plan: part of its title, its region, 文号 or file name, e.g. 苏州")] = None,
-        format: Literal["json", "xlsx"] = "json",
+        filters: LedgerFilters,
+        format: Annotated[Literal["json", "xlsx"], Query(
+            deprecated=True, description="xlsx: the same as /api/targets.xlsx (kept for scripts that use it)")] = "json",
     ) -> Any:
-        """The targets ledger (目标任务台账), filtered; json has English field names, xlsx Chinese headers."""
-        from .knowledge import ledger_rows
-
-        rows = ledger_rows(service.knowledge, action=action, unit=unit, year=year, plan=plan)
+        """The targets ledger (目标任务台账), filtered, with English field names."""
+        rows = ledger_rows(service.knowledge, **filters)
         if format == "xlsx":
-            from .tables import render_ledger
-
-            headers = {"Content-Disposition": "attachment; filename=\"targets.xlsx\"; filename*=UTF-8''%E7%9B%AE%E6%A0%87%E5%8F%B0%E8%B4%A6.xlsx"}
-            return Response(render_ledger(rows, "xlsx"), media_type=XLSX_MEDIA_TYPE, headers=headers)
+            return _ledger_xlsx(rows)
         return {"count": len(rows), "targets": [row.to_dict() for row in rows]}
+
+    @app.get("/api/targets.xlsx", tags=["data"], operation_id="targets_xlsx", response_class=Response,
+             responses={200: {"description": "the filtered ledger as a workbook", **TARGETS_XLSX},
+                        **error_responses(401, 422, 429, 500, 503)})
+    def targets_xlsx(caller: Caller, filters: LedgerFilters) -> Response:
+        """The same ledger as a workbook with Chinese headers, ready to print (one operation, one media type)."""
+        return _ledger_xlsx(ledger_rows(service.knowledge, **filters))
 
     from .office import DOCX_MEDIA_TYPE, ledger_report
 
     @app.get("/api/report", tags=["data"], operation_id="report", response_class=Response,
-             responses={200: {"description": "the ledger report (DOCX)", "content": {DOCX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
-                        **error_responses(401, 422, 429, 500)})
-    def report(
-        caller: Caller,
-        plan: Annotated[str | None, Query(description="plan: part of its title, its region, 文号 or file name")] = None,
-        action: Annotated[str | None, Query(description="action heading, or part of it")] = None,
-        unit: Annotated[str | None, Query(description="responsible unit, any spelling or short form")] = None,
-        year: Annotated[int | None, Query(description="due year")] = None,
-    ) -> Response:
+             responses={200: {"description": "the ledger report (DOCX)", "content": {DOCX_MEDIA_TYPE: {"schema": BINARY_SCHEMA}}},
+                        **error_responses(401, 422, 429, 500, 503)})
+    def report(caller: Caller, filters: LedgerFilters) -> Response:
         """The targets ledger as a DOCX a leader reads: per plan and action, each target with its units, deadline and citation."""
-        from .knowledge import ledger_rows
-
-        rows = ledger_rows(service.knowledge, action=action, unit=unit, year=year, plan=plan)
+        rows = ledger_rows(service.knowledge, **filters)
         headers = {"Content-Disposition": "attachment; filename=\"targets-report.docx\"; filename*=UTF-8''%E7%9B%AE%E6%A0%87%E5%8F%B0%E8%B4%A6%E6%8A%A5%E5%91%8A.docx"}
         return Response(ledger_report(service.knowledge, rows), media_type=DOCX_MEDIA_TYPE, headers=headers)
 
-    @app.get("/api/docs", tags=["data"], operation_id="docs", responses=error_responses(401, 429, 500))
-    def docs(caller: Caller) -> dict:
+    @app.get("/api/docs", tags=["data"], operation_id="docs", response_model=DocsOut,
+             responses=error_responses(401, 429, 500, 503))
+    def docs(caller: Caller) -> Any:
         """The plans loaded: title, level, region, 文号, date, period, and whether the title is only the file name."""
         from .identity import document_rows
 
         rows = document_rows(service.knowledge)
         return {"count": len(rows), "docs": rows}
 
-    @app.get("/api/clauses/{clause_id}", tags=["data"], operation_id="clause", responses=error_responses(401, 404, 429, 500))
-    def clause(clause_id: str, caller: Caller) -> dict:
+    @app.get("/api/clauses/{clause_id}", tags=["data"], operation_id="clause", response_model=ClauseOut,
+             responses=error_responses(401, 404, 429, 500, 503))
+    def clause(clause_id: str, caller: Caller) -> Any:
         """One clause with its section path, span, and the verbatim original text (`original`)."""
         knowledge = service.knowledge
         try:
@@ -553,6 +709,26 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
         except KeyError as exc:
             raise HTTPException(404, f"找不到条款 / no clause {clause_id!r}") from exc
         return {**found.to_dict(), "original": knowledge.quote(found.doc, found.start, found.end)}
+
+
+def ledger_filters(
+    unit: Annotated[str | None, Query(description="responsible unit, any spelling or short form, e.g. 发改局")] = None,
+    year: Annotated[int | None, Query(description="due year, e.g. 2025")] = None,
+    action: Annotated[str | None, Query(description="action heading, or part of it, e.g. 节能降碳")] = None,
+    plan: Annotated[str | None, Query(description="plan: part of its title, its region, 文号 or file name, e.g. 苏州")] = None,
+) -> dict[str, Any]:
+    """The ledger filters shared by /api/targets and /api/targets.xlsx (knowledge.ledger_rows's keywords)."""
+    return {"unit": unit, "year": year, "action": action, "plan": plan}
+
+
+LedgerFilters = Annotated[dict[str, Any], Depends(ledger_filters)]
+
+
+def _ledger_xlsx(rows: list[LedgerRow]) -> Response:
+    from .tables import render_ledger
+
+    headers = {"Content-Disposition": "attachment; filename=\"targets.xlsx\"; filename*=UTF-8''%E7%9B%AE%E6%A0%87%E5%8F%B0%E8%B4%A6.xlsx"}
+    return Response(render_ledger(rows, "xlsx"), media_type=XLSX_MEDIA_TYPE, headers=headers)
 
 
 def download_stem(filename: str | None) -> str:
@@ -565,6 +741,7 @@ def _run_batch(service: AskService, caller: str, upload: UploadFile, column: str
     """Validate the upload, answer it in a temporary folder, and stream the result back."""
     from .batch import answer_questionnaire
 
+    service.wait_until_ready()
     suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise HTTPException(400, f"不支持的文件类型 / unsupported file type {suffix or '(none)'!r}: upload .xlsx or .csv")

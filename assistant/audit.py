@@ -144,7 +144,8 @@ def _sqlite_engine(url: sa.URL, busy_ms: int) -> sa.Engine:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise SettingsError(f"无法创建审计数据库目录 / cannot create the audit database folder {folder}: {exc}") from exc
+            raise SettingsError(f"无法创建审计数据库目录 / cannot create the audit database folder {folder}: {exc}; "
+                                "set PLANQA_AUDIT_DB (or PLANQA_AUDIT_LOG, beside which it goes) to a writable place") from exc
         if not os.access(folder, os.W_OK):  # e.g. replicas on a read-only index: answers go on, the audit would not
             log.warning("审计数据库目录不可写 / %s is not writable: set PLANQA_AUDIT_DB to a writable place", folder)
     engine = sa.create_engine(url, connect_args={"timeout": busy_ms / 1000})

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +76,8 @@ class Table:
     header: int
     question_col: int
     sheet_name: str | None = None
-    formulas: frozenset[tuple[int, int]] = frozenset()  # (row, column) of formula cells, as in `rows`
+    # (row, column) of each formula cell, as in `rows` → its formula ("=SUM(C2:C9)"); `rows` hold saved values
+    formulas: Mapping[tuple[int, int], str] = field(default_factory=dict)
     ragged_rows: tuple[int, ...] = ()  # 1-based rows with more cells than the header names
 
     @property
@@ -97,9 +98,9 @@ def answer_questionnaire(
 ) -> BatchReport:
     """Answer every question of `input_path` into `output_path`; see the module docstring."""
     input_path, output_path = Path(input_path), Path(output_path)
-    _check_paths(input_path, output_path)
+    check_paths(input_path, output_path)
     output_path = answered_path(output_path)
-    _check_paths(input_path, output_path)
+    check_paths(input_path, output_path)
     table = read_table(input_path, column, sheet, max_rows)
     report = BatchReport(input_path, output_path, rows=len(table.data_rows))
     started = time.monotonic()
@@ -126,10 +127,16 @@ def checkpoint_path(output_path: Path) -> Path:
     return output_path.with_name(output_path.name + ".partial.jsonl")
 
 
-def _check_paths(input_path: Path, output_path: Path) -> None:
-    """Refuse anything that could destroy the user's original file or produce an unreadable one."""
+def check_paths(input_path: Path, output_path: Path) -> None:
+    """Refuse anything that could destroy the user's original file or produce an unreadable one, or
+    that could only fail once every row is answered (the CLI calls this before loading the index)."""
     if not input_path.is_file():
         raise InputFileError(input_path, f"找不到输入文件 / input file not found: {input_path}")
+    if output_path.is_dir():
+        raise InputFileError(output_path, "-o 是一个文件夹 / -o names a folder: give the answered file's name, "
+                             f"e.g. {output_path / ('answered' + input_path.suffix.lower())}")
+    if not output_path.parent.is_dir():
+        raise InputFileError(output_path, f"输出文件夹不存在 / the output folder does not exist: {output_path.parent}")
     for path in (input_path, output_path):
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise InputFileError(path, f"不支持的文件类型 / unsupported file type {path.suffix or '(none)'!r}: use .xlsx, .xls or .csv")
@@ -145,9 +152,9 @@ def read_table(path: Path, column: str = "问题", sheet: str | None = None, max
     """Read the sheet and find the header row holding `column`; an InputFileError listing the columns when it is missing."""
     row_limit = None if max_rows is None else max_rows + HEADER_SEARCH_ROWS + 1
     if path.suffix.lower() == ".csv":
-        rows, sheet_name, formulas = _read_csv(path, row_limit), None, frozenset()
+        rows, sheet_name, formulas = _read_csv(path, row_limit), None, {}
     elif path.suffix.lower() == ".xls":
-        rows, sheet_name, formulas = _read_xls(path, sheet, row_limit), _xls_sheet_name(path, sheet), frozenset()
+        rows, sheet_name, formulas = _read_xls(path, sheet, row_limit), _xls_sheet_name(path, sheet), {}
     else:
         rows, sheet_name, formulas = _read_xlsx(path, sheet, row_limit)
     last_formula_row = max((row for row, _ in formulas), default=-1)  # reported, not trimmed as blank
@@ -287,34 +294,36 @@ def _xls_sheet_name(path: Path, sheet: str | None) -> str:
     return _pick_xls_sheet(_open_xls(path), sheet, path).name
 
 
-def _read_xlsx(path: Path, sheet: str | None, row_limit: int | None = None) -> tuple[list[list[object]], str, frozenset]:
+def _read_xlsx(
+    path: Path, sheet: str | None, row_limit: int | None = None
+) -> tuple[list[list[object]], str, dict[tuple[int, int], str]]:
     """The sheet's values, once its real extent is known to be bounded; formula cells are noted."""
     formula_cells = _check_xlsx_extent(path, sheet, row_limit)
     workbook = _open_workbook(path, data_only=True)
     worksheet = _pick_sheet(workbook, sheet, path)
     top, left = worksheet.min_row, worksheet.min_column  # iter_rows starts at the first used cell
-    formulas = frozenset((row - top, col - left) for row, col in formula_cells)
+    formulas = {(row - top, col - left): text for (row, col), text in formula_cells.items()}
     return [list(row) for row in worksheet.iter_rows(values_only=True)], worksheet.title, formulas
 
 
-def _check_xlsx_extent(path: Path, sheet: str | None, row_limit: int | None) -> set[tuple[int, int]]:
+def _check_xlsx_extent(path: Path, sheet: str | None, row_limit: int | None) -> dict[tuple[int, int], str]:
     """Stream the sheet once (read-only, no declared dimension trusted) and refuse what is too big.
 
-    Returns the (row, column) of formula cells, 1-based, so that an empty formula result is reported
-    as a formula rather than as an empty question.
+    Returns the formula of each formula cell by (row, column), 1-based, so that an empty formula result
+    is reported as a formula rather than as an empty question, and a csv answer keeps the formula.
     """
     _check_unpacked_size(path)
     workbook = _open_workbook(path, data_only=False, read_only=True)
     try:
         worksheet = _pick_sheet(workbook, sheet, path)
         worksheet.reset_dimensions()  # the <dimension> tag is whatever the file claims
-        formulas: set[tuple[int, int]] = set()
+        formulas: dict[tuple[int, int], str] = {}
         for count, row in enumerate(worksheet.iter_rows(), 1):
             if len(row) > MAX_COLUMNS:
                 raise _too_big(path, f"a row reaches column {len(row)} (at most {MAX_COLUMNS})")
             if row_limit is not None and count > row_limit:
                 raise _too_big(path, f"more than {row_limit} rows")
-            formulas.update((c.row, c.column) for c in row if getattr(c, "data_type", None) == "f")
+            formulas.update(((c.row, c.column), str(c.value)) for c in row if getattr(c, "data_type", None) == "f")
         return formulas
     finally:
         workbook.close()
@@ -487,8 +496,10 @@ def _answer_column_positions(header: list[object], width: int | None = None) -> 
 
 
 def _data_width(table: Table) -> int:
-    """The widest row's last non-blank cell: answers go after it, so a ragged row's extra cell survives."""
-    return max((len(_trim_trailing_blank_cells(r)) for r in table.rows[table.header :]), default=0)
+    """The widest row's last non-blank cell: answers go after it, so a ragged row's extra cell survives
+    (a formula with no saved value counts as a cell)."""
+    formulas = (column + 1 for row, column in table.formulas if row >= table.header)
+    return max(max((len(_trim_trailing_blank_cells(r)) for r in table.rows[table.header :]), default=0), *formulas, 0)
 
 
 def answered_grid(table: Table, cells: dict[int, list[object]]) -> list[list[object]]:
@@ -530,7 +541,7 @@ def write_answered(
     """xlsx → xlsx edits the source workbook (keeping its other sheets and formatting); else a plain grid."""
     grid = answered_grid(table, cells)
     if output_path.suffix.lower() == ".csv":
-        write_atomic(output_path, _csv_bytes(grid))
+        write_atomic(output_path, _csv_bytes(_with_formulas(grid, table)))
         return
     from .office import NoteCounts, add_notes_sheet, style_answer_columns
 
@@ -546,6 +557,14 @@ def write_answered(
     buffer = io.BytesIO()
     workbook.save(buffer)
     write_atomic(output_path, buffer.getvalue())
+
+
+def _with_formulas(grid: list[list[object]], table: Table) -> list[list[object]]:
+    """An xlsx answered as csv keeps each formula as its text ("=SUM(C2:C9)"), as the xlsx answer keeps
+    it as a formula: a saved value may be missing (files written by programs) or stale."""
+    for (row, column), formula in table.formulas.items():
+        grid[row][column] = formula
+    return grid
 
 
 def _csv_bytes(grid: list[list[object]]) -> bytes:

@@ -480,8 +480,9 @@ def _ask_each(args: argparse.Namespace, assistant) -> int:
 
 
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
-    from .batch import XLS_NOTE, answer_questionnaire, answered_path, checkpoint_path
+    from .batch import XLS_NOTE, answer_questionnaire, answered_path, check_paths, checkpoint_path
 
+    check_paths(args.input, args.output)  # a wrong -o is said at once, not after the index loads
     try:
         with _audited(_assistant(settings, progress=False), settings, "batch") as assistant:
             report = answer_questionnaire(

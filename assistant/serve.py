@@ -535,6 +535,9 @@ def app_from_env():
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, workers: int = 1) -> None:
     import uvicorn
 
+    from .audit import AuditStore
+
+    AuditStore.from_settings(settings).close()  # a bad audit place: one clear error, before any build or worker
     if workers > 1 and settings.store == "milvus" and not settings.milvus_uri:
         raise SettingsError("milvus-lite 只能由一个进程打开 / milvus-lite opens its file from one process only: use "
                             "--workers 1, or set PLANQA_MILVUS_URI to a Milvus server that all workers share")

@@ -25,7 +25,8 @@ BULLETIN = CORPUS / "hecheng-bulletin-2024-02.txt"
 
 # Fixtures that load the embedding model or build the index (directly or through other fixtures).
 INDEX_FIXTURES = {"assistant", "retriever", "embedder", "model_dir"}
-E2E_FIXTURES = {"base_url", "driver", "open_server", "keyed_server"}
+E2E_FIXTURES = {"base_url", "driver", "open_server", "keyed_server",
+                "spec_and_servers", "api_schema"}  # the generated client's servers; the schemathesis run (~30 s)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -345,3 +345,85 @@ def test_while_the_index_builds_the_api_says_503_and_health_says_loading(knowled
         time.sleep(0.01)
         failed = client.post("/api/ask", json={"question": "老旧小区改造谁牵头？"})
     assert failed.status_code == 503 and "planqa build" in failed.json()["detail"]
+
+
+# ---------------------------------------------------------------- a full disk, a wrong path
+
+
+class _Echo:
+    """An answerer that needs no index: the answer repeats the question."""
+
+    def ask(self, question, history=None):
+        from assistant.models import Answer
+
+        return Answer(question, f"答：{question}", "test", 0.9, False)
+
+
+FULL_DISK_SCRIPT = """
+import json, resource, signal, sqlite3, sys
+from pathlib import Path
+from fastapi.testclient import TestClient
+from assistant.api import create_app
+from assistant.config import load_settings
+from tests.test_faults import _Echo
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the size limit a write fails (EFBIG) instead
+folder = Path(sys.argv[1])
+app = create_app(_Echo(), load_settings(index_dir=folder))
+store = app.state.service.audit
+client = TestClient(app)
+codes = [client.post("/api/ask", json={"question": "第一个问题"}).status_code]
+store.flush()
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1, hard))  # the disk is full: no audit file may grow
+codes += [client.post("/api/ask", json={"question": f"磁盘满时的问题{i}" * 20}).status_code for i in range(3)]
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space again
+codes.append(client.post("/api/ask", json={"question": "第三个问题"}).status_code)
+store.close(timeout=60)
+rows = sqlite3.connect(folder / "audit.db").execute("select question from planqa_questions").fetchall()
+print(json.dumps({"codes": codes, "questions": sorted(r[0] for r in rows)}, ensure_ascii=False))
+"""
+
+
+def test_a_full_disk_never_fails_an_answer_and_loses_no_audit_record(tmp_path):
+    """The disk is full while questions come (a file size limit, in a child process): every answer is
+    given at once, the audit records wait in the queue and are all written when there is space again."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", FULL_DISK_SCRIPT, str(tmp_path)], cwd=root, capture_output=True,
+                            text=True, timeout=180, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome["codes"] == [200] * 5
+    assert len(outcome["questions"]) == 5 and "第一个问题" in outcome["questions"]
+
+
+def test_cli_batch_output_a_folder_or_nowhere_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    """Said at once (the index is never loaded: PLANQA_INDEX points nowhere usable), exit 2, no traceback."""
+    from assistant.cli import main
+
+    monkeypatch.setenv("PLANQA_INDEX", str(tmp_path / "no-index"))
+    source = tmp_path / "q.csv"
+    source.write_text("问题\n老旧小区改造谁牵头？\n", "utf-8")
+    (tmp_path / "out.xlsx").mkdir()
+    for output, needle in ((tmp_path, "names a folder"), (tmp_path / "out.xlsx", "names a folder"),
+                           (tmp_path / "missing" / "a.csv", "does not exist")):
+        started = time.monotonic()
+        code = main(["batch", str(source), "-o", str(output), "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2 and needle in err and "Traceback" not in err, err
+        assert time.monotonic() - started < 5
+    assert not (tmp_path / "no-index").exists()
+
+
+def test_cli_serve_with_a_bad_audit_path_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    from assistant.cli import main
+
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("PLANQA_AUDIT_LOG", str(tmp_path / "a-file" / "audit.jsonl"))
+    monkeypatch.setenv("PLANQA_INDEX", str(tmp_path / "index"))
+    code = main(["serve", "--port", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "PLANQA_AUDIT_LOG" in err and "Traceback" not in err, err

@@ -483,8 +483,10 @@ def test_docs_load_nothing_from_the_internet(assistant, settings, audit_env, pag
 def test_openapi_has_stable_operation_ids_and_declared_errors(assistant, settings, audit_env):
     spec = TestClient(create_app(assistant, env_settings(settings))).get("/openapi.json").json()
     operations = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
-    assert set(operations) == {"ask", "batch", "targets", "report", "clause", "docs", "health", "feedback"}
-    for name in ("ask", "batch", "targets", "report", "clause", "docs"):
+    assert set(operations) == {
+        "ask", "batch", "targets", "targets_xlsx", "report", "clause", "docs", "health", "feedback"
+    }
+    for name in ("ask", "batch", "targets", "targets_xlsx", "report", "clause", "docs"):
         for code in ("401", "429"):
             schema = operations[name]["responses"][code]["content"]["application/json"]["schema"]
             assert schema["$ref"].endswith("/ErrorOut"), (name, code)
@@ -506,3 +508,31 @@ def test_cli_batch_refuses_hostile_workbooks_clearly(assistant, settings, tmp_pa
     code = main(["--corpus", str(settings.corpus_dir), "batch", str(source), "-o", str(tmp_path / "out.xlsx"), "--no-progress"])
     assert code == 2 and needle in capsys.readouterr().err
     assert time.monotonic() - started < 60 and not (tmp_path / "out.xlsx").exists()
+
+
+class _Echo:
+    """An answerer that needs no index: the answer repeats the question."""
+
+    def ask(self, question, history=None):
+        from assistant.models import Answer
+
+        return Answer(question, f"答：{question}", "test", 0.9, False)
+
+
+def test_xlsx_answered_as_csv_keeps_formulas(tmp_path):
+    import csv
+
+    source = tmp_path / "q.xlsx"
+    source.write_bytes(xlsx_bytes([
+        ["问题", "数量"], ["老旧小区改造谁牵头？", 2], ["光伏装机多少？", 3],
+        ["合计", "=SUM(B2:B3)", "=B4*2"], ["=A2", None],
+    ]))
+    target = tmp_path / "answered.csv"
+    report = answer_questionnaire(_Echo(), source, target, progress=False)
+    rows = list(csv.reader(target.read_text("utf-8-sig").splitlines()))
+    header = rows[0]
+    assert rows[3][1:3] == ["=SUM(B2:B3)", "=B4*2"]  # no saved value (written by a program): the formula, not ""
+    assert header[2] != "答案" and rows[3][2] == "=B4*2"  # the answers go after the formula's column
+    assert rows[4][0] == "=A2" and "formula" in rows[4][header.index("答案")]
+    assert rows[1][header.index("答案")] == "答：老旧小区改造谁牵头？"
+    assert (report.answered, report.skipped) == (2, 2)
