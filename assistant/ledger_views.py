@@ -107,10 +107,10 @@ def timeline(rows: Sequence[LedgerRow]) -> str:
         f'<div class="planqa-bar-row"><span class="planqa-bar-label">{html.escape(year)}</span>'
         f'<span class="planqa-bar-track"><span class="planqa-bar planqa-bar-lead" style="width:{_percent(len(items), most)}%"></span></span>'
         f'<span class="planqa-bar-value">{len(items)} 项</span>'
-        f'<div class="planqa-bar-note">{html.escape("、".join(dict.fromkeys(items)))}</div></div>'
+        f'<div class="planqa-bar-note">{html.escape(_some(items))}</div></div>'
         for year, items in counts
     )
-    return f'<div class="planqa-chart" id="planqa-timeline"><div class="planqa-chart-title">目标年度分布</div>{lines}</div>'
+    return f'<div class="planqa-chart planqa-years" id="planqa-timeline"><div class="planqa-chart-title">目标年度分布</div>{lines}</div>'
 
 
 # ---------------------------------------------------------------- workload by unit
@@ -150,6 +150,12 @@ def workload_chart(loads: Sequence[Workload]) -> str:
     return f'<div class="planqa-chart" id="planqa-workload"><div class="planqa-chart-title">各单位任务量</div>{legend}{lines}</div>'
 
 
+def _some(items: Sequence[str], shown: int = 6) -> str:
+    """The first few distinct indicators of a year, "… 等 N 项" for the rest (the table lists them all)."""
+    distinct = list(dict.fromkeys(items))
+    return "、".join(distinct[:shown]) + (f" 等 {len(distinct)} 项" if len(distinct) > shown else "")
+
+
 def _percent(part: int, whole: int) -> float:
     return round(100 * part / whole, 1) if whole else 0.0
 
@@ -162,13 +168,14 @@ LEDGER_CSS = """
 .planqa-ledger td.planqa-col-year { white-space: nowrap; }
 .planqa-chart { border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 12px; }
 .planqa-chart-title { font-weight: 600; margin-bottom: 6px; }
-.planqa-bar-row { display: grid; grid-template-columns: minmax(6em, 14em) 1fr auto; gap: 2px 8px; align-items: center; margin: 3px 0; }
+.planqa-bar-row { display: grid; grid-template-columns: 11em 1fr auto; gap: 2px 8px; align-items: center; margin: 3px 0; }
 .planqa-bar-label { font-size: 0.9em; overflow-wrap: anywhere; }
 .planqa-bar-track { display: flex; height: 14px; background: #f3f4f6; border-radius: 3px; overflow: hidden; }
 .planqa-bar { display: block; height: 100%; }
 .planqa-bar-lead { background: #2563eb; }
 .planqa-bar-support { background: #93c5fd; }
 .planqa-bar-value { font-size: 0.85em; white-space: nowrap; color: #374151; }
+.planqa-years .planqa-bar-row { grid-template-columns: 6em 1fr auto; }
 .planqa-bar-note { grid-column: 2 / 4; font-size: 0.8em; color: #6b7280; }
 .planqa-legend { font-size: 0.85em; margin-bottom: 4px; }
 .planqa-key { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 10px; vertical-align: -1px; }
@@ -179,6 +186,6 @@ LEDGER_CSS = """
   .planqa-ledger tr { border: 1px solid #d1d5db; border-radius: 8px; margin-bottom: 10px; padding: 6px 8px; background: #f9fafb; }
   .planqa-ledger td { border: 0; padding: 2px 0; }
   .planqa-ledger td::before { content: attr(data-label) "："; font-weight: 600; color: #1d4ed8; }
-  .planqa-bar-row { grid-template-columns: 7em 1fr auto; }
+  .planqa-bar-row { grid-template-columns: 7.5em 1fr auto; }
 }
 """

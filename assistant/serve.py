@@ -51,7 +51,6 @@ MAX_UPLOAD = "5mb"
 # Files the page hands out (ledger xlsx, answered questionnaires) and gradio's copies of them and of
 # uploads are removed after this long; a download link is for the caller who asked, not for ever.
 WEB_FILE_MAX_AGE = 3600
-CHAT_MIN_HEIGHT = 300  # px: the empty chat with its placeholder; it grows with the conversation
 PRIVATE = "private"  # the page's events: not named in gradio's API page, not meant for gradio_client
 # Shown only while an index is being built (never on a load when it is ready). No emoji anywhere on
 # the page: ⏳/✅ render as empty boxes on machines without an emoji font; CSS draws the signs instead.
@@ -78,6 +77,8 @@ LAYOUT_CSS = """
 .planqa-head span { color: #4b5563; margin-left: 12px; font-size: 0.9em; }
 #planqa-status { border-left: 4px solid #2563eb; background: #eff6ff; color: #1e3a8a; padding: 6px 12px; border-radius: 6px; }
 #planqa-chat .bubble-wrap, #planqa-chat .panel-wrap { overflow: visible; height: auto; }
+/* gradio's 32 px side margins, down to 6 px on a phone (a top-level rule: gradio scopes those in @media) */
+.app { padding-left: clamp(6px, 4vw - 10px, 32px) !important; padding-right: clamp(6px, 4vw - 10px, 32px) !important; }
 /* overflow:hidden on gradio's container would make it the sticky box's scroller; clip does not */
 .gradio-container { overflow: clip !important; }
 #planqa-input { position: sticky; bottom: 0; z-index: 20; background: var(--body-background-fill); padding: 6px 0; margin: 0; }
@@ -91,7 +92,6 @@ LAYOUT_CSS = """
 @keyframes planqa-pulse { from { opacity: 0.25; } to { opacity: 1; } }
 @media (max-width: 640px) {
   .planqa-head span { display: block; margin: 2px 0 0; }
-  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
 }
 """
 
@@ -311,16 +311,16 @@ def own_upload(path: str | None) -> Path:
     return source
 
 
-def _chat_widgets(gr, service, height: int | None, examples: list[str]) -> None:
+def _chat_widgets(gr, service, min_height: int, examples: list[str]) -> None:
     """The chatbot, the input box and its wiring: shared by the main page and /embed.
 
     The chat grows with its messages and the page scrolls (no box scrolling inside the page); the
     question box stays pinned to the bottom of the window (CSS `#planqa-input`), so it is always in view.
     """
     chatbot = gr.Chatbot(
-        label="问答", height=height, latex_delimiters=[], feedback_options=None, elem_id="planqa-chat", line_breaks=False,
+        label="问答", height=None, latex_delimiters=[], feedback_options=None, elem_id="planqa-chat", line_breaks=False,
         placeholder="请输入关于已载入方案的问题，可点名地区或方案，如“省里2025年非化石能源比重要求是多少？”",
-        show_label=False, min_height=CHAT_MIN_HEIGHT, max_height=None, autoscroll=False,
+        show_label=False, min_height=min_height, max_height=None, autoscroll=False,
     )
     history = gr.State([])
     shown = gr.State([])  # the chat as displayed, kept on the server: the browser never sends it back
@@ -403,18 +403,20 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
         return views.ledger_table(chosen), views.timeline(chosen), loads, str(path), f"共 {len(chosen)} 项目标"
 
     with gr.Row():
-        plan = gr.Dropdown(plans, value="", label="方案", elem_id="planqa-ledger-plan", min_width=200)
-        action = gr.Dropdown(actions, value="", label="行动", elem_id="planqa-ledger-action", min_width=200)
+        plan = gr.Dropdown(plans, value="", label="方案", elem_id="planqa-ledger-plan", min_width=240)
+        action = gr.Dropdown(actions, value="", label="行动", elem_id="planqa-ledger-action", min_width=240)
         unit = gr.Dropdown(units, value="", label="责任单位（可输入简称，如 发改局）", allow_custom_value=True,
-                           elem_id="planqa-ledger-unit", min_width=200)
-        year = gr.Dropdown(years, value="", label="年份", elem_id="planqa-ledger-year", min_width=120)
+                           elem_id="planqa-ledger-unit", min_width=240)
+        year = gr.Dropdown(years, value="", label="年份", elem_id="planqa-ledger-year", min_width=240)
     first_table, first_timeline, first_loads, first_path, first_count = filtered("", "", "", "")
     with gr.Row():
         count = gr.Markdown(first_count, elem_id="planqa-ledger-count")
         download = gr.DownloadButton("下载 xlsx", value=first_path, size="sm", scale=0, min_width=120)
-    with gr.Row():
-        years_view = gr.HTML(first_timeline, elem_id="planqa-ledger-timeline", min_height=0)
-        loads_view = gr.HTML(first_loads, elem_id="planqa-ledger-workload", min_height=0)
+    with gr.Row():  # side by side on a wide screen, one above the other on a phone
+        with gr.Column(min_width=340):
+            years_view = gr.HTML(first_timeline, elem_id="planqa-ledger-timeline", min_height=0)
+        with gr.Column(min_width=340):
+            loads_view = gr.HTML(first_loads, elem_id="planqa-ledger-workload", min_height=0)
     table = gr.HTML(first_table, elem_id="planqa-ledger-table", min_height=0)
     controls = [plan, action, unit, year]
     for control in controls:
@@ -502,7 +504,7 @@ def build_page(service, knowledge, files_root: Path | None = None):
         _status_line(gr, page, service)
         with gr.Tabs():
             with gr.Tab("问答"):
-                _chat_widgets(gr, service, height=None, examples=EXAMPLES)
+                _chat_widgets(gr, service, min_height=300, examples=EXAMPLES)
             with gr.Tab("目标台账"):
                 _ledger_tab(gr, knowledge, files_root)
             with gr.Tab("批量问答"):
@@ -517,7 +519,7 @@ def build_embed(service):
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(WEB_FILE_MAX_AGE, WEB_FILE_MAX_AGE)) as embed:
         _status_line(gr, embed, service)
-        _chat_widgets(gr, service, height=None, examples=EXAMPLES[:3])
+        _chat_widgets(gr, service, min_height=220, examples=EXAMPLES[:3])
     return embed
 
 
