@@ -65,6 +65,11 @@ LANGUAGE_SCRIPT = (
     "Object.defineProperty(Navigator.prototype,'language',{get:zh,configurable:true});"
     "Object.defineProperty(Navigator.prototype,'languages',{get:all,configurable:true});})();</script>"
 )
+# A filter box showing "全部" has its text selected on focus, so typing "发改局" replaces it (not "全部发改局").
+ON_LOAD = """() => { document.addEventListener('focusin', (event) => {
+  const box = event.target;
+  if (box.matches && box.matches('.planqa-filter input')) setTimeout(() => box.select(), 0);
+}); }"""
 # After an answer the page (not an inner box) scrolls so the new question and the start of its answer show.
 SHOW_LAST_TURN = """() => { requestAnimationFrame(() => {
   const users = document.querySelectorAll('#planqa-chat [data-testid="user"]');
@@ -403,11 +408,11 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
         return views.ledger_table(chosen), views.timeline(chosen), loads, str(path), f"共 {len(chosen)} 项目标"
 
     with gr.Row():
-        plan = gr.Dropdown(plans, value="", label="方案", elem_id="planqa-ledger-plan", min_width=240)
-        action = gr.Dropdown(actions, value="", label="行动", elem_id="planqa-ledger-action", min_width=240)
+        plan = gr.Dropdown(plans, value="", label="方案", elem_id="planqa-ledger-plan", elem_classes="planqa-filter", min_width=240)
+        action = gr.Dropdown(actions, value="", label="行动", elem_id="planqa-ledger-action", elem_classes="planqa-filter", min_width=240)
         unit = gr.Dropdown(units, value="", label="责任单位（可输入简称，如 发改局）", allow_custom_value=True,
-                           elem_id="planqa-ledger-unit", min_width=240)
-        year = gr.Dropdown(years, value="", label="年份", elem_id="planqa-ledger-year", min_width=240)
+                           elem_id="planqa-ledger-unit", elem_classes="planqa-filter", min_width=240)
+        year = gr.Dropdown(years, value="", label="年份", elem_id="planqa-ledger-year", elem_classes="planqa-filter", min_width=240)
     first_table, first_timeline, first_loads, first_path, first_count = filtered("", "", "", "")
     with gr.Row():
         count = gr.Markdown(first_count, elem_id="planqa-ledger-count")
@@ -536,7 +541,7 @@ def build_app(settings: Settings, assistant: KnowledgeAnswerer | None = None):
     # The ledger needs only the parsed plan (0.1 s), not the index: the tab works while it builds.
     knowledge = assistant.knowledge if service.ready else load_knowledge(settings.corpus_dir)
     theme = gr.themes.Soft(font=FONTS, font_mono=["Consolas", "monospace"])
-    common = {"max_file_size": MAX_UPLOAD, "theme": theme, "footer_links": [], **page_access(settings, app.state.api_keys)}
+    common = {"max_file_size": MAX_UPLOAD, "theme": theme, "footer_links": [], "js": ON_LOAD, **page_access(settings, app.state.api_keys)}
     embed, page = build_embed(service), build_page(service, knowledge)
     gr.mount_gradio_app(app, embed, path="/embed", css=EMBED_CSS, **common)
     gr.mount_gradio_app(app, page, path="/", css=CSS, **common)

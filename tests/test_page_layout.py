@@ -203,8 +203,7 @@ def test_ledger_unit_filter_finds_abbreviation_and_draws_views(driver, base_url)
     assert driver.find_element(By.CSS_SELECTOR, "#planqa-timeline").is_displayed()
     assert "牵头" in driver.find_element(By.CSS_SELECTOR, "#planqa-workload").text
     unit = driver.find_element(By.CSS_SELECTOR, "#planqa-ledger-unit input")
-    unit.click()
-    unit.send_keys(Keys.CONTROL, "a")
+    unit.click()  # its "全部" is selected on focus: typing replaces it
     unit.send_keys("发改局")
     WebDriverWait(driver, 10).until(lambda d: "区发展和改革局" in d.find_element(By.TAG_NAME, "body").text)
     _shot(driver, "ledger-unit-options")
