@@ -94,6 +94,11 @@ LAYOUT_CSS = """
 .planqa-waiting::before { background: #2563eb; animation: planqa-pulse 1s ease-in-out infinite alternate; }
 .planqa-abstain b::before { background: #d97706; }
 .planqa-error::before { background: #b91c1c; }
+/* gradio 6 titles its toasts with the English type name ("Error") and ignores gr.Error(title=…): draw ours */
+.toast-title.error, .toast-title.warning, .toast-title.info { font-size: 0 !important; }
+.toast-title.error::before { content: "出错了"; font-size: var(--text-md); }
+.toast-title.warning::before { content: "注意"; font-size: var(--text-md); }
+.toast-title.info::before { content: "提示"; font-size: var(--text-md); }
 @keyframes planqa-pulse { from { opacity: 0.25; } to { opacity: 1; } }
 @media (max-width: 640px) {
   .planqa-head span { display: block; margin: 2px 0 0; }
@@ -453,9 +458,11 @@ def _batch_tab(gr, service, files_root: Path) -> None:
             for progress_text, report in _batch_progress(service, source, target, column_name, sheet_name):
                 yield (progress_text, None) if report is None else (batch_summary(report), str(target))
         except (PlanqaError, ValueError) as exc:  # a file without the column, not xlsx/csv…: the message says what to do
+            yield f"未完成：{exc}", None
             raise gr.Error(str(exc), title=ERROR_TITLE) from exc
         except Exception as exc:
             log.exception("internal error in a batch upload")
+            yield f"未完成：{INTERNAL_ERROR}", None
             raise gr.Error(INTERNAL_ERROR, title=ERROR_TITLE) from exc
 
     run.click(answer_file, [upload, column, sheet], [summary, result], api_visibility=PRIVATE, show_progress="hidden")

@@ -232,6 +232,49 @@ def test_ledger_is_cards_on_a_phone(base_url):
         chrome.quit()
 
 
+def chrome_pseudo(driver, element) -> str:
+    return driver.execute_script("return getComputedStyle(arguments[0], '::before').content", element)
+
+
+def _upload(driver, base_url: str, path: Path, column: str):
+    from selenium.webdriver.common.by import By
+
+    _open(driver, base_url + "/")
+    driver.find_element(By.XPATH, "//button[@role='tab' and contains(., '批量问答')]").click()
+    driver.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(path))
+    field = driver.find_element(By.XPATH, "//label[contains(., '问题所在列的列名')]//textarea | //label[contains(., '问题所在列的列名')]//input")
+    field.clear()
+    field.send_keys(column)
+    driver.find_element(By.XPATH, "//button[contains(., '开始批量问答')]").click()
+
+
+def test_batch_summary_counts_skipped_rows_and_errors_read_chinese(driver, base_url, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.conftest import xlsx_bytes
+
+    path = tmp_path / "问卷.xlsx"
+    path.write_bytes(xlsx_bytes([["序号", "问题"], [1, "老旧小区改造谁牵头？"], [2, None], [3, "2030年非化石能源消费比重的目标是多少？"]]))
+    _upload(driver, base_url, path, "问题")
+    summary = driver.find_element(By.CSS_SELECTOR, "#planqa-batch-summary")
+    WebDriverWait(driver, 120).until(lambda d: "完成" in summary.text)
+    assert "回答 2 题" in summary.text and "跳过 1 行" in summary.text
+    _shot(driver, "batch-done")
+    _upload(driver, base_url, path, "题目")  # no such column: a toast says so, in Chinese
+    toast = WebDriverWait(driver, 30).until(lambda d: [t for t in d.find_elements(By.CSS_SELECTOR, ".toast-body") if t.text])
+    title = toast[0].find_element(By.CSS_SELECTOR, ".toast-title")
+    assert chrome_pseudo(driver, title) == '"出错了"'  # shown in place of gradio's English type name
+    assert driver.execute_script("return getComputedStyle(arguments[0]).fontSize", title) == "0px"
+    message = toast[0].text.replace(title.text, "")
+    assert "找不到" in message and not re.search(r"\bError\b|--column", message)
+    summary = driver.find_element(By.CSS_SELECTOR, "#planqa-batch-summary")
+    WebDriverWait(driver, 10).until(lambda d: summary.text.startswith("未完成"))  # not left at "正在读取问卷"
+    body = driver.find_element(By.TAG_NAME, "body").text
+    assert not re.search(r"Drop File|Click to Upload|processing", body)
+    _shot(driver, "batch-error")
+
+
 # ---------------------------------------------------------------- while the index is being built
 
 
