@@ -132,13 +132,14 @@ def workloads(knowledge: Knowledge, doc: str = "", action: str = "") -> list[Wor
     return sorted(loads, key=lambda w: (-w.total, -w.leads, w.unit))
 
 
-def workload_chart(loads: Sequence[Workload]) -> str:
-    """A stacked bar per unit: the tasks it leads, then those it supports."""
+def workload_chart(loads: Sequence[Workload], chosen: str = "") -> str:
+    """A stacked bar per unit: the tasks it leads, then those it supports; the unit filtered on is marked."""
     if not loads:
         return ""
     most = max(w.total for w in loads)
     lines = "".join(
-        f'<div class="planqa-bar-row"><span class="planqa-bar-label">{html.escape(w.unit)}</span>'
+        f'<div class="planqa-bar-row{" planqa-chosen" if w.unit == chosen else ""}">'
+        f'<span class="planqa-bar-label">{html.escape(w.unit)}</span>'
         f'<span class="planqa-bar-track">'
         f'<span class="planqa-bar planqa-bar-lead" style="width:{_percent(w.leads, most)}%"></span>'
         f'<span class="planqa-bar planqa-bar-support" style="width:{_percent(w.supports, most)}%"></span></span>'
@@ -177,6 +178,7 @@ LEDGER_CSS = """
 .planqa-bar-value { font-size: 0.85em; white-space: nowrap; color: #374151; }
 .planqa-years .planqa-bar-row { grid-template-columns: 6em 1fr auto; }
 .planqa-bar-note { grid-column: 2 / 4; font-size: 0.8em; color: #6b7280; }
+.planqa-chosen { background: #fef3c7; font-weight: 600; border-radius: 3px; }
 .planqa-legend { font-size: 0.85em; margin-bottom: 4px; }
 .planqa-key { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 10px; vertical-align: -1px; }
 .planqa-bar, .planqa-key { -webkit-print-color-adjust: exact; print-color-adjust: exact; }

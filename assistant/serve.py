@@ -397,6 +397,7 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
     from . import ledger_views as views
     from .knowledge import ledger_rows
     from .tables import write_ledger
+    from .units import canonical_unit
 
     rows = ledger_rows(knowledge)
     everything = [("全部", "")]
@@ -409,7 +410,8 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
         chosen = views.rows_of_plan(knowledge, ledger_rows(knowledge, action=action, unit=unit, year=_year(year)), plan or "")
         path = web_files(files_root) / "目标台账.xlsx"  # one file per call: callers never share a link
         write_ledger(chosen, path, "xlsx")
-        loads = views.workload_chart(views.workloads(knowledge, doc=plan or "", action=action or ""))
+        loads = views.workload_chart(views.workloads(knowledge, doc=plan or "", action=action or ""),
+                                     chosen=canonical_unit(unit) if unit else "")
         return views.ledger_table(chosen), views.timeline(chosen), loads, str(path), f"共 {len(chosen)} 项目标"
 
     with gr.Row():

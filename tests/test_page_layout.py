@@ -210,6 +210,7 @@ def test_ledger_unit_filter_finds_abbreviation_and_draws_views(driver, base_url)
     unit.send_keys(Keys.ARROW_DOWN, Keys.ENTER)
     WebDriverWait(driver, 30).until(lambda d: f"共 {total} 项目标" not in count.text)
     assert 0 < int(re.search(r"共 (\d+) 项目标", count.text).group(1)) < total
+    assert driver.find_element(By.CSS_SELECTOR, "#planqa-workload .planqa-chosen").text.startswith("区发展和改革局")
     rows = driver.find_elements(By.CSS_SELECTOR, "#planqa-ledger-table tbody tr")
     assert rows and all("区发展和改革局" in r.text for r in rows)
     _shot(driver, "ledger-laptop")
