@@ -1,11 +1,12 @@
 """Stage 8, serve: the web page (gradio, Chinese UI) mounted on the portal API (FastAPI), one process.
 
-    /           问答 (chat with citation cards), 目标台账 (ledger + xlsx), 批量问答 (questionnaire upload)
+    /           问答 (chat with citation cards), 目标台账 (ledger, timeline, workload, xlsx), 批量问答 (questionnaires)
     /embed      a compact chat for an <iframe> on the government portal
     /api/...    the portal API (assistant/api.py), OpenAPI at /docs
 
-The index is built in a background thread, so the page is up at once and says 正在建立索引 until the
-assistant is ready; questions asked meanwhile wait for it.
+The index is built in a background thread, so the page is up at once and says 正在建立索引 while it is
+built (only then); a question asked meanwhile stays in the chat with a waiting note and is answered once
+the assistant is ready.
 """
 
 from __future__ import annotations
