@@ -501,7 +501,7 @@ def _batch_progress(service, source: Path, target: Path, column: str, sheet: str
 
 def batch_summary(report) -> str:
     """The page's line for a finished questionnaire, skipped rows included (they are not failures)."""
-    text = (f"完成：共 {report.rows} 行，回答 {report.answered} 题（其中方案中未明确 {report.abstained} 题），"
+    text = (f"完成：共 {report.rows} 题，回答 {report.answered} 题（其中方案中未明确 {report.abstained} 题），"
             f"跳过 {report.skipped} 行（无问题的空行、合计或说明），出错 {report.errors} 题。")
     if report.skipped_rows:
         text += f"跳过的行：{'、'.join(map(str, report.skipped_rows[:20]))}{' 等' if len(report.skipped_rows) > 20 else ''}。"
