@@ -346,11 +346,7 @@ def _chat_widgets(gr, service, min_height: int, examples: list[str]) -> None:
 
     def turn(question: str, messages: list[dict], pairs: list[tuple[str, str]]):
         """The question shows at once (with a waiting note while the index is built), then its answer."""
-        asked = (question or "").strip()
-        if asked:
-            pending = [*(messages or []), {"role": "user", "content": plain_text(asked)}]
-            if not service.ready:
-                pending.append({"role": "assistant", "content": waiting_note()})
+        if pending := pending_chat(service, question, messages):
             yield "", pending, messages, pairs
         box_text, messages, pairs = chat_turn(service, question, messages, pairs)
         yield box_text, messages, messages, pairs
@@ -362,8 +358,16 @@ def _chat_widgets(gr, service, min_height: int, examples: list[str]) -> None:
     clear.click(lambda: ([], [], []), None, [chatbot, shown, history], **quiet)
 
 
-def waiting_note() -> str:
-    return f'<div class="planqa-waiting">{WAITING_NOTE}</div>'
+def pending_chat(service, question: str, messages: list[dict] | None) -> list[dict]:
+    """The chat while a question is being answered: the question itself, and while the index is still
+    being built a note that the answer will come (else the question would vanish for ~30 s)."""
+    asked = (question or "").strip()
+    if not asked:
+        return []
+    pending = [*(messages or []), {"role": "user", "content": plain_text(asked)}]
+    if not service.ready:
+        pending.append({"role": "assistant", "content": f'<div class="planqa-waiting">{WAITING_NOTE}</div>'})
+    return pending
 
 
 def status_text(service) -> str:

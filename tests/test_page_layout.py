@@ -365,6 +365,19 @@ def test_ledger_table_escapes_and_labels_every_cell():
     assert "没有符合条件" in ledger_table([])
 
 
+def test_pending_chat_keeps_the_question_and_notes_the_wait_only_while_building():
+    from assistant.serve import WAITING_NOTE, pending_chat
+
+    class Service:
+        ready = False
+
+    building = pending_chat(Service(), " 老旧小区改造谁牵头？ ", [])
+    assert building[0] == {"role": "user", "content": "老旧小区改造谁牵头？"} and WAITING_NOTE in building[1]["content"]
+    Service.ready = True
+    assert len(pending_chat(Service(), "老旧小区改造谁牵头？", building)) == 3  # the question, no note
+    assert pending_chat(Service(), "  ", building) == []
+
+
 def test_status_and_batch_summary_are_chinese():
     from assistant.batch import BatchReport
     from assistant.serve import batch_summary, status_text
