@@ -170,9 +170,9 @@ def read_table(path: Path, column: str = "问题", sheet: str | None = None, max
     found = max(([_text(v) for v in r if _text(v)] for r in rows[:HEADER_SEARCH_ROWS]), key=len, default=[])
     raise InputFileError(
         path,
-        f"找不到“{column}”列 / no column named {column!r}"
+        f"找不到“{column}”列，已有的列：{'、'.join(found) or '（无，工作表为空）'}，请指定问题所在的列 / no column named {column!r}"
         f"{f' (sheet {sheet_name!r})' if sheet_name else ''}; columns found: {', '.join(found) or '(none: the sheet is empty)'}"
-        " — pass --column NAME",
+        " — name the question column",
     )
 
 

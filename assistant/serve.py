@@ -1,11 +1,12 @@
 """Stage 8, serve: the web page (gradio, Chinese UI) mounted on the portal API (FastAPI), one process.
 
-    /           问答 (chat with citation cards), 目标台账 (ledger + xlsx), 批量问答 (questionnaire upload)
+    /           问答 (chat with citation cards), 目标台账 (ledger, timeline, workload, xlsx), 批量问答 (questionnaires)
     /embed      a compact chat for an <iframe> on the government portal
     /api/...    the portal API (assistant/api.py), OpenAPI at /docs
 
-The index is built in a background thread, so the page is up at once and says 正在建立索引 until the
-assistant is ready; questions asked meanwhile wait for it.
+The index is built in a background thread, so the page is up at once and says 正在建立索引 while it is
+built (only then); a question asked meanwhile stays in the chat with a waiting note and is answered once
+the assistant is ready.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from .config import Settings, load_settings, settings_environ
 from .errors import INTERNAL_ERROR, IndexError_, PlanqaError, SettingsError
 from .knowledge import KnowledgeAnswerer
+from .ledger_views import LEDGER_CSS
 from .models import Answer, Citation, History, Starting
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a government intranet
@@ -51,8 +53,58 @@ MAX_UPLOAD = "5mb"
 # uploads are removed after this long; a download link is for the caller who asked, not for ever.
 WEB_FILE_MAX_AGE = 3600
 PRIVATE = "private"  # the page's events: not named in gradio's API page, not meant for gradio_client
-LOADING_TEXT = "⏳ 正在建立索引（首次启动约需 20 秒），请稍候…… 此时提出的问题会在就绪后回答。"
-READY_TEXT = "✅ 已就绪：答案均逐字引用已载入方案的原文。"
+# Shown only while an index is being built (never on a load when it is ready). No emoji anywhere on
+# the page: ⏳/✅ render as empty boxes on machines without an emoji font; CSS draws the signs instead.
+LOADING_TEXT = "正在建立索引（首次启动约需 20 秒），请稍候。此时提出的问题会保留在对话中，就绪后自动回答。"
+WAITING_NOTE = "索引正在建立，就绪后将自动回答这个问题，请稍候……"
+ERROR_TITLE = "出错了"
+# gradio chooses its own interface strings (toasts, upload hints) by the browser's language; the page is
+# Chinese whatever language the browser reports, so the page tells gradio zh-CN before its code starts
+# (`ChineseInterface`; gradio's own `head` option is applied only after the language is chosen).
+LANGUAGE_SCRIPT = (
+    "<script>(function(){var zh=function(){return 'zh-CN'},all=function(){return ['zh-CN','zh']};"
+    "Object.defineProperty(Navigator.prototype,'language',{get:zh,configurable:true});"
+    "Object.defineProperty(Navigator.prototype,'languages',{get:all,configurable:true});})();</script>"
+)
+# A filter box showing "全部" has its text selected on focus, so typing "发改局" replaces it (not "全部发改局").
+ON_LOAD = """() => { document.addEventListener('focusin', (event) => {
+  const box = event.target;
+  if (box.matches && box.matches('.planqa-filter input')) setTimeout(() => box.select(), 0);
+}); }"""
+# After an answer the page (not an inner box) scrolls so the new question and the start of its answer show.
+SHOW_LAST_TURN = """() => { requestAnimationFrame(() => {
+  const users = document.querySelectorAll('#planqa-chat [data-testid="user"]');
+  const last = users[users.length - 1];
+  if (last) last.scrollIntoView({block: 'start', behavior: 'smooth'});
+}); }"""
+
+LAYOUT_CSS = """
+.planqa-head h1 { font-size: 1.45em; margin: 0; display: inline; }
+.planqa-head span { color: #4b5563; margin-left: 12px; font-size: 0.9em; }
+#planqa-status { border-left: 4px solid #2563eb; background: #eff6ff; color: #1e3a8a; padding: 6px 12px; border-radius: 6px; }
+#planqa-chat .bubble-wrap, #planqa-chat .panel-wrap { overflow: visible; height: auto; }
+/* gradio's 32 px side margins, down to 6 px on a phone (a top-level rule: gradio scopes those in @media) */
+.app { padding-left: clamp(6px, 4vw - 10px, 32px) !important; padding-right: clamp(6px, 4vw - 10px, 32px) !important; }
+/* overflow:hidden on gradio's container would make it the sticky box's scroller; clip does not */
+.gradio-container { overflow: clip !important; }
+#planqa-input { position: sticky; bottom: 0; z-index: 20; background: var(--body-background-fill); padding: 6px 0; margin: 0; }
+.planqa-waiting { color: #1e3a8a; }
+.planqa-waiting::before, .planqa-abstain b::before, .planqa-error::before {
+  content: ""; display: inline-block; width: 0.6em; height: 0.6em; border-radius: 50%; margin-right: 6px; vertical-align: 0.1em;
+}
+.planqa-waiting::before { background: #2563eb; animation: planqa-pulse 1s ease-in-out infinite alternate; }
+.planqa-abstain b::before { background: #d97706; }
+.planqa-error::before { background: #b91c1c; }
+/* gradio 6 titles its toasts with the English type name ("Error") and ignores gr.Error(title=…): draw ours */
+.toast-title.error, .toast-title.warning, .toast-title.info { font-size: 0 !important; }
+.toast-title.error::before { content: "出错了"; font-size: var(--text-md); }
+.toast-title.warning::before { content: "注意"; font-size: var(--text-md); }
+.toast-title.info::before { content: "提示"; font-size: var(--text-md); }
+@keyframes planqa-pulse { from { opacity: 0.25; } to { opacity: 1; } }
+@media (max-width: 640px) {
+  .planqa-head span { display: block; margin: 2px 0 0; }
+}
+"""
 
 CSS = """
 .planqa-answer { line-height: 1.7; }
@@ -66,10 +118,10 @@ CSS = """
 .planqa-context { font-size: 0.9em; margin-top: 4px; }
 .planqa-context mark.planqa-cited { background: #dbeafe; }
 .planqa-error { color: #b91c1c; }
-"""
+""" + LAYOUT_CSS + LEDGER_CSS
 EMBED_CSS = CSS + """
 footer { display: none !important; }
-.gradio-container { padding: 4px !important; }
+.gradio-container { padding: 4px 6px !important; }
 """
 
 
@@ -197,7 +249,7 @@ def render_answer(answer: Answer, knowledge) -> str:
     """An answer as one HTML block: the text (or a clear 方案中未明确 notice), then a card per citation."""
     body = html.escape(answer.answer).replace("\n", "<br>")
     if answer.abstained:
-        head = f'<div class="planqa-abstain"><b>⚠ 方案中未明确</b>{body}</div>'
+        head = f'<div class="planqa-abstain"><b>方案中未明确</b>{body}</div>'
         label = '<div class="planqa-section" style="margin-top:8px">相关条款（仅供参考）</div>' if answer.citations else ""
     else:
         head, label = f'<div class="planqa-answer">{body}</div>', ""
@@ -207,7 +259,7 @@ def render_answer(answer: Answer, knowledge) -> str:
 
 
 def render_error(message: str) -> str:
-    return f'<div class="planqa-error">⚠ {html.escape(message)}</div>'
+    return f'<div class="planqa-error">{html.escape(message)}</div>'
 
 
 # ---------------------------------------------------------------- the page
@@ -236,8 +288,8 @@ def chat_turn(service, question: str, messages: list[dict], history: list[tuple[
     return "", messages, history, answer_id
 
 
-FEEDBACK_THANKS = "已记录 👍，谢谢！"
-FEEDBACK_ASK_WHY = "已记录 👎。可在下方写明哪里不对或正确答案（选填），帮助我们改进。"
+FEEDBACK_THANKS = "已记录：有用。谢谢！"
+FEEDBACK_ASK_WHY = "已记录：有误。可在下方写明哪里不对或正确答案（选填），帮助我们改进。"
 FEEDBACK_COMMENT_THANKS = "已收到您的意见，谢谢！"
 
 
@@ -304,32 +356,42 @@ def own_upload(path: str | None) -> Path:
     return source
 
 
-def _chat_widgets(gr, service, height: int, examples: list[str]) -> None:
-    """The chatbot, the input box and its wiring: shared by the main page and /embed."""
+def _chat_widgets(gr, service, min_height: int, examples: list[str]) -> None:
+    """The chatbot, the input box and its wiring: shared by the main page and /embed.
+
+    The chat grows with its messages and the page scrolls (no box scrolling inside the page); the
+    question box stays pinned to the bottom of the window (CSS `#planqa-input`), so it is always in view.
+    """
     chatbot = gr.Chatbot(
-        label="问答", height=height, latex_delimiters=[], feedback_options=("Like", "Dislike"), elem_id="planqa-chat", line_breaks=False,
+        label="问答", height=None, latex_delimiters=[], feedback_options=("Like", "Dislike"), elem_id="planqa-chat", line_breaks=False,
         placeholder="请输入关于已载入方案的问题，可点名地区或方案，如“省里2025年非化石能源比重要求是多少？”",
+        show_label=False, min_height=min_height, max_height=None, autoscroll=False,
     )
     history = gr.State([])
     shown = gr.State([])  # the chat as displayed, kept on the server: the browser never sends it back
-    with gr.Row():
+    with gr.Row(elem_id="planqa-input", equal_height=True):
         box = gr.Textbox(placeholder="例如：2030年非化石能源消费比重的目标是多少？", show_label=False, scale=5,
-                         elem_id="planqa-question", max_lines=4)
-        send = gr.Button("提问", variant="primary", scale=1, elem_id="planqa-send")
-    clear = gr.Button("清空对话", size="sm")
-    if examples:
-        gr.Examples(examples=examples, inputs=[box], label="示例问题", api_visibility=PRIVATE)
+                         elem_id="planqa-question", max_lines=4, min_width=160, container=False)
+        send = gr.Button("提问", variant="primary", scale=1, elem_id="planqa-send", min_width=64)
+    with gr.Row(equal_height=True):
+        if examples:
+            gr.Examples(examples=examples, inputs=[box], label="示例问题", api_visibility=PRIVATE)
+    clear = gr.Button("清空对话", size="sm", elem_id="planqa-clear")
 
     def turn(question: str, messages: list[dict], pairs: list[tuple[str, str]]):
+        """The question shows at once (with a waiting note while the index is built), then its answer."""
+        if pending := pending_chat(service, question, messages):
+            yield "", pending, messages, pairs
         box_text, messages, pairs, answer_id = chat_turn(service, question, messages, pairs)
         if answer_id:  # kept with the server's copy only, for 👍/👎 on this answer
             messages[-1] = {**messages[-1], ANSWER_ID: answer_id}
-        return box_text, [{k: v for k, v in m.items() if k != ANSWER_ID} for m in messages], messages, pairs
+        yield box_text, [{k: v for k, v in m.items() if k != ANSWER_ID} for m in messages], messages, pairs
 
     outputs = [box, chatbot, shown, history]
-    box.submit(turn, [box, shown, history], outputs, api_visibility=PRIVATE)
-    send.click(turn, [box, shown, history], outputs, api_visibility=PRIVATE)
-    clear.click(lambda: ([], [], []), None, [chatbot, shown, history], api_visibility=PRIVATE)
+    quiet = {"api_visibility": PRIVATE, "show_progress": "hidden"}  # gradio's tracker says "processing | 3.1s"
+    box.submit(turn, [box, shown, history], outputs, **quiet).then(None, js=SHOW_LAST_TURN, **quiet)
+    send.click(turn, [box, shown, history], outputs, **quiet).then(None, js=SHOW_LAST_TURN, **quiet)
+    clear.click(lambda: ([], [], []), None, [chatbot, shown, history], **quiet)
     _feedback_widgets(gr, service, chatbot, shown)
 
 
@@ -357,63 +419,100 @@ def _feedback_widgets(gr, service, chatbot, shown) -> None:
         said = comment_answer(service, answer_id, text)
         return None, FEEDBACK_COMMENT_THANKS if said else "", gr.Row(visible=False), ""
 
-    chatbot.like(on_like, [shown], [rated, note, comment_row, comment], api_visibility=PRIVATE)
-    submit.click(on_comment, [rated, comment], [rated, note, comment_row, comment], api_visibility=PRIVATE)
-    comment.submit(on_comment, [rated, comment], [rated, note, comment_row, comment], api_visibility=PRIVATE)
+    chatbot.like(on_like, [shown], [rated, note, comment_row, comment], api_visibility=PRIVATE, show_progress="hidden")
+    submit.click(on_comment, [rated, comment], [rated, note, comment_row, comment], api_visibility=PRIVATE, show_progress="hidden")
+    comment.submit(on_comment, [rated, comment], [rated, note, comment_row, comment], api_visibility=PRIVATE, show_progress="hidden")
 
 
-def _status_line(gr, service) -> None:
-    """Says 正在建立索引 until the assistant is ready, then stops polling."""
-    status = gr.Markdown(READY_TEXT if service.ready else LOADING_TEXT, elem_id="planqa-status")
+def pending_chat(service, question: str, messages: list[dict] | None) -> list[dict]:
+    """The chat while a question is being answered: the question itself, and while the index is still
+    being built a note that the answer will come (else the question would vanish for ~30 s)."""
+    asked = (question or "").strip()
+    if not asked:
+        return []
+    pending = [*(messages or []), {"role": "user", "content": plain_text(asked)}]
+    if not service.ready:
+        pending.append({"role": "assistant", "content": f'<div class="planqa-waiting">{WAITING_NOTE}</div>'})
+    return pending
+
+
+def status_text(service) -> str:
+    """What the status line says: nothing once the assistant is ready, else why answers wait."""
     if service.ready:
-        return
-    timer = gr.Timer(1.0)
+        return ""
+    error = service.assistant.error if isinstance(service.assistant, Starting) else None
+    if error:
+        return f"启动失败，请管理员查看服务器日志 / the assistant failed to start: {html.escape(error)}"
+    return LOADING_TEXT
+
+
+def _status_line(gr, page, service) -> None:
+    """Says 正在建立索引 only while an index is being built: hidden at first, shown by the page's load
+    event only if the assistant is not ready, then polled until it is (a ready page never flashes it)."""
+    status = gr.HTML("", visible=False, elem_id="planqa-status")
+    timer = gr.Timer(1.0, active=False)
 
     def poll():
-        error = service.assistant.error if isinstance(service.assistant, Starting) else None
-        if error:
-            return f"❌ 启动失败 / failed: {error}", gr.Timer(active=False)
-        if service.ready:
-            return READY_TEXT, gr.Timer(active=False)
-        return LOADING_TEXT, gr.Timer(active=True)
+        text = status_text(service)
+        waiting = bool(text) and not (isinstance(service.assistant, Starting) and service.assistant.error)
+        return gr.HTML(text, visible=bool(text)), gr.Timer(active=waiting)
 
-    timer.tick(poll, None, [status, timer], api_visibility=PRIVATE)
+    quiet = {"api_visibility": PRIVATE, "show_progress": "hidden"}
+    page.load(poll, None, [status, timer], **quiet)
+    timer.tick(poll, None, [status, timer], **quiet)
 
 
 def _ledger_tab(gr, knowledge, files_root: Path) -> None:
-    """目标台账: every numeric target, filterable by action, unit and year, downloadable as xlsx."""
+    """目标台账: every numeric target, filterable by plan, action, unit and year, with a timeline by year
+    and each unit's workload; the table turns into cards on a phone; downloadable as xlsx."""
+    from . import ledger_views as views
     from .knowledge import ledger_rows
-    from .tables import LEDGER_HEADERS, ledger_records, write_ledger
+    from .tables import write_ledger
+    from .units import canonical_unit
 
     rows = ledger_rows(knowledge)
-    columns = list(LEDGER_HEADERS.values())
-    actions = [""] + list(dict.fromkeys(r.action for r in rows))
-    units = [""] + sorted({u for r in rows for u in r.units})
-    years = [""] + sorted({str(r.year) for r in rows if r.year})
+    everything = [("全部", "")]
+    plans = everything + views.plan_choices(knowledge)
+    actions = everything + [(a, a) for a in dict.fromkeys(r.action for r in rows)]
+    units = everything + views.unit_choices((u for r in rows for u in r.units), knowledge.unit_aliases)
+    years = everything + [(y, y) for y in sorted({str(r.year) for r in rows if r.year})]
 
-    def filtered(action: str, unit: str, year: str):
-        chosen = ledger_rows(knowledge, action=action, unit=unit, year=int(year) if year else None)
+    def filtered(plan: str, action: str, unit: str, year: str):
+        chosen = views.rows_of_plan(knowledge, ledger_rows(knowledge, action=action, unit=unit, year=_year(year)), plan or "")
         path = web_files(files_root) / "目标台账.xlsx"  # one file per call: callers never share a link
         write_ledger(chosen, path, "xlsx")
-        table = [list(record.values()) for record in ledger_records(chosen)]
-        return table, str(path), f"共 {len(chosen)} 项目标"
+        loads = views.workload_chart(views.workloads(knowledge, doc=plan or "", action=action or ""),
+                                     chosen=canonical_unit(unit) if unit else "")
+        return views.ledger_table(chosen), views.timeline(chosen), loads, str(path), f"共 {len(chosen)} 项目标"
 
     with gr.Row():
-        action = gr.Dropdown(actions, value="", label="行动")
-        unit = gr.Dropdown(units, value="", label="责任单位（可输入简称，如 发改局）", allow_custom_value=True)
-        year = gr.Dropdown(years, value="", label="年份", elem_id="planqa-ledger-year")
-    first_table, first_path, first_count = filtered("", "", "")
-    count = gr.Markdown(first_count, elem_id="planqa-ledger-count")
-    table = gr.Dataframe(headers=columns, value=first_table, wrap=True, interactive=False)
-    download = gr.DownloadButton("下载 xlsx", value=first_path, size="sm")
-    for control in (action, unit, year):
-        control.change(filtered, [action, unit, year], [table, download, count], api_visibility=PRIVATE)
+        plan = gr.Dropdown(plans, value="", label="方案", elem_id="planqa-ledger-plan", elem_classes="planqa-filter", min_width=240)
+        action = gr.Dropdown(actions, value="", label="行动", elem_id="planqa-ledger-action", elem_classes="planqa-filter", min_width=240)
+        unit = gr.Dropdown(units, value="", label="责任单位（可输入简称，如 发改局）", allow_custom_value=True,
+                           elem_id="planqa-ledger-unit", elem_classes="planqa-filter", min_width=240)
+        year = gr.Dropdown(years, value="", label="年份", elem_id="planqa-ledger-year", elem_classes="planqa-filter", min_width=240)
+    first_table, first_timeline, first_loads, first_path, first_count = filtered("", "", "", "")
+    with gr.Row():
+        count = gr.Markdown(first_count, elem_id="planqa-ledger-count")
+        download = gr.DownloadButton("下载 xlsx", value=first_path, size="sm", scale=0, min_width=120)
+    with gr.Row():  # side by side on a wide screen, one above the other on a phone
+        with gr.Column(min_width=340):
+            years_view = gr.HTML(first_timeline, elem_id="planqa-ledger-timeline", min_height=0)
+        with gr.Column(min_width=340):
+            loads_view = gr.HTML(first_loads, elem_id="planqa-ledger-workload", min_height=0)
+    table = gr.HTML(first_table, elem_id="planqa-ledger-table", min_height=0)
+    controls = [plan, action, unit, year]
+    for control in controls:
+        control.change(filtered, controls, [table, years_view, loads_view, download, count],
+                       api_visibility=PRIVATE, show_progress="hidden")
+
+
+def _year(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 def _batch_tab(gr, service, files_root: Path) -> None:
     """批量问答: upload a questionnaire, watch the progress, download the answered copy."""
-    from .batch import answer_questionnaire
-
     gr.Markdown("上传 xlsx 或 csv 问卷（需有“问题”列，≤5 MB）。结果保留原有各行各列，并新增：答案、出处章节、原文摘录、置信度、方案是否明确。")
     with gr.Row():
         upload = gr.File(label="问卷文件", file_types=[".xlsx", ".csv"], type="filepath")
@@ -421,27 +520,62 @@ def _batch_tab(gr, service, files_root: Path) -> None:
             column = gr.Textbox(value="问题", label="问题所在列的列名")
             sheet = gr.Textbox(value="", label="工作表名（可留空）")
             run = gr.Button("开始批量问答", variant="primary")
-    summary = gr.Markdown()
+    summary = gr.Markdown(elem_id="planqa-batch-summary")
     result = gr.File(label="下载结果")
 
-    def answer_file(path: str | None, column_name: str, sheet_name: str, progress=gr.Progress()):  # noqa: B008
+    def answer_file(path: str | None, column_name: str, sheet_name: str):
+        """Progress is written into the summary line (gradio's own tracker shows English words)."""
         try:
             source = own_upload(path)
             target = web_files(files_root) / f"{source.stem}_答案{source.suffix.lower()}"
-            report = answer_questionnaire(
-                service.asker("web", "batch"), source, target, column=column_name.strip() or "问题",
-                sheet=sheet_name.strip() or None, progress=False,
-                on_progress=lambda done, total: progress(done / max(total, 1), desc=f"已完成 {done}/{total}"),
-            )
-        except PlanqaError as exc:  # a file without the column, not xlsx/csv…: the message says what to do
-            raise gr.Error(str(exc)) from exc
+            for progress_text, report in _batch_progress(service, source, target, column_name, sheet_name):
+                yield (progress_text, None) if report is None else (batch_summary(report), str(target))
+        except (PlanqaError, ValueError) as exc:  # a file without the column, not xlsx/csv…: the message says what to do
+            yield f"未完成：{exc}", None
+            raise gr.Error(str(exc), title=ERROR_TITLE) from exc
         except Exception as exc:
             log.exception("internal error in a batch upload")
-            raise gr.Error(INTERNAL_ERROR) from exc
-        text = f"完成：共 {report.rows} 题，回答 {report.answered} 题（其中方案中未明确 {report.abstained} 题），出错 {report.errors} 题。"
-        return text, str(target)
+            yield f"未完成：{INTERNAL_ERROR}", None
+            raise gr.Error(INTERNAL_ERROR, title=ERROR_TITLE) from exc
 
-    run.click(answer_file, [upload, column, sheet], [summary, result], api_visibility=PRIVATE)
+    run.click(answer_file, [upload, column, sheet], [summary, result], api_visibility=PRIVATE, show_progress="hidden")
+
+
+def _batch_progress(service, source: Path, target: Path, column: str, sheet: str):
+    """Runs the questionnaire in a thread; yields ("已完成 3/10", None) while it runs, then ("", report)."""
+    import queue
+
+    from .batch import answer_questionnaire
+
+    updates: queue.Queue = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["report"] = answer_questionnaire(
+                service.asker("web", "batch"), source, target, column=column.strip() or "问题",
+                sheet=sheet.strip() or None, progress=False, on_progress=lambda done, total: updates.put((done, total)),
+            )
+        except BaseException as exc:  # re-raised in the page's thread below
+            outcome["error"] = exc
+        updates.put(None)
+
+    threading.Thread(target=work, name="planqa-batch", daemon=True).start()
+    yield "正在读取问卷……", None
+    while (update := updates.get()) is not None:
+        yield f"正在回答：已完成 {update[0]}/{update[1]} 题", None
+    if "error" in outcome:
+        raise outcome["error"]
+    yield "", outcome["report"]
+
+
+def batch_summary(report) -> str:
+    """The page's line for a finished questionnaire, skipped rows included (they are not failures)."""
+    text = (f"完成：共 {report.rows} 题，回答 {report.answered} 题（其中方案中未明确 {report.abstained} 题），"
+            f"跳过 {report.skipped} 行（无问题的空行、合计或说明），出错 {report.errors} 题。")
+    if report.skipped_rows:
+        text += f"跳过的行：{'、'.join(map(str, report.skipped_rows[:20]))}{' 等' if len(report.skipped_rows) > 20 else ''}。"
+    return text
 
 
 def build_page(service, knowledge, files_root: Path | None = None):
@@ -450,11 +584,12 @@ def build_page(service, knowledge, files_root: Path | None = None):
 
     files_root = files_root or Path(tempfile.mkdtemp(prefix="planqa-web-"))
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(WEB_FILE_MAX_AGE, WEB_FILE_MAX_AGE)) as page:
-        gr.Markdown(f"# {TITLE}\n国家、省、市、县各级规划方案 · 每个答案均附原文出处（方案、章节与原句）")
-        _status_line(gr, service)
+        gr.HTML(f'<div class="planqa-head"><h1>{TITLE}</h1><span>国家、省、市、县各级规划方案 · 每个答案均附原文出处（方案、章节与原句）</span></div>',
+                min_height=0)
+        _status_line(gr, page, service)
         with gr.Tabs():
             with gr.Tab("问答"):
-                _chat_widgets(gr, service, height=520, examples=EXAMPLES)
+                _chat_widgets(gr, service, min_height=300, examples=EXAMPLES)
             with gr.Tab("目标台账"):
                 _ledger_tab(gr, knowledge, files_root)
             with gr.Tab("批量问答"):
@@ -464,11 +599,12 @@ def build_page(service, knowledge, files_root: Path | None = None):
 
 
 def build_embed(service):
-    """/embed: only the chat, compact, for an <iframe> on the portal."""
+    """/embed: only the chat, compact, for an <iframe> on the portal (fits 420×640 as loaded)."""
     import gradio as gr
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True, delete_cache=(WEB_FILE_MAX_AGE, WEB_FILE_MAX_AGE)) as embed:
-        _chat_widgets(gr, service, height=360, examples=EXAMPLES[:3])
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(WEB_FILE_MAX_AGE, WEB_FILE_MAX_AGE)) as embed:
+        _status_line(gr, embed, service)
+        _chat_widgets(gr, service, min_height=220, examples=EXAMPLES[:3])
     return embed
 
 
@@ -485,12 +621,49 @@ def build_app(settings: Settings, assistant: KnowledgeAnswerer | None = None):
     # The ledger needs only the parsed plan (0.1 s), not the index: the tab works while it builds.
     knowledge = assistant.knowledge if service.ready else load_knowledge(settings.corpus_dir)
     theme = gr.themes.Soft(font=FONTS, font_mono=["Consolas", "monospace"])
-    common = {"max_file_size": MAX_UPLOAD, "theme": theme, "footer_links": [], **page_access(settings, app.state.api_keys)}
+    common = {"max_file_size": MAX_UPLOAD, "theme": theme, "footer_links": [], "js": ON_LOAD, **page_access(settings, app.state.api_keys)}
     embed, page = build_embed(service), build_page(service, knowledge)
     gr.mount_gradio_app(app, embed, path="/embed", css=EMBED_CSS, **common)
     gr.mount_gradio_app(app, page, path="/", css=CSS, **common)
     enforce_gradio_path_checks(embed, page)
+    app.add_middleware(ChineseInterface, paths=("/", "/embed", "/embed/"))
     return app
+
+
+class ChineseInterface:
+    """Puts `LANGUAGE_SCRIPT` at the top of the page's HTML (/ and /embed), before gradio's own scripts."""
+
+    def __init__(self, app, paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.paths = set(paths)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET" or scope.get("path") not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        start: dict = {}
+        body: list[bytes] = []
+
+        async def rewrite(message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    await _send_with_language(send, start, b"".join(body))
+            else:
+                await send(message)
+
+        await self.app(scope, receive, rewrite)
+
+
+async def _send_with_language(send, start: dict, body: bytes) -> None:
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+    types = {k.lower(): v for k, v in headers}
+    if b"text/html" in types.get(b"content-type", b"") and b"content-encoding" not in types and b"<head>" in body:
+        body = body.replace(b"<head>", b"<head>" + LANGUAGE_SCRIPT.encode(), 1)
+    await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def enforce_gradio_path_checks(*blocks) -> None:

