@@ -467,6 +467,7 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
     and each unit's workload; the table turns into cards on a phone; downloadable as xlsx."""
     from . import ledger_views as views
     from .knowledge import ledger_rows
+    from .office import ledger_report
     from .tables import write_ledger
     from .units import canonical_unit
 
@@ -479,11 +480,14 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
 
     def filtered(plan: str, action: str, unit: str, year: str):
         chosen = views.rows_of_plan(knowledge, ledger_rows(knowledge, action=action, unit=unit, year=_year(year)), plan or "")
-        path = web_files(files_root) / "目标台账.xlsx"  # one file per call: callers never share a link
+        folder = web_files(files_root)  # one folder per call: callers never share a link
+        path, report = folder / "目标台账.xlsx", folder / "目标台账报告.docx"
         write_ledger(chosen, path, "xlsx")
+        report.write_bytes(ledger_report(knowledge, chosen))
         loads = views.workload_chart(views.workloads(knowledge, doc=plan or "", action=action or ""),
                                      chosen=canonical_unit(unit) if unit else "")
-        return views.ledger_table(chosen), views.timeline(chosen), loads, str(path), f"共 {len(chosen)} 项目标"
+        return (views.ledger_table(chosen), views.timeline(chosen), loads, str(path), str(report),
+                f"共 {len(chosen)} 项目标")
 
     with gr.Row():
         plan = gr.Dropdown(plans, value="", label="方案", elem_id="planqa-ledger-plan", elem_classes="planqa-filter", min_width=240)
@@ -491,10 +495,12 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
         unit = gr.Dropdown(units, value="", label="责任单位（可输入简称，如 发改局）", allow_custom_value=True,
                            elem_id="planqa-ledger-unit", elem_classes="planqa-filter", min_width=240)
         year = gr.Dropdown(years, value="", label="年份", elem_id="planqa-ledger-year", elem_classes="planqa-filter", min_width=240)
-    first_table, first_timeline, first_loads, first_path, first_count = filtered("", "", "", "")
+    first_table, first_timeline, first_loads, first_path, first_report, first_count = filtered("", "", "", "")
     with gr.Row():
         count = gr.Markdown(first_count, elem_id="planqa-ledger-count")
         download = gr.DownloadButton("下载 xlsx", value=first_path, size="sm", scale=0, min_width=120)
+        report = gr.DownloadButton("下载报告（Word）", value=first_report, size="sm", scale=0, min_width=150,
+                                   elem_id="planqa-ledger-report")
     with gr.Row():  # side by side on a wide screen, one above the other on a phone
         with gr.Column(min_width=340):
             years_view = gr.HTML(first_timeline, elem_id="planqa-ledger-timeline", min_height=0)
@@ -503,7 +509,7 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
     table = gr.HTML(first_table, elem_id="planqa-ledger-table", min_height=0)
     controls = [plan, action, unit, year]
     for control in controls:
-        control.change(filtered, controls, [table, years_view, loads_view, download, count],
+        control.change(filtered, controls, [table, years_view, loads_view, download, report, count],
                        api_visibility=PRIVATE, show_progress="hidden")
 
 

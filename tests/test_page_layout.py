@@ -406,3 +406,18 @@ def test_page_html_tells_gradio_the_language():
     page = client.get("/")
     assert page.text.index(LANGUAGE_SCRIPT) < page.text.index("gradio") and int(page.headers["content-length"]) == len(page.content)
     assert client.get("/api/x").json() == {"head": "<head>"}
+
+
+def test_the_ledger_tab_offers_the_report_in_one_click(knowledge, tmp_path):
+    """目标台账's "下载报告" is the ledger as a Word report, per plan and action, each figure cited."""
+    from docx import Document as Docx
+
+    from assistant.serve import build_page
+
+    page = build_page(service=None, knowledge=knowledge, files_root=tmp_path)
+    (button,) = [b for b in page.blocks.values() if getattr(b, "elem_id", None) == "planqa-ledger-report"]
+    path = Path(button.value["path"] if isinstance(button.value, dict) else button.value)
+    assert path.suffix == ".docx"
+    text = "\n".join(p.text for p in Docx(str(path)).paragraphs)
+    cells = "\n".join(c.text for t in Docx(str(path)).tables for row in t.rows for c in row.cells)
+    assert "目标" in text and "27%" in cells and "以上" in cells
