@@ -136,6 +136,10 @@ class HybridRetriever:
         index = open_index(knowledge, settings, embedder, progress=progress)
         return cls(index.chunks, index.store, index.lexical, embedder, settings, index.vectors)
 
+    def problem(self) -> str | None:
+        """Why searches fail right now (the Milvus server down), or None: for /api/health."""
+        return self.store.problem()
+
     def _embed_queries(self, queries: list[str]) -> np.ndarray:
         if isinstance(self.embedder, OnnxEmbedder):  # its query session has its own thread count
             return embed_queries(self.embedder, queries)
