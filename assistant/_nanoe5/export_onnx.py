@@ -95,7 +95,7 @@ def ensure_onnx(model_dir: Path, quantised: bool = False) -> Path:
 
 
 def ensure_fused(model_dir: Path) -> Path:
-    """The fused float32 file (made from model.onnx once, ~20 s, no torch); model.onnx if it cannot be written."""
+    """The fused float32 file (made from model.onnx once, ~20 s, no torch); model.onnx if it cannot be made."""
     folder = Path(model_dir) / ONNX_DIR
     target = folder / FUSED_FILE
     if target.is_file() and (folder / f"{FUSED_FILE}.data").is_file():
@@ -109,6 +109,9 @@ def ensure_fused(model_dir: Path) -> Path:
         for name in (f"{FUSED_FILE}.data", FUSED_FILE):  # the data first: the graph names it
             (tmp / name).chmod(0o644)
             (tmp / name).rename(folder / name)
+    except Exception as exc:  # the fusion is a speed-up only: never a reason not to answer
+        logger.warning("could not fuse %s (%s): queries run the unfused model.onnx", folder / FP32_FILE, exc)
+        return folder / FP32_FILE
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
