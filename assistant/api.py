@@ -97,6 +97,12 @@ class AskService:
         if not self.ready:
             _ = self.knowledge  # BackgroundAssistant waits for its build, then raises if it has none
 
+    def problem(self) -> str | None:
+        """Why a ready assistant cannot answer now (its vector store's server is down), or None."""
+        assistant = self.assistant.get() if isinstance(self.assistant, Starting) else self.assistant
+        check = getattr(getattr(assistant, "retriever", None), "problem", None)
+        return check() if callable(check) else None
+
     def ask(self, question: str, history: History | None = None, *, key_id: str = "web", channel: str = "web") -> Answer:
         return self.ask_recorded(question, history, key_id=key_id, channel=channel)[0]
 
@@ -470,7 +476,7 @@ ERROR_MEANINGS = {
     422: "empty, over-long or malformed question or parameters",
     429: "too many requests for this key: see the Retry-After header",
     500: "internal error (logged on the server)",
-    503: "the index is still being built, or cannot be loaded (the reason in detail)",
+    503: "the index cannot be loaded or its vector store (Milvus server) does not answer (the reason in detail), or it is still being built",
 }
 BATCH_RESPONSE = {
     "description": "the questionnaire with the answer columns added, in the upload's format",
@@ -616,6 +622,9 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int, max_qu
             if service.error:
                 return JSONResponse({"status": "unhealthy", "detail": service.status}, status_code=503)
             return {"status": "loading", "detail": service.status}
+        problem = service.problem()
+        if problem:
+            return JSONResponse({"status": "unhealthy", "detail": problem}, status_code=503)
         knowledge = service.knowledge
         return {"status": "ok", "documents": len(knowledge.documents), "clauses": len(knowledge.clauses)}
 

