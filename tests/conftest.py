@@ -111,6 +111,16 @@ def served(app):
         thread.join(timeout=10)
 
 
+@contextmanager
+def served_page(assistant, settings, tmp_path_factory, keys: tuple[str, ...] = ()):
+    """The real app (API + page + /embed) over the session's assistant, its audit in a fresh folder."""
+    from assistant.serve import build_app
+
+    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=keys), assistant)) as url:
+        yield url
+
+
 @dataclass(frozen=True)
 class _Chunk:
     clause_id: str

@@ -16,7 +16,7 @@ import pytest
 
 from assistant.models import Answer, Citation
 from assistant.serve import highlight_figures, render_answer
-from tests.conftest import served
+from tests.conftest import served_page
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -42,10 +42,7 @@ def _browser_paths() -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def base_url(assistant, settings, tmp_path_factory):
     """The real app (API + page + /embed) over the session's assistant, served by uvicorn in a thread."""
-    from assistant.serve import build_app
-
-    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=()), assistant)) as url:
+    with served_page(assistant, settings, tmp_path_factory) as url:
         yield url
 
 

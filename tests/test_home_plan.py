@@ -14,15 +14,7 @@ from assistant.knowledge import build_knowledge, load_knowledge
 from assistant.models import Document
 from assistant.scope import places_named
 from tests.conftest import OverlapRetriever
-
-PROVINCE = """海南省人民政府关于印发海南省碳达峰实施方案的通知
-琼府〔2022〕27号
-一、主要目标
-到2025年，非化石能源消费比重达到22%以上，森林覆盖率稳定在62%以上。
-二、重点任务
-（一）能源绿色转型行动
-1.发展海上风电。到2025年，海上风电装机达到120万千瓦。（省发展改革委、省能源局按职责分工负责）
-"""
+from tests.test_many_plans import PROVINCE
 
 CITY = """三亚市人民政府关于印发三亚市碳达峰实施方案的通知
 三府〔2023〕8号

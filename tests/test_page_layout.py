@@ -25,7 +25,7 @@ from assistant.ledger_views import (
     year_counts,
 )
 from assistant.models import LedgerRow
-from tests.conftest import ROOT, served
+from tests.conftest import ROOT, served, served_page
 from tests.test_browser import CHROMIUM_FLAGS, _ask, _browser_paths, _open
 
 ARTIFACTS = ROOT / "test-artifacts" / "page"
@@ -98,10 +98,7 @@ def _shot(chrome, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(assistant, settings, tmp_path_factory):
-    from assistant.serve import build_app
-
-    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=()), assistant)) as url:
+    with served_page(assistant, settings, tmp_path_factory) as url:
         yield url
 
 

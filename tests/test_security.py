@@ -21,7 +21,7 @@ from assistant.api import create_app, key_id
 from assistant.batch import MAX_COLUMNS, MAX_CSV_FIELD_CHARS, MAX_ROWS, answer_questionnaire, read_table
 from assistant.errors import InputFileError, SettingsError
 from assistant.serve import build_app, plain_text
-from tests.conftest import served, xlsx_bytes
+from tests.conftest import served_page, xlsx_bytes
 
 KEY = "s3cret-key-for-tests"
 SERVER_FILES = ["/etc/passwd", "/proc/self/environ"]
@@ -38,15 +38,13 @@ def env_settings(settings):
 @pytest.fixture(scope="module")
 def open_server(assistant, settings, tmp_path_factory):
     """No keys: the page is open by design, so only the file checks stand between a script and the disk."""
-    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=()), assistant)) as url:
+    with served_page(assistant, settings, tmp_path_factory) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def keyed_server(assistant, settings, tmp_path_factory):
-    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=(KEY,)), assistant)) as url:
+    with served_page(assistant, settings, tmp_path_factory, keys=(KEY,)) as url:
         yield url
 
 
