@@ -96,6 +96,15 @@ def _shot(chrome, name: str) -> Path:
     return path
 
 
+def status_shown(driver) -> list[str]:
+    """The texts of the visible status lines, read in one script (gradio re-renders the element while it
+    polls, so a reference found first can be stale by the time it is asked whether it is shown)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#planqa-status')]"
+        ".filter(e => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden').map(e => e.innerText)"
+    )
+
+
 @pytest.fixture(scope="module")
 def base_url(assistant, settings, tmp_path_factory):
     with served_page(assistant, settings, tmp_path_factory) as url:
@@ -146,15 +155,14 @@ def test_phone_chat_layout(base_url):
 
 def test_gradio_speaks_chinese_and_ready_page_shows_no_status(driver, base_url):
     """The index is ready: the status line never appears (polled through the first seconds of a load)."""
-    from selenium.webdriver.common.by import By
 
     driver.get(base_url + "/")
     seen, until = [], time.monotonic() + 4
     while time.monotonic() < until:
-        seen += [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#planqa-status") if e.is_displayed() and e.text]
+        seen += [text for text in status_shown(driver) if text]
         time.sleep(0.1)
     _open(driver, base_url + "/")
-    seen += [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#planqa-status") if e.is_displayed() and e.text]
+    seen += [text for text in status_shown(driver) if text]
     assert seen == []
     assert driver.execute_script("return document.documentElement.lang") == "zh-CN"  # gradio's own strings
 
@@ -300,8 +308,7 @@ def test_question_during_build_stays_and_is_answered(driver, building):
 
     url, gate = building
     box = _open(driver, url + "/")
-    WebDriverWait(driver, 20).until(lambda d: any(
-        s.is_displayed() and "正在建立索引" in s.text for s in d.find_elements(By.CSS_SELECTOR, "#planqa-status")))
+    WebDriverWait(driver, 20).until(lambda d: any("正在建立索引" in text for text in status_shown(d)))
     box.send_keys("老旧小区改造谁牵头？")
     driver.find_element(By.CSS_SELECTOR, "#planqa-send").click()
     chat = driver.find_element(By.CSS_SELECTOR, "#planqa-chat")
@@ -311,7 +318,7 @@ def test_question_during_build_stays_and_is_answered(driver, building):
     gate.set()
     WebDriverWait(driver, 90).until(lambda d: "住房和城乡建设局" in chat.text)
     assert "就绪后将自动回答" not in chat.text
-    WebDriverWait(driver, 20).until(lambda d: not any(s.is_displayed() for s in d.find_elements(By.CSS_SELECTOR, "#planqa-status")))
+    WebDriverWait(driver, 20).until(lambda d: not status_shown(d))
     _shot(driver, "building-answered")
     driver.get("about:blank")  # the page's open connection would hold up this server's exit
 
