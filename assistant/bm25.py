@@ -79,6 +79,7 @@ class LexicalIndex:
     def build(cls, chunks: list[Chunk], knowledge: Knowledge) -> LexicalIndex:
         import bm25s  # with scipy ~0.3 s: only for commands that build or search
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
         tokenizer = Tokenizer(plan_terms(knowledge))
         bm25 = bm25s.BM25()
         bm25.index([tokenizer(c.passage()) or [""] for c in chunks], show_progress=False)
