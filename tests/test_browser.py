@@ -46,9 +46,8 @@ def base_url(assistant, settings, tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def driver(base_url):
-    """Depends on base_url so the browser closes first: open page connections would hold up the server's exit."""
+def headless_chrome():
+    """The Debian chromium under selenium, headless (skips when either is missing)."""
     browser, chromedriver = _browser_paths()
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed: pip install -e '.[test]'")
     from selenium.webdriver.chrome.service import Service
@@ -59,6 +58,13 @@ def driver(base_url):
         options.add_argument(flag)
     chrome = webdriver.Chrome(service=Service(chromedriver), options=options)
     chrome.set_page_load_timeout(60)
+    return chrome
+
+
+@pytest.fixture(scope="module")
+def driver(base_url):
+    """Depends on base_url so the browser closes first: open page connections would hold up the server's exit."""
+    chrome = headless_chrome()
     yield chrome
     chrome.quit()
 

@@ -26,7 +26,7 @@ from assistant.ledger_views import (
 )
 from assistant.models import LedgerRow
 from tests.conftest import ROOT, served, served_page
-from tests.test_browser import CHROMIUM_FLAGS, _ask, _browser_paths, _open
+from tests.test_browser import _ask, _open, headless_chrome
 
 ARTIFACTS = ROOT / "test-artifacts" / "page"
 LAPTOP, PHONE, IFRAME = (1366, 768), (390, 844), (420, 640)
@@ -70,16 +70,7 @@ def _is_emoji(ch: str) -> bool:
 
 
 def _chrome(size: tuple[int, int], mobile: bool):
-    browser, chromedriver = _browser_paths()
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed: pip install -e '.[test]'")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    chrome = webdriver.Chrome(service=Service(chromedriver), options=options)
-    chrome.set_page_load_timeout(60)
+    chrome = headless_chrome()
     if mobile:  # a phone's viewport, exactly, with the mobile layout rules
         chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": True})
