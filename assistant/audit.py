@@ -23,9 +23,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from .config import Settings
-from .errors import SettingsError
-from .models import Answer, Answerer, History
+from assistant.config import Settings
+from assistant.errors import SettingsError
+from assistant.models import Answer, Answerer, History
 
 log = logging.getLogger(__name__)
 

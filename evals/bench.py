@@ -8,8 +8,8 @@ Each system runs in fresh subprocesses, so start-up and memory are measured as a
    SentenceSplitter defaults + VectorStoreIndex, persisted to disk), peak RSS.
 2. run: cold start = from process start to the first answer (on the built index), then every question of
    evals/questions.jsonl once (latency p50/p95/p99; each query embedded afresh), accuracy with
-   assistant.evaluate.is_correct (llama-index answers with its top chunk, no LLM), and for ours a
-   questionnaire of --rows rows (the eval questions repeated) through assistant.batch.answer_questionnaire.
+   assistant.evaluation.evaluate.is_correct (llama-index answers with its top chunk, no LLM), and for ours a
+   questionnaire of --rows rows (the eval questions repeated) through assistant.office.questionnaire.answer_questionnaire.
    Peak RSS is the run process's own maximum resident set.
 
 Prints a table, with the goals (issue 16): first answer within 3 s of a cold start, p50 ≤ 8 ms and
@@ -71,9 +71,9 @@ def emit(record: dict) -> None:
 
 def child_ours_build(index_dir: Path) -> None:
     from assistant.config import load_settings
-    from assistant.embedding import load_embedder
-    from assistant.index import build_index, read_manifest
-    from assistant.knowledge import load_knowledge
+    from assistant.facts.knowledge import load_knowledge
+    from assistant.retrieval.embedding import load_embedder
+    from assistant.retrieval.index import build_index, read_manifest
 
     settings = load_settings(index_dir=index_dir)
     embedder = load_embedder(settings.model, settings.model_cache)
@@ -117,7 +117,7 @@ def child_ours_run(index_dir: Path, rows: int) -> None:
 
 def _embedding_only(assistant: Any, questions: list[dict]) -> dict[str, float]:
     """The query embedding alone (tokenise + ONNX Runtime run + pooling), each question once: its share of a question."""
-    from assistant.embedding import embed_queries
+    from assistant.retrieval.embedding import embed_queries
 
     times = []
     for q in questions:
@@ -148,7 +148,7 @@ def _print_profile(profiler: Any) -> None:
 def _batch(assistant: Any, questions: list[dict], rows: int) -> float:
     from openpyxl import Workbook
 
-    from assistant.batch import answer_questionnaire
+    from assistant.office.questionnaire import answer_questionnaire
 
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "q.xlsx", Path(folder) / "a.xlsx"
@@ -170,8 +170,8 @@ def _llama_setup():
     from llama_index.core.llms import MockLLM
 
     from assistant.config import load_settings
-    from assistant.embedding import load_embedder
-    from assistant.evaluate import llama_embedding
+    from assistant.evaluation.evaluate import llama_embedding
+    from assistant.retrieval.embedding import load_embedder
 
     LlamaSettings.llm = MockLLM()  # no LLM: the answer is the top chunk
     settings = load_settings()
@@ -220,9 +220,9 @@ def _questions() -> list[dict]:
 
 
 def _is_correct(question: dict, answer: str, abstained: bool) -> bool:
-    """assistant.evaluate's scorer; a plain must_include check if it is not there."""
+    """assistant.evaluation.evaluate's scorer; a plain must_include check if it is not there."""
     try:
-        from assistant.evaluate import is_correct
+        from assistant.evaluation.evaluate import is_correct
     except ImportError:
         if question.get("category") == "unanswerable":
             return abstained

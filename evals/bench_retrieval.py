@@ -29,13 +29,13 @@ import numpy as np
 
 from assistant.answer import Assistant
 from assistant.config import PROJECT_ROOT, load_settings
-from assistant.embedding import embed_queries, load_embedder
-from assistant.evaluate import QUESTIONS, LlamaIndexBaseline, load_questions, percentile, run_eval
-from assistant.index import build_index
-from assistant.knowledge import Knowledge, build_knowledge, load_knowledge
+from assistant.evaluation.evaluate import QUESTIONS, LlamaIndexBaseline, load_questions, percentile, run_eval
+from assistant.facts.knowledge import Knowledge, build_knowledge, load_knowledge
 from assistant.models import Document
-from assistant.retrieve import HybridRetriever
-from assistant.stores import make_dense_index
+from assistant.retrieval.embedding import embed_queries, load_embedder
+from assistant.retrieval.index import build_index
+from assistant.retrieval.retrieve import HybridRetriever
+from assistant.retrieval.stores import make_dense_index
 
 BULLETIN = PROJECT_ROOT / "corpus" / "hecheng-bulletin-2024-02.txt"
 PLACE_CHARS = "东西南北青白金石桂枫松柳溪岭云湘沅辰麻新安平阳"

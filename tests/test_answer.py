@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.answer import QuestionError
-from assistant.clean import normalise_text
+from assistant.ingest.clean import normalise_text
 
 
 def ask(assistant, question, history=None):

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from assistant.api import create_app, key_id
+from assistant.web.api import create_app, key_id
 from tests.conftest import xlsx_bytes
 
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from assistant.clean import normalise_text
-from assistant.knowledge import ledger_rows
+from assistant.facts.knowledge import ledger_rows
+from assistant.ingest.clean import normalise_text
 
 PLAIN = "到2025年非化石能源消费比重要达到多少？"
 

@@ -25,11 +25,11 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from assistant.api import create_app, key_id
 from assistant.audit import AuditedAnswerer, AuditStore, feedback, open_engine, questions
 from assistant.config import Settings, load_settings
 from assistant.errors import SettingsError
 from assistant.models import Answer, Citation
+from assistant.web.api import create_app, key_id
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -330,8 +330,8 @@ def test_feedback_needs_a_key_and_is_declared_in_openapi(api):
 
 
 def test_page_thumbs_and_comment(tmp_path):
-    from assistant.api import AskService
-    from assistant.serve import ANSWER_ID, chat_turn, comment_answer, rate_answer
+    from assistant.web.api import AskService
+    from assistant.web.page import ANSWER_ID, chat_turn, comment_answer, rate_answer
 
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     service = AskService(Echo(), AuditStore(url))
@@ -359,7 +359,7 @@ class EchoOver(Echo):
 @pytest.fixture
 def base_url(knowledge, tmp_path):
     """The real page over the stand-in assistant, served by uvicorn (the e2e tier, by this fixture's name)."""
-    from assistant.serve import build_app
+    from assistant.web.page import build_app
     from tests.conftest import served
 
     settings = Settings(index_dir=tmp_path, audit_db=f"sqlite:///{tmp_path / 'audit.db'}")

@@ -10,8 +10,8 @@ from datetime import datetime
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from assistant.batch import ANSWER_COLUMNS, answer_questionnaire, checkpoint_path
 from assistant.errors import InputFileError
+from assistant.office.questionnaire import ANSWER_COLUMNS, answer_questionnaire, checkpoint_path
 
 QUESTIONS = [
     "2030年非化石能源消费比重的目标是多少？",

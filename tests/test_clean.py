@@ -1,7 +1,13 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.clean import clean_document, fold_char, normalise_text, repeated_fragment_length, should_join
+from assistant.ingest.clean import (
+    clean_document,
+    fold_char,
+    normalise_text,
+    repeated_fragment_length,
+    should_join,
+)
 from tests.conftest import clause_with
 
 

@@ -92,7 +92,7 @@ def test_serve_batch_and_eval_are_planqa_commands(capsys):
 DEFAULT_PATHS = """
 import sys
 from assistant.cli import main
-from assistant.serve import build_app
+from assistant.web.page import build_app
 from assistant.answer import Assistant
 from assistant.config import load_settings
 assert main(["ask", "老旧小区改造谁牵头？"]) == 0
@@ -145,7 +145,7 @@ def test_global_options_after_the_command(tmp_path, capsys):
 
 
 def test_targets_table_fits_a_100_column_terminal(capsys, monkeypatch):
-    from assistant.tables import display_width
+    from assistant.office.ledger import display_width
 
     monkeypatch.setenv("COLUMNS", "100")
     assert main(["targets", "--format", "table"]) == 0
@@ -237,14 +237,14 @@ SMALL_PLAN = """某县节能降碳行动方案
 def model_dir():
     """The embedding model (converted once, cached): `planqa build` loads it."""
     from assistant.config import load_settings
-    from assistant.embedding import resolve_model_path
+    from assistant.retrieval.embedding import resolve_model_path
 
     settings = load_settings()
     return resolve_model_path(settings.model, settings.model_cache)
 
 
 def test_build_reports_documents_read_and_chunks_embedded_unless_quiet(model_dir, tmp_path, capsys):
-    from assistant.index import current_build, read_manifest
+    from assistant.retrieval.index import current_build, read_manifest
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

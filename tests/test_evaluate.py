@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluate import (
+from assistant.evaluation.evaluate import (
     Span,
     check_floor,
     contains,
@@ -148,7 +148,7 @@ def write_manifest(tmp_path: Path, sets: list[dict]) -> Path:
 
 def test_manifest_paths_are_relative_to_the_repository(tmp_path: Path):
     from assistant.errors import InputFileError, SettingsError
-    from assistant.evaluate import load_manifest, pick_sets
+    from assistant.evaluation.evaluate import load_manifest, pick_sets
 
     path = write_manifest(
         tmp_path,
@@ -177,7 +177,7 @@ def test_manifest_paths_are_relative_to_the_repository(tmp_path: Path):
 def test_a_combined_corpus_is_a_folder_of_symlinks(tmp_path: Path):
     from assistant.config import Settings
     from assistant.errors import SettingsError
-    from assistant.evaluate import EvalSet, set_settings
+    from assistant.evaluation.evaluate import EvalSet, set_settings
 
     a, b = tmp_path / "a", tmp_path / "b"
     for folder, names in ((a, ["x.txt", "SOURCES.md"]), (b, ["y.txt"])):
@@ -206,7 +206,7 @@ def test_a_combined_corpus_is_a_folder_of_symlinks(tmp_path: Path):
 
 
 def test_run_set_scores_documents_history_and_uncovered_regions(assistant, tmp_path: Path):
-    from assistant.evaluate import EvalSet, run_set, set_floor_problems
+    from assistant.evaluation.evaluate import EvalSet, run_set, set_floor_problems
 
     doc = "hecheng-bulletin-2024-02"
     rows = [

@@ -19,14 +19,14 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from assistant.api import create_app
-from assistant.bm25 import LexicalIndex
-from assistant.clean import chinese_numerals_to_digits, clean_document, fold_char, normalise_text
-from assistant.index import IndexError_, build_index, current_build
-from assistant.knowledge import load_knowledge
-from assistant.load import LoadError, load_document
-from assistant.retrieve import HybridRetriever
-from assistant.serve import chat_turn, render_answer
+from assistant.facts.knowledge import load_knowledge
+from assistant.ingest.clean import chinese_numerals_to_digits, clean_document, fold_char, normalise_text
+from assistant.ingest.load import LoadError, load_document
+from assistant.retrieval.index import IndexError_, build_index, current_build
+from assistant.retrieval.lexical import LexicalIndex
+from assistant.retrieval.retrieve import HybridRetriever
+from assistant.web.api import create_app
+from assistant.web.page import chat_turn, render_answer
 from tests.conftest import xlsx_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
@@ -270,7 +270,7 @@ MILVUS_QUERIES = [
 def test_milvus_store_ranks_like_faiss_on_the_bulletin(assistant, settings, tmp_path):
     pytest.importorskip("milvus_lite")
     pytest.importorskip("llama_index.vector_stores.milvus")
-    from assistant.stores import MilvusStore, open_store, write_store
+    from assistant.retrieval.stores import MilvusStore, open_store, write_store
 
     faiss = assistant.retriever
     vectors = faiss.dense.reconstruct_n(0, faiss.dense.ntotal)
@@ -308,8 +308,8 @@ def test_milvus_build_records_the_store_and_switching_rebuilds(assistant, small)
 
 
 def test_page_shows_a_bug_as_internal_error(knowledge, tmp_path, caplog):
-    from assistant.api import AskService
     from assistant.audit import AuditStore
+    from assistant.web.api import AskService
 
     class Buggy:
         knowledge = None
@@ -325,7 +325,7 @@ def test_page_shows_a_bug_as_internal_error(knowledge, tmp_path, caplog):
 
 
 def test_while_the_index_builds_the_api_says_503_and_health_says_loading(knowledge, settings, tmp_path):
-    from assistant.serve import BackgroundAssistant
+    from assistant.web.page import BackgroundAssistant
 
     release = threading.Event()
 
@@ -363,7 +363,7 @@ FULL_DISK_SCRIPT = """
 import json, resource, signal, sqlite3, sys
 from pathlib import Path
 from fastapi.testclient import TestClient
-from assistant.api import create_app
+from assistant.web.api import create_app
 from assistant.config import load_settings
 from tests.test_faults import _Echo
 

@@ -2,7 +2,7 @@
 
 from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
 
-from assistant.generate import GroundedGenerator, ungrounded
+from assistant.answer.wording import GroundedGenerator, ungrounded
 
 
 class ScriptedLLM(CustomLLM):

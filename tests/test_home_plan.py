@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from assistant.answer import Assistant
+from assistant.answer.named_plans import places_named
 from assistant.config import load_settings
 from assistant.errors import SettingsError
-from assistant.knowledge import build_knowledge, load_knowledge
+from assistant.facts.knowledge import build_knowledge, load_knowledge
 from assistant.models import Document
-from assistant.scope import places_named
 from tests.conftest import OverlapRetriever
 from tests.test_many_plans import PROVINCE
 

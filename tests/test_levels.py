@@ -1,6 +1,6 @@
 """Up and down the levels: which lower target is at least as demanding as the higher one."""
 
-from assistant.levels import at_least_as_demanding, direction, level_rank
+from assistant.answer.levels import at_least_as_demanding, direction, level_rank
 from assistant.models import Target
 
 

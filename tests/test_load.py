@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.load import LoadError, load_corpus, load_document
+from assistant.ingest.load import LoadError, load_corpus, load_document
+from assistant.ingest.structure import structure_document
 from assistant.models import Document
-from assistant.structure import structure_document
 from tests.conftest import BULLETIN
 
 # Part of the bulletin: the 节能降碳增效行动 action, between its heading and the next action.

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.answer import Assistant
 from assistant.config import load_settings
-from assistant.knowledge import build_knowledge
+from assistant.facts.knowledge import build_knowledge
 from assistant.models import Document
 from tests.conftest import OverlapRetriever
 
@@ -157,7 +157,7 @@ def test_a_larger_cut_is_at_least_as_demanding(levels):
 
 
 def test_ledger_rows_carry_and_filter_by_plan(levels):
-    from assistant.knowledge import ledger_rows
+    from assistant.facts.knowledge import ledger_rows
 
     rows = ledger_rows(levels.knowledge, plan="苏州")
     assert rows and {r.plan for r in rows} == {"苏州市碳达峰实施方案"}
@@ -173,7 +173,7 @@ def test_two_places_one_not_loaded_answers_the_loaded_one_and_names_the_missing(
 def test_api_lists_the_plans_and_filters_the_ledger_by_plan(levels, tmp_path):
     from fastapi.testclient import TestClient
 
-    from assistant.api import create_app
+    from assistant.web.api import create_app
 
     client = TestClient(create_app(levels, load_settings().with_overrides(audit_log=tmp_path / "audit.jsonl")))
     docs = client.get("/api/docs").json()
@@ -239,7 +239,7 @@ def test_a_complete_question_after_a_scoped_one_is_not_held_to_that_scope(shelf)
 
 
 def test_one_indicator_across_plans_runs_from_the_province_down(levels):
-    from assistant.levels import indicator_across_plans
+    from assistant.answer.levels import indicator_across_plans
 
     figures = indicator_across_plans(levels.knowledge, "非化石能源消费比重", 2025)
     assert [f.plan for f in figures][-1] == "苏州市碳达峰实施方案"

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from assistant.config import settings_environ
-from assistant.index import build_index, current_build, read_manifest
-from assistant.knowledge import load_knowledge
-from assistant.stores import collection_prefix
+from assistant.facts.knowledge import load_knowledge
+from assistant.retrieval.index import build_index, current_build, read_manifest
+from assistant.retrieval.stores import collection_prefix
 
 pytestmark = pytest.mark.e2e
 
@@ -49,8 +49,8 @@ server.stop()
 WORKER = """
 import json, sys
 from assistant.config import load_settings
-from assistant.knowledge import load_knowledge
-from assistant.retrieve import HybridRetriever
+from assistant.facts.knowledge import load_knowledge
+from assistant.retrieval.retrieve import HybridRetriever
 settings = load_settings(on_stale="error")
 retriever = HybridRetriever.open(load_knowledge(settings.corpus_dir), settings)
 print(json.dumps({q: [retriever.dense_ranking(q, 10)[:5], [h.chunk.id for h in retriever.search(q)]]
@@ -232,8 +232,8 @@ def test_a_server_outage_is_a_503_with_the_reason_and_answers_resume_when_it_is_
     from fastapi.testclient import TestClient
 
     from assistant.answer import Assistant
-    from assistant.api import create_app
-    from assistant.serve import chat_turn
+    from assistant.web.api import create_app
+    from assistant.web.page import chat_turn
 
     if milvus_server is None:
         pytest.skip("PLANQA_MILVUS_URI names a server this test does not run")

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from assistant.batch import ANSWER_COLUMNS, answer_questionnaire
-from assistant.office import ANSWER_WIDTHS
+from assistant.office.questionnaire import ANSWER_COLUMNS, answer_questionnaire
+from assistant.office.styling import ANSWER_WIDTHS
 
 QUESTIONS = ["2030年非化石能源消费比重的目标是多少？", "老旧小区改造谁牵头？", "鹤城区计划哪一年实现碳中和？", None]
 
@@ -160,7 +160,7 @@ class WithPlan:
 
 
 def test_ledger_workbook_is_filed_ready(tmp_path):
-    from assistant.tables import write_ledger
+    from assistant.office.ledger import write_ledger
 
     out = tmp_path / "台账.xlsx"
     write_ledger([ledger_row(), ledger_row(value="5", unit="个", year=2030), ledger_row(value="一半")], out)
@@ -180,7 +180,7 @@ def test_ledger_workbook_is_filed_ready(tmp_path):
 
 
 def test_ledger_workbook_has_a_sheet_per_plan(tmp_path):
-    from assistant.tables import write_ledger
+    from assistant.office.ledger import write_ledger
 
     rows = [WithPlan(ledger_row(), "甲市碳达峰实施方案"), WithPlan(ledger_row(value="3"), "乙县/丙县[联合]方案")]
     write_ledger(rows, tmp_path / "台账.xlsx")
@@ -196,7 +196,7 @@ def _series_refs(chart) -> tuple[str, str]:
 
 
 def test_ledger_chart_sheet_counts_targets_per_action_and_year(tmp_path):
-    from assistant.tables import write_ledger
+    from assistant.office.ledger import write_ledger
 
     rows = [
         ledger_row(), ledger_row(year=2030), ledger_row(action="（二）交通行动", year=2030),
@@ -215,7 +215,7 @@ def test_ledger_chart_sheet_counts_targets_per_action_and_year(tmp_path):
 
 
 def test_ledger_chart_labels_actions_by_plan_when_several(tmp_path):
-    from assistant.tables import ledger_counts
+    from assistant.office.ledger import ledger_counts
 
     by_action, _ = ledger_counts([WithPlan(ledger_row(), "甲市方案"), WithPlan(ledger_row(), "乙县方案")])
     assert by_action.counts == (("甲市方案：（一）能源行动", 1), ("乙县方案：（一）能源行动", 1))
@@ -240,8 +240,8 @@ def _table_rows(document) -> list[list[str]]:
 
 
 def test_report_lists_each_target_with_units_deadline_and_citation(knowledge):
-    from assistant.knowledge import ledger_rows
-    from assistant.office import ledger_report
+    from assistant.facts.knowledge import ledger_rows
+    from assistant.office.styling import ledger_report
 
     rows = ledger_rows(knowledge)
     document = _docx(ledger_report(knowledge, rows))
@@ -268,8 +268,8 @@ def test_report_pages_and_fonts_suit_chinese_print(knowledge):
     from docx.enum.section import WD_ORIENT
     from docx.oxml.ns import qn
 
-    from assistant.knowledge import ledger_rows
-    from assistant.office import ledger_report
+    from assistant.facts.knowledge import ledger_rows
+    from assistant.office.styling import ledger_report
 
     document = _docx(ledger_report(knowledge, ledger_rows(knowledge, year=2030)))
     assert document.sections[0].orientation == WD_ORIENT.LANDSCAPE
@@ -281,7 +281,7 @@ def test_report_pages_and_fonts_suit_chinese_print(knowledge):
 
 
 def test_report_keeps_a_direction_the_statement_lacks_and_nests_headings():
-    from assistant.office import ReportPart, ReportPlan, ReportTarget, report_docx
+    from assistant.office.styling import ReportPart, ReportPlan, ReportTarget, report_docx
 
     plain = ReportTarget(ledger_row(direction="力争", year=None), "三、任务 > （一）能源行动 > 1.发展光伏", "未注明")
     other = ReportTarget(ledger_row(lead_unit=""), "三、任务 > （二）交通行动", "到2025年")
@@ -329,8 +329,8 @@ def test_report_as_pdf_prints_figures_and_citations(tmp_path):
 def test_report_api_is_key_protected_and_declared_binary(assistant, settings, tmp_path):
     from fastapi.testclient import TestClient
 
-    from assistant.api import create_app
-    from assistant.office import DOCX_MEDIA_TYPE
+    from assistant.office.styling import DOCX_MEDIA_TYPE
+    from assistant.web.api import create_app
 
     keyed = settings.with_overrides(api_keys="report-key-1", audit_log=tmp_path / "audit.jsonl")
     client = TestClient(create_app(assistant, keyed))

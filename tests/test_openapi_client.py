@@ -21,8 +21,8 @@ import pytest
 from openpyxl import load_workbook
 
 from assistant.answer import Assistant
-from assistant.api import create_app
 from assistant.errors import IndexError_
+from assistant.web.api import create_app
 from tests.conftest import ROOT, OverlapRetriever, served, xlsx_bytes
 
 KEY = "client-test-key"
@@ -213,7 +213,7 @@ class Calls:
         """A row's bug is an "internal error" cell (the other rows still count); a bug around the rows is a 500."""
         from unittest import mock
 
-        with mock.patch("assistant.batch.answer_questionnaire", side_effect=RuntimeError("a bug")):
+        with mock.patch("assistant.office.questionnaire.answer_questionnaire", side_effect=RuntimeError("a bug")):
             return call()
 
     @staticmethod

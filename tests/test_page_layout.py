@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.ledger_views import (
+from assistant.models import LedgerRow
+from assistant.web.ledger_views import (
     ledger_table,
     plan_choices,
     timeline,
@@ -24,7 +25,6 @@ from assistant.ledger_views import (
     workloads,
     year_counts,
 )
-from assistant.models import LedgerRow
 from tests.conftest import ROOT, served, served_page
 from tests.test_browser import _ask, _open, headless_chrome
 
@@ -278,7 +278,7 @@ def test_batch_summary_counts_skipped_rows_and_errors_read_chinese(driver, base_
 @pytest.fixture()
 def building(assistant, settings, tmp_path):
     """The app over an assistant whose build finishes only when the test opens the gate."""
-    from assistant.serve import BackgroundAssistant, build_app
+    from assistant.web.page import BackgroundAssistant, build_app
 
     gate = threading.Event()
 
@@ -361,7 +361,7 @@ def test_ledger_table_escapes_and_labels_every_cell():
 
 
 def test_pending_chat_keeps_the_question_and_notes_the_wait_only_while_building():
-    from assistant.serve import WAITING_NOTE, pending_chat
+    from assistant.web.page import WAITING_NOTE, pending_chat
 
     class Service:
         ready = False
@@ -374,8 +374,8 @@ def test_pending_chat_keeps_the_question_and_notes_the_wait_only_while_building(
 
 
 def test_status_and_batch_summary_are_chinese():
-    from assistant.batch import BatchReport
-    from assistant.serve import batch_summary, status_text
+    from assistant.office.questionnaire import BatchReport
+    from assistant.web.page import batch_summary, status_text
 
     class Ready:
         ready = True
@@ -393,7 +393,7 @@ def test_page_html_tells_gradio_the_language():
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    from assistant.serve import LANGUAGE_SCRIPT, ChineseInterface
+    from assistant.web.page import LANGUAGE_SCRIPT, ChineseInterface
 
     inner = Starlette(routes=[Route("/", lambda _r: HTMLResponse("<html><head><script>gradio</script></head></html>")),
                               Route("/api/x", lambda _r: JSONResponse({"head": "<head>"}))])
@@ -407,7 +407,7 @@ def test_the_ledger_tab_offers_the_report_in_one_click(knowledge, tmp_path):
     """目标台账's "下载报告" is the ledger as a Word report, per plan and action, each figure cited."""
     from docx import Document as Docx
 
-    from assistant.serve import build_page
+    from assistant.web.page import build_page
 
     page = build_page(service=None, knowledge=knowledge, files_root=tmp_path)
     (button,) = [b for b in page.blocks.values() if getattr(b, "elem_id", None) == "planqa-ledger-report"]

@@ -7,7 +7,7 @@ import pytest
 from assistant.answer import Assistant
 from assistant.answer.periods import describe_target, five_year_plan_name, period_label
 from assistant.config import load_settings
-from assistant.knowledge import build_knowledge
+from assistant.facts.knowledge import build_knowledge
 from assistant.models import Document
 from tests.conftest import OverlapRetriever
 

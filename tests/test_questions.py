@@ -1,10 +1,10 @@
-"""Reading questions as officials write them (assistant/questions.py): small synthetic inputs."""
+"""Reading questions as officials write them (assistant/lang/asking.py): small synthetic inputs."""
 
 import re
 
 import pytest
 
-from assistant.questions import classify_row, complete_follow_up, is_elliptical, read_question, split_parts
+from assistant.lang.asking import classify_row, complete_follow_up, is_elliptical, read_question, split_parts
 
 PLAIN = "森林覆盖率2025年目标是多少？"
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant import units
-from assistant.clean import clean_document, fold_char, normalise_text, simplified_char
-from assistant.knowledge import build_knowledge
-from assistant.load import load_document
+from assistant.facts.knowledge import build_knowledge
+from assistant.ingest.clean import clean_document, fold_char, normalise_text, simplified_char
+from assistant.ingest.load import load_document
+from assistant.lang import agencies as units
 from assistant.models import Document
 
 ROOT = Path(__file__).resolve().parents[1]

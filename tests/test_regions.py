@@ -1,8 +1,8 @@
-"""The region gazetteer (assistant/regions.py) on place names as questions and plan titles write them."""
+"""The region gazetteer (assistant/lang/places.py) on place names as questions and plan titles write them."""
 
 import pytest
 
-from assistant.regions import Region, find_regions, levels_named, same_place
+from assistant.lang.places import Region, find_regions, levels_named, same_place
 
 
 def names(text: str) -> list[tuple[str, str]]:

@@ -6,9 +6,9 @@ import pytest
 
 from assistant.config import load_settings
 from assistant.errors import IndexError_
-from assistant.index import current_build, open_index, read_manifest, split_at_sentences
-from assistant.retrieve import HybridRetriever, exact_needles
-from assistant.stores import make_dense_index, write_store
+from assistant.retrieval.index import current_build, open_index, read_manifest, split_at_sentences
+from assistant.retrieval.retrieve import HybridRetriever, exact_needles
+from assistant.retrieval.stores import make_dense_index, write_store
 
 
 def top_clause(retriever, query, mode="hybrid"):
@@ -30,7 +30,7 @@ def test_exact_figures_and_document_numbers_rank_first(retriever):
 def test_llama_index_retriever_returns_scored_nodes_with_citation_metadata(retriever):
     from llama_index.core.retrievers import BaseRetriever
 
-    from assistant.llama import LlamaHybridRetriever
+    from assistant.retrieval.llama import LlamaHybridRetriever
 
     adapter = retriever.as_llama_retriever(k=3)
     assert isinstance(adapter, LlamaHybridRetriever) and issubclass(LlamaHybridRetriever, BaseRetriever)
@@ -79,7 +79,7 @@ def test_a_new_document_is_indexed_and_cited(settings, assistant, tmp_path):
     corpus.mkdir()
     (corpus / "a.txt").write_text((settings.corpus_dir / "hecheng-bulletin-2024-02.txt").read_text("utf-8"), "utf-8")
     (corpus / "b.md").write_text("一、工作目标\n\n到2027年，全县光伏装机达到88.8万千瓦以上。", "utf-8")
-    from assistant.knowledge import load_knowledge
+    from assistant.facts.knowledge import load_knowledge
 
     local = settings.with_overrides(corpus_dir=corpus, index_dir=tmp_path / "index")
     retriever = HybridRetriever.open(load_knowledge(corpus), local, embedder=assistant.retriever.embedder)

@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from assistant.answer import Assistant
-from assistant.api import create_app
+from assistant.web.api import create_app
 from tests.conftest import OverlapRetriever
 
 KEY = "schemathesis-key"

@@ -1,10 +1,10 @@
-"""Scoping a question to the plans it names (assistant/scope.py), on a small synthetic shelf of plans."""
+"""Scoping a question to the plans it names (assistant/answer/named_plans.py), on a small synthetic shelf of plans."""
 
 from dataclasses import dataclass
 
 import pytest
 
-from assistant.scope import resolve_scope
+from assistant.answer.named_plans import resolve_scope
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,16 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
-from assistant.api import create_app, key_id
-from assistant.batch import MAX_COLUMNS, MAX_CSV_FIELD_CHARS, MAX_ROWS, answer_questionnaire, read_table
 from assistant.errors import InputFileError, SettingsError
-from assistant.serve import build_app, plain_text
+from assistant.office.questionnaire import (
+    MAX_COLUMNS,
+    MAX_CSV_FIELD_CHARS,
+    MAX_ROWS,
+    answer_questionnaire,
+    read_table,
+)
+from assistant.web.api import create_app, key_id
+from assistant.web.page import build_app, plain_text
 from tests.conftest import served_page, xlsx_bytes
 
 KEY = "s3cret-key-for-tests"

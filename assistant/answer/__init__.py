@@ -5,10 +5,10 @@ Modules: question (parse once), evidence (retrieve once), routes (which handler)
 kind of handler, drafts (the one place a draft becomes an `Answer`).
 """
 
-from ..errors import QuestionError
-from .assistant import Assistant
-from .drafts import NOT_STATED
-from .question import Question
-from .routes import ROUTES, Route
+from assistant.answer.assistant import Assistant
+from assistant.answer.drafts import NOT_STATED
+from assistant.answer.question import Question
+from assistant.answer.routes import ROUTES, Route
+from assistant.errors import QuestionError
 
 __all__ = ["NOT_STATED", "ROUTES", "Assistant", "Question", "QuestionError", "Route"]

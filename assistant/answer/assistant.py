@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from ..config import Settings, load_settings
-from ..errors import InputFileError, PlanqaError
-from ..knowledge import Knowledge, load_knowledge
-from ..models import Answer
-from ..questions import AskedQuestion, is_elliptical, read_question, split_parts
-from ..scope import Scope
-from .drafts import compose, join_parts, per_plan, with_reference
-from .evidence import Evidence
-from .question import normalise, parse, validate
-from .routes import route_for
-from .scoping import Shelf, View, asks_levels, compares, level_lines, without_doc_numbers
-from .sentence import sentence_answer
+from assistant.answer.drafts import compose, join_parts, per_plan, with_reference
+from assistant.answer.evidence import Evidence
+from assistant.answer.named_plans import Scope
+from assistant.answer.question import normalise, parse, validate
+from assistant.answer.routes import route_for
+from assistant.answer.scoping import Shelf, View, asks_levels, compares, level_lines, without_doc_numbers
+from assistant.answer.sentence import sentence_answer
+from assistant.config import Settings, load_settings
+from assistant.errors import InputFileError, PlanqaError
+from assistant.facts.knowledge import Knowledge, load_knowledge
+from assistant.lang.asking import AskedQuestion, is_elliptical, read_question, split_parts
+from assistant.models import Answer
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Assistant:
         self.knowledge = knowledge
         self.retriever = retriever  # anything with search(query, k) -> hits whose .chunk.clause_id is a clause
         self.settings = settings
-        self.generator = generator  # optional LLM rewording (assistant/generate.py); None = extractive only
+        self.generator = generator  # optional LLM rewording (assistant/answer/wording.py); None = extractive only
         self.shelf = Shelf(knowledge, settings.home_plan)  # the loaded plans, and the corpus cut to the plans a question names
         whole = self.shelf.view()
         self.plan = whole.plan
@@ -36,8 +36,8 @@ class Assistant:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, progress: bool = False) -> Assistant:
-        from ..generate import GroundedGenerator
-        from ..retrieve import HybridRetriever
+        from assistant.answer.wording import GroundedGenerator
+        from assistant.retrieval.retrieve import HybridRetriever
 
         settings = settings or load_settings()
         knowledge = load_knowledge(settings.corpus_dir)

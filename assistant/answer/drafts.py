@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..knowledge import Knowledge, plan_title
-from ..models import Answer, Citation, Clause
-from .evidence import Evidence
+from assistant.answer.evidence import Evidence
+from assistant.facts.knowledge import Knowledge, plan_title
+from assistant.models import Answer, Citation, Clause
 
 NOT_STATED = "方案中未明确"
 

@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..facts import Sentence, split_sentences
-from ..knowledge import Knowledge
-from ..models import Clause
-from .plan import PlanShape
-from .question import Question
-from .text import apply_synonyms, coverage
+from assistant.answer.plan import PlanShape
+from assistant.answer.question import Question
+from assistant.answer.text import apply_synonyms, coverage
+from assistant.facts.knowledge import Knowledge
+from assistant.facts.reading import Sentence, split_sentences
+from assistant.models import Clause
 
 # The deepest ranking any handler reads: 10 clauses, at about two chunks per clause.
 HITS = 20

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 
-from .drafts import EXACT_FACT, STRUCTURE, Abstain, Draft, Source
-from .evidence import Evidence
-from .question import Question
-from .text import coverage
+from assistant.answer.drafts import EXACT_FACT, STRUCTURE, Abstain, Draft, Source
+from assistant.answer.evidence import Evidence
+from assistant.answer.question import Question
+from assistant.answer.text import coverage
 
 NAMES_A_PART = 0.5  # share of the question's content words a section title must hold to be the one asked
 ASKS_TOTAL = re.compile(r"(一共|总共|加起来|合计|共有?).{0,6}(多少|几)(条|项|个).{0,4}任务")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..models import Target
-from .plan import segment_of
+from assistant.answer.plan import segment_of
+from assistant.models import Target
 
 DIGITS = "零一二三四五六七八九"
 THIRD_PLAN_START = 1966  # five-year plans have run back to back since the third (1966-1970)

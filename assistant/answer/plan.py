@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..knowledge import PLAN_KINDS, Knowledge
-from ..models import Clause, Target
-from .text import apply_synonyms
+from assistant.answer.text import apply_synonyms
+from assistant.facts.knowledge import PLAN_KINDS, Knowledge
+from assistant.models import Clause, Target
 
 ISSUERS = ("发文机关", "编印单位")  # front-matter fields that name the plan's own government
 ORDINAL = re.compile(r"^[一二三四五六七八九十]+、")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..clean import chinese_numerals_to_digits, normalise_text
-from ..errors import QuestionError
-from ..facts import canonical_unit, unit_aliases
-from ..questions import complete_follow_up
-from .text import YEAR, apply_synonyms, bigrams
+from assistant.answer.text import YEAR, apply_synonyms, bigrams
+from assistant.errors import QuestionError
+from assistant.facts.reading import canonical_unit, unit_aliases
+from assistant.ingest.clean import chinese_numerals_to_digits, normalise_text
+from assistant.lang.asking import complete_follow_up
 
 FOLLOW_UP_WORDS = re.compile(r"^(那么?|那|还有|另外|再问)|呢$|[?？。]$|呢[?？]?$")
 

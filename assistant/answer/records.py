@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from ..knowledge import PLAN_KINDS
-from ..models import Clause, PlanIdentity
-from .drafts import EVENT_MATCH, FACT_MATCH, STRUCTURE, Abstain, Draft, Source
-from .evidence import Evidence
-from .question import Question
-from .text import coverage, numbers_agree
+from assistant.answer.drafts import EVENT_MATCH, FACT_MATCH, STRUCTURE, Abstain, Draft, Source
+from assistant.answer.evidence import Evidence
+from assistant.answer.question import Question
+from assistant.answer.text import coverage, numbers_agree
+from assistant.facts.knowledge import PLAN_KINDS
+from assistant.models import Clause, PlanIdentity
 
 META_FIELDS = [  # the fields facts.extract_meta reads, and how users ask for each
     ("文号", re.compile(r"文号|发文字号|字号")),
@@ -195,7 +195,7 @@ def _one_plan_of_many(evidence: Evidence) -> PlanIdentity | None:
 
 
 def _identity_fact(evidence: Evidence, plan: PlanIdentity, field: str) -> tuple[str, Source] | None:
-    """The plan's own 文号, date or issuer (assistant/identity.py), cited where its text states it."""
+    """The plan's own 文号, date or issuer (assistant/ingest/identity.py), cited where its text states it."""
     value = getattr(plan, IDENTITY_FIELDS[field])
     if not value:
         return None

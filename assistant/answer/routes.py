@@ -11,14 +11,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from .drafts import Abstain, Draft
-from .evidence import Evidence
-from .outline import answer_count_tasks, answer_list_actions, answer_list_parts, answer_targets_by_year
-from .plan import title_name
-from .question import Question
-from .records import answer_chronicle, answer_deadline, answer_meta
-from .targets import answer_target
-from .units import answer_responsible, answer_unit_names, answer_unit_tasks
+from assistant.answer.drafts import Abstain, Draft
+from assistant.answer.evidence import Evidence
+from assistant.answer.outline import (
+    answer_count_tasks,
+    answer_list_actions,
+    answer_list_parts,
+    answer_targets_by_year,
+)
+from assistant.answer.plan import title_name
+from assistant.answer.question import Question
+from assistant.answer.records import answer_chronicle, answer_deadline, answer_meta
+from assistant.answer.targets import answer_target
+from assistant.answer.units import answer_responsible, answer_unit_names, answer_unit_tasks
 
 Handler = Callable[[Question, Evidence], Draft | Abstain | None]
 SECTION = "<SECTION>"

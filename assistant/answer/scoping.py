@@ -10,13 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..clean import to_simplified
-from ..errors import SettingsError
-from ..knowledge import Knowledge, plan_title, restrict
-from ..levels import across_levels, level_rank
-from ..models import Answer, PlanIdentity, Target
-from ..regions import find_regions
-from ..scope import (
+from assistant.answer.drafts import NOT_STATED
+from assistant.answer.levels import across_levels, level_rank
+from assistant.answer.named_plans import (
     DOC_NUMBER,
     Scope,
     governs,
@@ -26,9 +22,13 @@ from ..scope import (
     scope_words,
     title_core,
 )
-from .drafts import NOT_STATED
-from .plan import PlanShape, read_shape
-from .routes import ROUTES, Route, bind
+from assistant.answer.plan import PlanShape, read_shape
+from assistant.answer.routes import ROUTES, Route, bind
+from assistant.errors import SettingsError
+from assistant.facts.knowledge import Knowledge, plan_title, restrict
+from assistant.ingest.clean import to_simplified
+from assistant.lang.places import find_regions
+from assistant.models import Answer, PlanIdentity, Target
 
 # "分别", "A和B…", "比较": every plan named gets its own line, even one that does not state it.
 COMPARES = re.compile(r"分别|各自|比较|对比|相比|衔接|和|与|及")

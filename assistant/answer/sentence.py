@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from .drafts import SENTENCE_MATCH, Abstain, Draft, Source
-from .evidence import Evidence
-from .question import Question
-from .text import numbers_agree
+from assistant.answer.drafts import SENTENCE_MATCH, Abstain, Draft, Source
+from assistant.answer.evidence import Evidence
+from assistant.answer.question import Question
+from assistant.answer.text import numbers_agree
 
 MIN_SENTENCE_SCORE = 0.6
 # Words with which a plan defers a figure to others ("完成市下达指标", "得到有效控制").

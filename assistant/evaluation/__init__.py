@@ -1,0 +1,1 @@
+"""Eval sets, scoring and baselines (`planqa eval`)."""

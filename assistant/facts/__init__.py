@@ -1,0 +1,1 @@
+"""Clauses → knowledge: targets, responsibilities, deadlines, the ledger."""

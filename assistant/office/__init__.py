@@ -1,0 +1,1 @@
+"""Deliverables an office files and prints: ledger workbook, report, answered questionnaires."""

@@ -1,0 +1,1 @@
+"""Knowledge → index → hits: embedding, lexical, dense stores, ranking."""

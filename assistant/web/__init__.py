@@ -1,0 +1,1 @@
+"""The served product: the page, the portal API and the embeddable chat."""
