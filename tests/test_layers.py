@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("facts",),
     ("retrieval",),
     ("answer",),
-    ("office", "evaluation", "audit"),
+    ("office", "evaluation", "audit", "audit_db"),
     ("web", "cli"),
 )
 LAYER = {module: n for n, modules in enumerate(LAYERS) for module in modules}
