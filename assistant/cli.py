@@ -261,10 +261,10 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_eval(commands: argparse._SubParsersAction) -> None:
-    from assistant.evaluation.evaluate import (  # no heavy imports: evaluate imports matplotlib lazily
+    from assistant.evaluation.baselines import SYSTEMS
+    from assistant.evaluation.sets import (  # no heavy imports: reports imports matplotlib lazily
         FLOOR,
         QUESTIONS,
-        SYSTEMS,
     )
 
     evaluate = commands.add_parser("eval", help="score the assistant and baselines on the gold questions")
@@ -596,7 +596,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.evaluation.evaluate import check_floor, run_eval, tables
+    from assistant.evaluation.evaluate import run_eval
+    from assistant.evaluation.reports import check_floor, tables
 
     if args.sets or args.all_sets:
         return cmd_eval_sets(args, settings)
@@ -622,15 +623,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval_sets(args: argparse.Namespace, settings: Settings) -> int:
     """--set / --all-sets: each set on its own corpus; floors from the manifest with --check-floor."""
-    from assistant.evaluation.evaluate import (
-        REPORTS,
-        load_manifest,
-        pick_sets,
-        run_sets,
-        set_floor_problems,
-        set_tables,
-        write_set_report,
-    )
+    from assistant.evaluation.reports import set_floor_problems, set_tables, write_set_report
+    from assistant.evaluation.runs import run_sets
+    from assistant.evaluation.sets import REPORTS, load_manifest, pick_sets
 
     manifest = load_manifest()
     sets = manifest if args.all_sets else pick_sets(manifest, args.sets)

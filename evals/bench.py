@@ -170,7 +170,7 @@ def _llama_setup():
     from llama_index.core.llms import MockLLM
 
     from assistant.config import load_settings
-    from assistant.evaluation.evaluate import llama_embedding
+    from assistant.evaluation.baselines import llama_embedding
     from assistant.retrieval.embedding import load_embedder
 
     LlamaSettings.llm = MockLLM()  # no LLM: the answer is the top chunk
@@ -220,9 +220,9 @@ def _questions() -> list[dict]:
 
 
 def _is_correct(question: dict, answer: str, abstained: bool) -> bool:
-    """assistant.evaluation.evaluate's scorer; a plain must_include check if it is not there."""
+    """assistant.evaluation.scoring's scorer; a plain must_include check if it is not there."""
     try:
-        from assistant.evaluation.evaluate import is_correct
+        from assistant.evaluation.scoring import is_correct
     except ImportError:
         if question.get("category") == "unanswerable":
             return abstained

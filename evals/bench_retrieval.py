@@ -29,7 +29,11 @@ import numpy as np
 
 from assistant.answer import Assistant
 from assistant.config import PROJECT_ROOT, load_settings
-from assistant.evaluation.evaluate import QUESTIONS, LlamaIndexBaseline, load_questions, percentile, run_eval
+from assistant.evaluation.baselines import LlamaIndexBaseline
+from assistant.evaluation.evaluate import run_eval
+from assistant.evaluation.runs import load_questions
+from assistant.evaluation.scoring import percentile
+from assistant.evaluation.sets import QUESTIONS
 from assistant.facts.knowledge import Knowledge, build_knowledge, load_knowledge
 from assistant.models import Document
 from assistant.retrieval.embedding import embed_queries, load_embedder

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from assistant.evaluation.evaluate import match_form
+from assistant.evaluation.scoring import match_form
 from assistant.ingest.clean import normalise_text
 from tests.conftest import BULLETIN, ROOT
 
@@ -194,7 +194,7 @@ def test_questionnaire_file_is_what_the_script_generates():
 
 
 def test_manifest_names_every_set_file_and_corpus():
-    from assistant.evaluation.evaluate import load_manifest
+    from assistant.evaluation.sets import load_manifest
 
     sets = {s.name: s for s in load_manifest(ROOT / "evals" / "sets.json")}
     assert {"bulletin", "dev-plans", "dev-plans-with-bulletin", "questionnaire"} <= set(sets)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluation.evaluate import (
+from assistant.evaluation.evaluate import run_eval
+from assistant.evaluation.reports import check_floor
+from assistant.evaluation.scoring import (
     Span,
-    check_floor,
     contains,
     direction_kept,
     first_rank,
@@ -18,7 +19,6 @@ from assistant.evaluation.evaluate import (
     locate,
     match_form,
     percentile,
-    run_eval,
 )
 from assistant.models import Citation
 from tests.conftest import ROOT
@@ -148,7 +148,7 @@ def write_manifest(tmp_path: Path, sets: list[dict]) -> Path:
 
 def test_manifest_paths_are_relative_to_the_repository(tmp_path: Path):
     from assistant.errors import InputFileError, SettingsError
-    from assistant.evaluation.evaluate import load_manifest, pick_sets
+    from assistant.evaluation.sets import load_manifest, pick_sets
 
     path = write_manifest(
         tmp_path,
@@ -177,7 +177,7 @@ def test_manifest_paths_are_relative_to_the_repository(tmp_path: Path):
 def test_a_combined_corpus_is_a_folder_of_symlinks(tmp_path: Path):
     from assistant.config import Settings
     from assistant.errors import SettingsError
-    from assistant.evaluation.evaluate import EvalSet, set_settings
+    from assistant.evaluation.sets import EvalSet, set_settings
 
     a, b = tmp_path / "a", tmp_path / "b"
     for folder, names in ((a, ["x.txt", "SOURCES.md"]), (b, ["y.txt"])):
@@ -206,7 +206,9 @@ def test_a_combined_corpus_is_a_folder_of_symlinks(tmp_path: Path):
 
 
 def test_run_set_scores_documents_history_and_uncovered_regions(assistant, tmp_path: Path):
-    from assistant.evaluation.evaluate import EvalSet, run_set, set_floor_problems
+    from assistant.evaluation.reports import set_floor_problems
+    from assistant.evaluation.runs import run_set
+    from assistant.evaluation.sets import EvalSet
 
     doc = "hecheng-bulletin-2024-02"
     rows = [
