@@ -261,16 +261,12 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_eval(commands: argparse._SubParsersAction) -> None:
-    from assistant.evaluation.baselines import SYSTEMS
-    from assistant.evaluation.sets import (  # no heavy imports: reports imports matplotlib lazily
-        FLOOR,
-        QUESTIONS,
-    )
+    from assistant.evaluation.baselines import SYSTEMS  # no heavy imports: reports imports matplotlib lazily
 
     evaluate = commands.add_parser("eval", help="score the assistant and baselines on the gold questions")
-    evaluate.add_argument("file", nargs="?", type=Path, default=QUESTIONS, help="questions JSONL (default: evals/questions.jsonl)")
+    evaluate.add_argument("file", nargs="?", type=Path, help="questions JSONL (default: evals/questions.jsonl; PLANQA_EVAL_QUESTIONS)")
     evaluate.add_argument("--json", action="store_true", help="print the summary as JSON")
-    evaluate.add_argument("-o", "--output", type=Path, help="report folder (default: evals/reports/)")
+    evaluate.add_argument("-o", "--output", type=Path, help="report folder (default: evals/reports/; PLANQA_EVAL_REPORTS)")
     evaluate.add_argument("--retrieval", action="store_true", help="retrieval metrics only (no answers; fast)")
     evaluate.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}")
     evaluate.add_argument(
@@ -278,7 +274,8 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="exit 1 when accuracy or citation accuracy is below evals/floor.json (with --set: evals/sets.json)",
     )
-    evaluate.add_argument("--floor", type=Path, default=FLOOR, help="floor file for --check-floor")
+    evaluate.add_argument("--floor", type=Path, help="floor file for --check-floor (default: evals/floor.json; PLANQA_EVAL_FLOOR)")
+    evaluate.add_argument("--sets-file", type=Path, help="eval-set manifest (default: evals/sets.json; PLANQA_EVAL_SETS)")
     evaluate.add_argument("--set", action="append", dest="sets", metavar="NAME", help="run this eval set of evals/sets.json (repeatable)")
     evaluate.add_argument("--all-sets", action="store_true", help="run every eval set of evals/sets.json, each on its own corpus")
     add_index_options(evaluate)
@@ -599,12 +596,17 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.evaluation.evaluate import run_eval
     from assistant.evaluation.reports import check_floor, tables
 
+    settings = settings.with_overrides(
+        eval_questions=args.file, eval_floor=args.floor, eval_sets=args.sets_file, eval_reports=args.output
+    )
     if args.sets or args.all_sets:
         return cmd_eval_sets(args, settings)
     systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
     if args.check_floor and (args.retrieval or "ours" not in systems):
         raise SettingsError("--check-floor 需要回答 / --check-floor needs the answers of 'ours': drop --retrieval, keep ours")
-    summary = run_eval(_assistant(settings), args.file, systems, args.output, retrieval_only=args.retrieval)
+    summary = run_eval(
+        _assistant(settings), settings.eval_questions, systems, settings.eval_reports, retrieval_only=args.retrieval
+    )
     if args.json:
         print(json.dumps({k: v for k, v in summary.items() if k != "wrong"}, ensure_ascii=False, indent=2))
     else:
@@ -612,12 +614,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\nreport: {summary['reports'].get('markdown')}")
     if not args.check_floor:
         return 0
-    problems = check_floor(summary, args.floor)
+    problems = check_floor(summary, settings.eval_floor)
     for problem in problems:
         print(f"FLOOR FAILED: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"floor ok ({args.floor})", file=sys.stderr)
+    print(f"floor ok ({settings.eval_floor})", file=sys.stderr)
     return 0
 
 
@@ -625,12 +627,12 @@ def cmd_eval_sets(args: argparse.Namespace, settings: Settings) -> int:
     """--set / --all-sets: each set on its own corpus; floors from the manifest with --check-floor."""
     from assistant.evaluation.reports import set_floor_problems, set_tables, write_set_report
     from assistant.evaluation.runs import run_sets
-    from assistant.evaluation.sets import REPORTS, load_manifest, pick_sets
+    from assistant.evaluation.sets import load_manifest, pick_sets
 
-    manifest = load_manifest()
+    manifest = load_manifest(settings.eval_sets)
     sets = manifest if args.all_sets else pick_sets(manifest, args.sets)
     summaries = run_sets(sets, settings, progress=True)
-    report = write_set_report(summaries, Path(args.output or REPORTS))
+    report = write_set_report(summaries, settings.eval_reports)
     if args.json:
         print(json.dumps([{k: v for k, v in s.items() if k != "wrong"} for s in summaries], ensure_ascii=False, indent=2))
     else:

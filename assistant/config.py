@@ -32,6 +32,12 @@ def default_index_dir() -> Path:
     return Path(user_data_dir(APP_NAME, appauthor=False)) / "index"
 
 
+def default_evals_dir() -> Path:
+    """The working directory's evals/ when it has one, else the evals/ beside the source (a checkout's)."""
+    here = Path.cwd() / "evals"
+    return here if here.is_dir() else PROJECT_ROOT / "evals"
+
+
 def data_locations() -> dict[str, Path]:
     """The corpus and index folders the settings would use now (flags aside), for `planqa --help`.
 
@@ -74,6 +80,10 @@ ENV_VARS = {
     "audit_secret": "PLANQA_AUDIT_SECRET",
     "trusted_user_header": "PLANQA_TRUSTED_USER_HEADER",
     "home_plan": "PLANQA_HOME_PLAN",
+    "eval_questions": "PLANQA_EVAL_QUESTIONS",
+    "eval_floor": "PLANQA_EVAL_FLOOR",
+    "eval_sets": "PLANQA_EVAL_SETS",
+    "eval_reports": "PLANQA_EVAL_REPORTS",
 }
 
 # Settings that take one of a few values: checked whenever a Settings is built.
@@ -152,6 +162,12 @@ class Settings:
     # The users' own plan ("我们区", "全区", a question naming no plan): a file name, a title or the place it
     # governs. Unset = every loaded plan is equal and a question naming none is asked of all of them.
     home_plan: str = ""
+    # `planqa eval`: the gold questions and their CI floor, the eval-set manifest (each set's floor is in
+    # it) and where reports go; by default the evals/ folder of the working directory or of the checkout.
+    eval_questions: Path = field(default_factory=lambda: default_evals_dir() / "questions.jsonl")
+    eval_floor: Path = field(default_factory=lambda: default_evals_dir() / "floor.json")
+    eval_sets: Path = field(default_factory=lambda: default_evals_dir() / "sets.json")
+    eval_reports: Path = field(default_factory=lambda: default_evals_dir() / "reports")
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():

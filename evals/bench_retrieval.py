@@ -33,7 +33,6 @@ from assistant.evaluation.baselines import LlamaIndexBaseline
 from assistant.evaluation.evaluate import run_eval
 from assistant.evaluation.runs import load_questions
 from assistant.evaluation.scoring import percentile
-from assistant.evaluation.sets import QUESTIONS
 from assistant.facts.knowledge import Knowledge, build_knowledge, load_knowledge
 from assistant.models import Document
 from assistant.retrieval.embedding import embed_queries, load_embedder
@@ -111,7 +110,6 @@ def bench_bulletin(embedder: Any, questions_path: Path, folder: Path) -> dict:
         questions_path,
         ("bm25", "dense", "ours", "llama_index"),
         retrieval_only=True,
-        write_report=False,
     )
     quality = {("hybrid" if s == "ours" else s): b["retrieval"] for s, b in summary["systems"].items()}
     queries = [q["question"] for q in load_questions(questions_path)]
@@ -240,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scale", type=int, default=20, help="largest synthetic corpus, in bulletins (issue: up to 100)"
     )
     parser.add_argument("--steps", help="comma-separated corpus sizes (default: 1, scale/4, scale)")
-    parser.add_argument("--questions", type=Path, default=QUESTIONS)
+    parser.add_argument("--questions", type=Path, default=load_settings().eval_questions)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     sizes = sorted(

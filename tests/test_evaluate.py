@@ -146,6 +146,25 @@ def write_manifest(tmp_path: Path, sets: list[dict]) -> Path:
     return path
 
 
+def test_eval_paths_are_settings_from_the_environment_and_the_command_line(tmp_path: Path, monkeypatch, capsys):
+    from assistant.cli import main
+    from assistant.config import load_settings
+
+    manifest = write_manifest(tmp_path, [{"name": "one", "file": "evals/a.jsonl", "corpus": "corpus"}])
+    monkeypatch.setenv("PLANQA_EVAL_SETS", str(manifest))
+    monkeypatch.setenv("PLANQA_EVAL_FLOOR", str(tmp_path / "floor.json"))
+    settings = load_settings()
+    assert settings.eval_sets == manifest and settings.eval_floor == tmp_path / "floor.json"
+    assert load_settings(eval_reports=tmp_path / "r").eval_reports == tmp_path / "r"
+    # the manifest named by the variable is the one read: its set is known, main's are not
+    assert main(["eval", "--set", "bulletin", "--index", str(tmp_path / "index")]) == 2
+    assert "choose from one" in capsys.readouterr().err
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", "utf-8")
+    assert main(["eval", "--all-sets", "--sets-file", str(broken), "--index", str(tmp_path / "index")]) == 2
+    assert "broken.json" in capsys.readouterr().err  # the flag wins over PLANQA_EVAL_SETS
+
+
 def test_manifest_paths_are_relative_to_the_repository(tmp_path: Path):
     from assistant.errors import InputFileError, SettingsError
     from assistant.evaluation.sets import load_manifest, pick_sets

@@ -1,17 +1,17 @@
 """Evaluation: answer accuracy, citation accuracy, abstention and retrieval hit@k, ours vs baselines.
 
-`planqa eval` runs the gold questions (evals/questions.jsonl) through the assistant and through three
+`planqa eval` runs the gold questions (Settings.eval_questions: evals/questions.jsonl) through the assistant and through three
 baselines that answer with their top retrieved chunk: BM25 alone, dense alone, and a plain llama-index
 pipeline (SentenceSplitter defaults + VectorStoreIndex with the same embedding model). The report
-(Markdown, JSON, PNG chart) goes to evals/reports/ unless -o says otherwise.
+(Markdown, JSON, PNG chart) goes to Settings.eval_reports (evals/reports/) unless -o says otherwise.
 
-`planqa eval --set NAME` / `--all-sets` runs the eval sets of evals/sets.json instead, each on its own
+`planqa eval --set NAME` / `--all-sets` runs the eval sets of Settings.eval_sets (evals/sets.json) instead, each on its own
 corpus (one assistant and one index per corpus), and reports accuracy per set and category, the share of
 first citations in the right document and the abstention on regions no loaded plan covers.
 
 The folder: scoring.py (is one answer right), baselines.py (the systems compared), sets.py (the eval-set
 manifest), runs.py (asking and scoring question files), reports.py (tables, files, floors); this module is
-the bulletin run with its baselines.
+the bulletin run with its baselines, whose answers of ours take the eval sets' path (runs.score_question).
 """
 
 from __future__ import annotations
@@ -24,77 +24,61 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.evaluation.baselines import SYSTEMS, retrievers
 from assistant.evaluation.reports import write_reports
-from assistant.evaluation.runs import ask, load_questions
-from assistant.evaluation.scoring import (
-    contains_any,
-    direction_kept,
-    first_rank,
-    is_correct,
-    is_verbatim,
-    locate,
-    percentile,
-    share,
-)
-from assistant.evaluation.sets import QUESTIONS, REPORTS
+from assistant.evaluation.runs import corpus_texts, load_questions, score_question
+from assistant.evaluation.scoring import first_rank, gold_spans, is_correct, percentile, share
 
 if TYPE_CHECKING:
     from assistant.answer import Assistant
 
 
+OURS = ("got", "abstained", "should_abstain", "seconds", "correct", "direction_kept", "cites_gold", "verbatim", "citation")
+
+
 def run_eval(
     assistant: Assistant,
-    questions_path: Path | str = QUESTIONS,
+    questions_path: Path | str,
     systems: Sequence[str] = SYSTEMS,
     report_dir: Path | str | None = None,
     retrieval_only: bool = False,
-    write_report: bool = True,
 ) -> dict:
-    """Score every system on the gold questions; write the report; return the summary."""
+    """Score every system on the gold questions; write the report into report_dir (if given); return the summary."""
     questions = load_questions(Path(questions_path))
-    texts = {d.name: d.text for d in assistant.knowledge.documents}
+    texts = corpus_texts(assistant)
     search = retrievers(assistant, systems, texts)
     answering = "ours" in systems and not retrieval_only
     if answering and questions:
         assistant.ask(questions[0]["question"])  # warm-up: latency is measured warm
-
-    results = []
-    for q in questions:
-        gold = locate(q.get("source_quote") or "", texts)
-        row: dict[str, Any] = {
-            "id": q["id"],
-            "category": q["category"],
-            "question": q["question"],
-            "expected": q["answer"],
-            "gold_found": bool(gold),
-            "systems": {},
-        }
-        for system in systems:
-            out: dict[str, Any] = {}
-            if system == "ours" and answering:  # first, so the query embedding is not already cached
-                text, abstained, citations, seconds = ask(assistant, q["question"])
-                out.update(
-                    got=text,
-                    abstained=abstained,
-                    seconds=round(seconds, 4),
-                    correct=is_correct(q, text, abstained),
-                    direction_kept=direction_kept(q, text, abstained),
-                    cites_gold=contains_any(citations, gold) if gold else None,
-                    verbatim=any(is_verbatim(c, texts) for c in citations),
-                    citation=citations[0].to_dict() if citations else None,
-                )
-            spans = search[system](q["question"])
-            out["rank"] = first_rank(spans, gold) if gold else None
-            if system != "ours":
-                text = spans[0].text if spans else ""
-                out.update(got=text, abstained=False, correct=is_correct(q, text, False))
-            row["systems"][system] = out
-        results.append(row)
-
+    results = [compare(assistant, q, texts, search, answering) for q in questions]
     summary = summarise(results, systems, answering)
     summary["file"] = str(questions_path)
-    if write_report:
-        summary["reports"] = write_reports(summary, results, Path(report_dir or REPORTS))
+    if report_dir is not None:
+        summary["reports"] = write_reports(summary, results, Path(report_dir))
     return summary
+
+
+def compare(assistant: Assistant, q: dict, texts: dict[str, str], search: dict[str, Any], answering: bool) -> dict:
+    """One question through every system: ours answers as in the eval sets; a baseline answers with its top chunk."""
+    gold = gold_spans(q, texts)
+    row: dict[str, Any] = {
+        "id": q["id"],
+        "category": q["category"],
+        "question": q["question"],
+        "expected": q["answer"],
+        "gold_found": bool(gold),
+        "systems": {},
+    }
+    for system, retrieve in search.items():
+        out: dict[str, Any] = {}
+        if system == "ours" and answering:  # first, so the query embedding is not already cached
+            scored = score_question(assistant, q, texts)
+            out.update({key: scored[key] for key in OURS})
+        spans = retrieve(q["question"])
+        out["rank"] = first_rank(spans, gold) if gold else None
+        if system != "ours":
+            text = spans[0].text if spans else ""
+            out.update(got=text, abstained=False, correct=is_correct(q, text, False))
+        row["systems"][system] = out
+    return row
 
 
 def summarise(results: list[dict], systems: Sequence[str], answering: bool) -> dict:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.evaluation.sets import FLOOR, EvalSet
+from assistant.evaluation.sets import EvalSet
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def write_set_report(summaries: Sequence[dict], folder: Path) -> Path:
     return Path(f"{stem}.md")
 
 
-def check_floor(summary: dict, floor_path: Path = FLOOR) -> list[str]:
+def check_floor(summary: dict, floor_path: Path) -> list[str]:
     """Metrics below the CI floor, as messages (empty = all at or above it)."""
     return floor_problems(summary, json.loads(Path(floor_path).read_text("utf-8")), str(floor_path))
 

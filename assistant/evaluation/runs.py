@@ -1,5 +1,8 @@
 """Asking and scoring: one question through an answerer, a question file over one corpus, the eval sets each over
 their own corpus (one assistant per distinct corpus).
+
+`score_question` is the one path every answer of ours takes, in `planqa eval` (the bulletin, beside the
+baselines: evaluate.py) and in the eval sets alike.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from assistant.evaluation.scoring import (
     cited_doc,
     contains_any,
     direction_kept,
+    gold_spans,
     is_correct,
     is_verbatim,
-    locate,
     percentile,
     rate,
     share,
@@ -49,11 +52,8 @@ def ask(
 
 
 def score_question(assistant: Any, q: dict, texts: dict[str, str]) -> dict:
-    """Ask one set question (with its history, if any) and score the answer and its first citation."""
-    quotes = q.get("source_quote") or []
-    gold = [
-        span for quote in ([quotes] if isinstance(quotes, str) else quotes) for span in locate(quote, texts)
-    ]
+    """Ask one question (with its history, if any) and score the answer and its first citation."""
+    gold = gold_spans(q, texts)
     text, abstained, citations, seconds = ask(assistant, q["question"], q.get("history"))
     docs = q.get("doc")
     docs = [docs] if isinstance(docs, str) else list(docs or [])
@@ -106,9 +106,14 @@ def summarise_set(name: str, rows: list[dict]) -> dict:
     }
 
 
+def corpus_texts(assistant: Any) -> dict[str, str]:
+    """The loaded documents' texts by file name: what gold quotes and citations are located in."""
+    return {d.name: d.text for d in assistant.knowledge.documents}
+
+
 def run_set(assistant: Any, eval_set: EvalSet) -> dict:
     questions = load_questions(eval_set.file)
-    texts = {d.name: d.text for d in assistant.knowledge.documents}
+    texts = corpus_texts(assistant)
     summary = summarise_set(eval_set.name, [score_question(assistant, q, texts) for q in questions])
     summary.update(file=str(eval_set.file), corpus=[str(c) for c in eval_set.corpus], documents=len(texts))
     return summary

@@ -111,6 +111,12 @@ def locate(quote: str, texts: dict[str, str]) -> list[tuple[str, int, int]]:
     return found
 
 
+def gold_spans(question: dict, texts: dict[str, str]) -> list[tuple[str, int, int]]:
+    """Where the question's gold quote (or each of its quotes) stands in the corpus."""
+    quotes = question.get("source_quote") or []
+    return [span for quote in ([quotes] if isinstance(quotes, str) else quotes) for span in locate(quote, texts)]
+
+
 def contains(span: Span | Cited, gold: Iterable[tuple[str, int, int]]) -> bool:
     return any(span.doc == doc and span.start <= start and end <= span.end for doc, start, end in gold)
 

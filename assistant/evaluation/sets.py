@@ -9,13 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from assistant.config import PROJECT_ROOT, Settings
+from assistant.config import Settings
 from assistant.errors import InputFileError, SettingsError
-
-QUESTIONS = PROJECT_ROOT / "evals" / "questions.jsonl"
-FLOOR = PROJECT_ROOT / "evals" / "floor.json"
-REPORTS = PROJECT_ROOT / "evals" / "reports"
-SETS = PROJECT_ROOT / "evals" / "sets.json"
 
 
 @dataclass(frozen=True)
@@ -30,7 +25,7 @@ class EvalSet:
     home: str = ""  # the askers' own plan (PLANQA_HOME_PLAN): the set's questions are written as its users
 
 
-def load_manifest(path: Path | str = SETS) -> list[EvalSet]:
+def load_manifest(path: Path | str) -> list[EvalSet]:
     """The eval sets; paths in the manifest are relative to the repository root (the manifest's parent's parent)."""
     path = Path(path)
     root = path.resolve().parent.parent
