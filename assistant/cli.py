@@ -275,6 +275,11 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
         help="exit 1 when accuracy or citation accuracy is below evals/floor.json (with --set: evals/sets.json)",
     )
     evaluate.add_argument("--floor", type=Path, help="floor file for --check-floor (default: evals/floor.json; PLANQA_EVAL_FLOOR)")
+    evaluate.add_argument(
+        "--answers", type=Path, metavar="FILE",
+        help="also write every question's answer (id, got, abstained, correct, first citation) per set as JSON; "
+             "compare two runs with cmp",
+    )
     evaluate.add_argument("--sets-file", type=Path, help="eval-set manifest (default: evals/sets.json; PLANQA_EVAL_SETS)")
     evaluate.add_argument("--set", action="append", dest="sets", metavar="NAME", help="run this eval set of evals/sets.json (repeatable)")
     evaluate.add_argument("--all-sets", action="store_true", help="run every eval set of evals/sets.json, each on its own corpus")
@@ -594,7 +599,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.evaluation.evaluate import run_eval
-    from assistant.evaluation.reports import check_floor, tables
+    from assistant.evaluation.reports import check_floor, tables, write_answers
 
     settings = settings.with_overrides(
         eval_questions=args.file, eval_floor=args.floor, eval_sets=args.sets_file, eval_reports=args.output
@@ -602,13 +607,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.sets or args.all_sets:
         return cmd_eval_sets(args, settings)
     systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
-    if args.check_floor and (args.retrieval or "ours" not in systems):
-        raise SettingsError("--check-floor 需要回答 / --check-floor needs the answers of 'ours': drop --retrieval, keep ours")
+    if (args.check_floor or args.answers) and (args.retrieval or "ours" not in systems):
+        raise SettingsError("--check-floor/--answers 需要回答 / need the answers of 'ours': drop --retrieval, keep ours")
     summary = run_eval(
         _assistant(settings), settings.eval_questions, systems, settings.eval_reports, retrieval_only=args.retrieval
     )
+    if args.answers:
+        write_answers(args.answers, {Path(settings.eval_questions).stem: summary["answers"]})
     if args.json:
-        print(json.dumps({k: v for k, v in summary.items() if k != "wrong"}, ensure_ascii=False, indent=2))
+        print(json.dumps({k: v for k, v in summary.items() if k not in ("wrong", "answers")}, ensure_ascii=False, indent=2))
     else:
         print("\n".join(tables(summary)))
         print(f"\nreport: {summary['reports'].get('markdown')}")
@@ -625,7 +632,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval_sets(args: argparse.Namespace, settings: Settings) -> int:
     """--set / --all-sets: each set on its own corpus; floors from the manifest with --check-floor."""
-    from assistant.evaluation.reports import set_floor_problems, set_tables, write_set_report
+    from assistant.evaluation.reports import set_floor_problems, set_tables, write_answers, write_set_report
     from assistant.evaluation.runs import run_sets
     from assistant.evaluation.sets import load_manifest, pick_sets
 
@@ -633,8 +640,11 @@ def cmd_eval_sets(args: argparse.Namespace, settings: Settings) -> int:
     sets = manifest if args.all_sets else pick_sets(manifest, args.sets)
     summaries = run_sets(sets, settings, progress=True)
     report = write_set_report(summaries, settings.eval_reports)
+    if args.answers:
+        write_answers(args.answers, {s["set"]: s["answers"] for s in summaries})
     if args.json:
-        print(json.dumps([{k: v for k, v in s.items() if k != "wrong"} for s in summaries], ensure_ascii=False, indent=2))
+        print(json.dumps([{k: v for k, v in s.items() if k not in ("wrong", "answers")} for s in summaries],
+                         ensure_ascii=False, indent=2))
     else:
         print("\n".join(set_tables(summaries)))
         print(f"\nreport: {report}")

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.evaluation.baselines import SYSTEMS, retrievers
 from assistant.evaluation.reports import write_reports
-from assistant.evaluation.runs import corpus_texts, load_questions, score_question
-from assistant.evaluation.scoring import first_rank, gold_spans, is_correct, percentile, share
+from assistant.evaluation.runs import answers, corpus_texts, load_questions, score_question
+from assistant.evaluation.scoring import error_rates, first_rank, gold_spans, is_correct, percentile, share
 
 if TYPE_CHECKING:
     from assistant.answer import Assistant
@@ -124,6 +124,8 @@ def ours_metrics(results: list[dict]) -> dict:
     seconds = [o["seconds"] for _, o in ours]
     directed = [(r, o) for r, o in ours if o.get("direction_kept") is not None]
     return {
+        **error_rates([o for _, o in ours]),
+        "answers": answers([{"id": r["id"], **o} for r, o in ours]),
         "accuracy": share(sum(o["correct"] for _, o in ours), len(ours)),
         "direction_kept": share(sum(o["direction_kept"] for _, o in directed), len(directed)),
         "direction_questions": len(directed),

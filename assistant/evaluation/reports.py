@@ -33,6 +33,7 @@ def tables(summary: dict) -> list[str]:
             f"abstention: precision {pct(ab['precision'])}, recall {pct(ab['recall'])} "
             f"({ab['abstained']} abstained, {ab['unanswerable']} unanswerable)",
             f"latency (warm): p50 {lat['p50']} ms, p95 {lat['p95']} ms (load average {summary['load_average']:.1f})",
+            error_line(summary),
             "",
         ]
     with_accuracy = [s for s in systems if "accuracy" in summary["systems"][s]]
@@ -68,8 +69,9 @@ def write_reports(summary: dict, results: list[dict], folder: Path) -> dict[str,
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
     paths = {"json": f"{stem}.json", "markdown": f"{stem}.md"}
+    brief = {k: v for k, v in summary.items() if k != "answers"}  # every answer is in the results already
     Path(paths["json"]).write_text(
-        json.dumps({"summary": summary, "results": results}, ensure_ascii=False, indent=2), "utf-8"
+        json.dumps({"summary": brief, "results": results}, ensure_ascii=False, indent=2), "utf-8"
     )
     if chart := write_chart(summary, Path(f"{stem}.png")):
         paths["chart"] = str(chart)
@@ -138,14 +140,29 @@ SET_METRICS = (
 )
 
 
+# the two ways an answer fails, counted and as a share (error_rates in scoring.py)
+ERRORS = {"false_abstentions": "false_abstention_rate", "wrong_answers": "wrong_answer_rate"}
+
+
+def error_cell(summary: dict, key: str) -> str:
+    return f"{summary[key]} ({pct(summary[ERRORS[key]])})"
+
+
+def error_line(summary: dict) -> str:
+    return (
+        f"false abstentions: {error_cell(summary, 'false_abstentions')} of {summary['answerable']} answerable; "
+        f"wrong answers: {error_cell(summary, 'wrong_answers')} of {summary['answered']} answered"
+    )
+
+
 def set_tables(summaries: Sequence[dict]) -> list[str]:
-    lines = ["| set | questions | " + " | ".join(SET_METRICS) + " |", "|---|---|" + "---|" * len(SET_METRICS)]
+    columns = (*SET_METRICS, *ERRORS)
+    lines = ["| set | questions | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
     for s in summaries:
-        lines.append(
-            f"| {s['set']} | {s['questions']} | " + " | ".join(pct(s[m]) for m in SET_METRICS) + " |"
-        )
+        cells = [pct(s[m]) for m in SET_METRICS] + [error_cell(s, e) for e in ERRORS]
+        lines.append(f"| {s['set']} | {s['questions']} | " + " | ".join(cells) + " |")
     for s in summaries:
-        lines += ["", f"{s['set']} ({s['documents']} documents) by category:", ""]
+        lines += ["", f"{s['set']} ({s['documents']} documents): {error_line(s)}; by category:", ""]
         lines += [f"- {c}: {pct(v)}" for c, v in s["by_category"].items()]
         lines += [f"- form {f}: {pct(v)}" for f, v in s["by_form"].items()]
     return lines
@@ -196,3 +213,12 @@ def set_floor_problems(summaries: Sequence[dict], sets: Sequence[EvalSet]) -> li
         for summary in summaries
         for problem in floor_problems(summary, floors.get(summary["set"], {}), "evals/sets.json")
     ]
+
+
+def write_answers(path: Path, answers: dict[str, list[dict]]) -> Path:
+    """Every question's answer (id, got, abstained, correct, first citation) per set, as JSON: two runs that
+    answered alike write the same bytes, so `cmp before.json after.json` says whether answers changed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(answers, ensure_ascii=False, indent=1), "utf-8")
+    return path

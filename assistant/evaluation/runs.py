@@ -18,6 +18,7 @@ from assistant.evaluation.scoring import (
     cited_doc,
     contains_any,
     direction_kept,
+    error_rates,
     gold_spans,
     is_correct,
     is_verbatim,
@@ -28,6 +29,8 @@ from assistant.evaluation.scoring import (
 )
 from assistant.evaluation.sets import EvalSet, corpus_key, set_settings
 from assistant.models import Answerer
+
+ANSWER = ("id", "got", "abstained", "correct", "citation")  # a question's answer in reports and --answers files
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -102,8 +105,15 @@ def summarise_set(name: str, rows: list[dict]) -> dict:
         "abstention_precision": share(sum(r["should_abstain"] for r in abstained), len(abstained)),
         "abstention_recall": rate([r for r in rows if r["should_abstain"]], "abstained"),
         "latency_ms_p50": round(1000 * (percentile([r["seconds"] for r in rows], 50) or 0), 1),
+        **error_rates(rows),
         "wrong": [r for r in rows if not r["correct"]],
+        "answers": answers(rows),
     }
+
+
+def answers(rows: list[dict]) -> list[dict]:
+    """Every scored row as its answer only: what two runs must agree on, question by question."""
+    return [{key: row[key] for key in ANSWER} for row in rows]
 
 
 def corpus_texts(assistant: Any) -> dict[str, str]:

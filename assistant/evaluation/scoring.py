@@ -154,3 +154,20 @@ def percentile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def error_rates(rows: list[dict]) -> dict:
+    """The two ways a scored answer fails (issue 21): a false abstention (answerable, but abstained), counted
+    over the answerable questions, and a wrong answer (answered, but wrong), counted over the answered ones."""
+    answerable = [r for r in rows if not r["should_abstain"]]
+    answered = [r for r in rows if not r["abstained"]]
+    false_abstentions = sum(1 for r in answerable if r["abstained"])
+    wrong_answers = sum(1 for r in answered if not r["correct"])
+    return {
+        "answerable": len(answerable),
+        "false_abstentions": false_abstentions,
+        "false_abstention_rate": share(false_abstentions, len(answerable)),
+        "answered": len(answered),
+        "wrong_answers": wrong_answers,
+        "wrong_answer_rate": share(wrong_answers, len(answered)),
+    }
