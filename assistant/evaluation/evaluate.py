@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from assistant.answer import Assistant
 
 
+# what the report keeps of ours per question, beside the baselines (runs.score_question scores it)
 OURS = ("got", "abstained", "should_abstain", "seconds", "correct", "direction_kept", "cites_gold", "verbatim", "citation")
 
 
