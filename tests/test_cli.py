@@ -145,7 +145,7 @@ def test_global_options_after_the_command(tmp_path, capsys):
 
 
 def test_targets_table_fits_a_100_column_terminal(capsys, monkeypatch):
-    from assistant.office.ledger import display_width
+    from assistant.office.styling import text_width as display_width
 
     monkeypatch.setenv("COLUMNS", "100")
     assert main(["targets", "--format", "table"]) == 0

@@ -241,7 +241,7 @@ def _table_rows(document) -> list[list[str]]:
 
 def test_report_lists_each_target_with_units_deadline_and_citation(knowledge):
     from assistant.facts.knowledge import ledger_rows
-    from assistant.office.styling import ledger_report
+    from assistant.office.report import ledger_report
 
     rows = ledger_rows(knowledge)
     document = _docx(ledger_report(knowledge, rows))
@@ -269,7 +269,7 @@ def test_report_pages_and_fonts_suit_chinese_print(knowledge):
     from docx.oxml.ns import qn
 
     from assistant.facts.knowledge import ledger_rows
-    from assistant.office.styling import ledger_report
+    from assistant.office.report import ledger_report
 
     document = _docx(ledger_report(knowledge, ledger_rows(knowledge, year=2030)))
     assert document.sections[0].orientation == WD_ORIENT.LANDSCAPE
@@ -281,7 +281,7 @@ def test_report_pages_and_fonts_suit_chinese_print(knowledge):
 
 
 def test_report_keeps_a_direction_the_statement_lacks_and_nests_headings():
-    from assistant.office.styling import ReportPart, ReportPlan, ReportTarget, report_docx
+    from assistant.office.report import ReportPart, ReportPlan, ReportTarget, report_docx
 
     plain = ReportTarget(ledger_row(direction="力争", year=None), "三、任务 > （一）能源行动 > 1.发展光伏", "未注明")
     other = ReportTarget(ledger_row(lead_unit=""), "三、任务 > （二）交通行动", "到2025年")
@@ -329,7 +329,7 @@ def test_report_as_pdf_prints_figures_and_citations(tmp_path):
 def test_report_api_is_key_protected_and_declared_binary(assistant, settings, tmp_path):
     from fastapi.testclient import TestClient
 
-    from assistant.office.styling import DOCX_MEDIA_TYPE
+    from assistant.office.report import DOCX_MEDIA_TYPE
     from assistant.web.api import create_app
 
     keyed = settings.with_overrides(api_keys="report-key-1", audit_log=tmp_path / "audit.jsonl")

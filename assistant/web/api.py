@@ -688,7 +688,7 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
         """The same ledger as a workbook with Chinese headers, ready to print (one operation, one media type)."""
         return _ledger_xlsx(ledger_rows(service.knowledge, **filters))
 
-    from assistant.office.styling import DOCX_MEDIA_TYPE, ledger_report
+    from assistant.office.report import DOCX_MEDIA_TYPE, ledger_report
 
     @app.get("/api/report", tags=["data"], operation_id="report", response_class=Response,
              responses={200: {"description": "the ledger report (DOCX)", "content": {DOCX_MEDIA_TYPE: {"schema": BINARY_SCHEMA}}},
