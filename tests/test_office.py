@@ -168,15 +168,39 @@ def test_ledger_workbook_is_filed_ready(tmp_path):
     assert workbook.sheetnames == ["目标台账", "图表"]
     sheet = workbook["目标台账"]
     header = [c.value for c in sheet[1]]
-    assert header[:7] == ["行动", "任务", "指标", "限定词", "目标值", "单位", "表述"] and "方案" not in header
+    assert header[:6] == ["行动", "任务", "指标", "目标值", "单位", "限定词"] and "方案" not in header  # as the csv
     values = [row[header.index("目标值")] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert values == [16.24, 5, "一半"] and isinstance(values[1], int)
     assert sheet.cell(row=2, column=header.index("配合单位") + 1).value == "能源局、住建局"
     quote = sheet.cell(row=2, column=header.index("原文") + 1)
     assert quote.alignment.wrap_text and sheet.column_dimensions[quote.column_letter].width == 60
-    assert 6 <= sheet.column_dimensions["E"].width < 20  # 目标值: fitted, not the default
+    value_letter = sheet.cell(row=1, column=header.index("目标值") + 1).column_letter
+    assert 6 <= sheet.column_dimensions[value_letter].width < 20  # 目标值: fitted, not the default
     assert sheet.auto_filter.ref == sheet.dimensions and sheet.freeze_panes == "A2"
     assert sheet[1][0].font.bold and sheet.page_setup.orientation == "landscape"
+
+
+def test_ledger_columns_are_defined_once_and_every_rendering_follows_them():
+    import io
+    import re
+    from dataclasses import fields
+
+    from assistant.models import LEDGER_COLUMNS, LEDGER_HEADERS, LedgerRow
+    from assistant.office.ledger import render_ledger
+    from assistant.web.api import LedgerRowOut
+    from assistant.web.ledger_views import ledger_table
+
+    assert sorted(c.field for c in LEDGER_COLUMNS) == sorted(f.name for f in fields(LedgerRow))
+    headers = [c.header for c in LEDGER_COLUMNS]
+    assert len(set(headers)) == len(headers)
+    row = ledger_row(plan="甲市方案", direction="不低于")
+    assert render_ledger([row], "csv").decode("utf-8-sig").splitlines()[0].split(",") == headers
+    sheet = load_workbook(io.BytesIO(render_ledger([row], "xlsx")))["目标台账"]
+    assert [c.value for c in sheet[1]] == headers
+    assert list(LedgerRowOut.model_fields) == [c.field for c in LEDGER_COLUMNS]
+    shown = re.findall(r"<th>(.*?)</th>", ledger_table([row]))
+    assert shown and set(shown) <= set(LEDGER_HEADERS.values())
+    assert render_ledger([row], "table").decode("utf-8").split()[:2] == [LEDGER_HEADERS["action"], LEDGER_HEADERS["indicator"]]
 
 
 def test_ledger_workbook_has_a_sheet_per_plan(tmp_path):

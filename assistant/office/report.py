@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.errors import SettingsError
-from assistant.models import LedgerRow
+from assistant.models import LEDGER_HEADERS, LedgerRow
 
 if TYPE_CHECKING:
     from assistant.facts.knowledge import Knowledge
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 REPORT_TITLE = "目标任务台账报告"
 BODY_FONT, HEADING_FONT, LATIN_FONT = "宋体", "黑体", "Times New Roman"  # LibreOffice maps them to Noto CJK
 REPORT_COLUMNS = (  # header, width in cm: 25.7 cm of landscape A4 between 2 cm margins
-    ("序号", 1.3), ("指标与目标", 6.1), ("完成时限", 2.6), ("牵头单位", 3.2), ("配合单位", 4.2), ("出处", 8.3),
+    ("序号", 1.3), ("指标与目标", 6.1), ("完成时限", 2.6),
+    (LEDGER_HEADERS["lead_unit"], 3.2), (LEDGER_HEADERS["partner_units"], 4.2), ("出处", 8.3),
 )
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF_TIMEOUT_SECONDS = 180

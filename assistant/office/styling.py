@@ -105,7 +105,7 @@ def fit_row_heights(worksheet, first_row: int, last_row: int, columns: Sequence[
 
 
 def text_width(text: str) -> int:
-    """Excel character units: a CJK or full-width character takes two."""
+    """Columns a text takes, in Excel character units and on a terminal alike: a CJK or full-width character takes two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -156,14 +156,9 @@ def fit_widths(worksheet, header_row: int, wide: dict[str, int] | None = None) -
     wide = wide or {}
     for column_cells in worksheet.iter_cols(min_row=header_row):
         name = str(column_cells[0].value or "")
-        longest = max((_text_width(str(c.value)) for c in column_cells if c.value is not None), default=4)
+        longest = max((text_width(str(c.value)) for c in column_cells if c.value is not None), default=4)
         width = wide.get(name, min(MAX_WIDTH, longest + 2))
         worksheet.column_dimensions[get_column_letter(column_cells[0].column)].width = max(width, 6)
-
-
-def _text_width(text: str) -> int:
-    """Columns a text takes: a CJK character counts two (tables.display_width; office sits below tables)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 CHART_SHEET = "图表"

@@ -7,9 +7,7 @@ import io
 import json
 
 from assistant.errors import SettingsError
-from assistant.office.styling import (
-    text_width as display_width,  # one measure of CJK width for terminal and workbook
-)
+from assistant.office.styling import text_width
 
 FORMATS = ("table", "json", "csv", "xlsx")
 
@@ -59,13 +57,13 @@ def render_table(rows: list[dict], max_cell: int = 40, width: int | None = None)
         return "(无结果 / no rows)\n"
     columns = list(rows[0])
     texts = [[str(row.get(c, "")).replace("\n", " ") for c in columns] for row in rows]
-    widths = [min(max_cell, max(display_width(c), *(display_width(r[i]) for r in texts))) for i, c in enumerate(columns)]
+    widths = [min(max_cell, max(text_width(c), *(text_width(r[i]) for r in texts))) for i, c in enumerate(columns)]
     _narrow_to(widths, width)
     cells = [[_shorten(text, w) for text, w in zip(row, widths, strict=True)] for row in texts]
-    widths = [max(w, display_width(c)) for w, c in zip(widths, columns, strict=True)]
+    widths = [max(w, text_width(c)) for w, c in zip(widths, columns, strict=True)]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v + " " * (w - display_width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
+        return "  ".join(v + " " * (w - text_width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]) + "\n"
 
@@ -86,11 +84,11 @@ def _narrow_to(widths: list[int], total: int | None) -> None:
 
 def _shorten(text: str, limit: int) -> str:
     """At most `limit` columns wide, "…" included when cut (a CJK character takes two)."""
-    if display_width(text) <= limit:
+    if text_width(text) <= limit:
         return text
     out, used = "", 1  # room for the "…"
     for ch in text:
-        used += display_width(ch)
+        used += text_width(ch)
         if used > limit:
             break
         out += ch
