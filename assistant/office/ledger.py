@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.models import LEDGER_COLUMNS, LEDGER_HEADERS, LedgerColumn, LedgerRow
+from assistant.office.safe_text import append_xlsx_row, clean_text
 from assistant.office.sheets import write_atomic
 from assistant.office.styling import CountTable, add_chart_sheet
 from assistant.office.tables import render_rows, render_table
@@ -103,7 +104,7 @@ def _fill_ledger_sheet(sheet, title: str, rows: Sequence[LedgerRow], columns: li
     sheet.title = title
     sheet.append([column.header for column in columns])
     for row in rows:
-        sheet.append([_workbook_value(row, column.field) for column in columns])
+        append_xlsx_row(sheet, [_workbook_value(row, column.field) for column in columns])
     for cell in sheet[1]:
         style_header(cell)
     for line in sheet.iter_rows(min_row=2):
@@ -131,7 +132,7 @@ def _number(text: object) -> object:
 
 def _sheet_title(workbook, wanted: str) -> str:
     """Excel's rules: at most 31 characters, none of []:*?/\\, unique in the workbook."""
-    base = wanted.translate(SHEET_NAME_FORBIDDEN)[:28] or "方案"
+    base = clean_text(wanted).translate(SHEET_NAME_FORBIDDEN)[:28] or "方案"
     title, n = base, 2
     while title in workbook.sheetnames:
         title, n = f"{base}{n}", n + 1

@@ -24,6 +24,7 @@ from pathlib import Path
 from assistant.errors import INTERNAL_ERROR, InputFileError, PlanqaError
 from assistant.lang.asking import classify_row
 from assistant.models import Answerer
+from assistant.office.safe_text import csv_value, set_xlsx_cell
 from assistant.office.sheets import (
     MAX_ROWS,
     Table,
@@ -298,13 +299,13 @@ def write_answered(
 ) -> None:
     """xlsx → xlsx edits the source workbook (keeping its other sheets and formatting); else a plain grid."""
     grid = answered_grid(table, cells)
+    positions = _answer_column_positions(table.rows[table.header], _data_width(table))
     if output_path.suffix.lower() == ".csv":
-        write_atomic(output_path, _csv_bytes(_with_formulas(grid, table)))
+        write_atomic(output_path, _csv_bytes(_with_formulas(grid, table), positions))
         return
     from assistant.office.styling import NoteCounts, add_notes_sheet, style_answer_columns
 
     workbook, worksheet = _answered_workbook(input_path, table, grid)
-    positions = _answer_column_positions(table.rows[table.header], _data_width(table))
     style_answer_columns(worksheet, table.header + 1, [p + 1 for p in positions], len(grid))
     counts = BatchReport(input_path, output_path)
     _tally(counts, table, cells)
@@ -325,9 +326,12 @@ def _with_formulas(grid: list[list[object]], table: Table) -> list[list[object]]
     return grid
 
 
-def _csv_bytes(grid: list[list[object]]) -> bytes:
+def _csv_bytes(grid: list[list[object]], answer_columns: list[int]) -> bytes:
+    """The user's cells as they were (a formula stays one); the answers through safe_text, never a formula."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerows([["" if v is None else v for v in row] for row in grid])
+    csv.writer(buffer).writerows(
+        [["" if v is None else csv_value(v) if i in answer_columns else v for i, v in enumerate(row)] for row in grid]
+    )
     return buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
@@ -341,7 +345,7 @@ def _answered_workbook(input_path: Path, table: Table, grid: list[list[object]])
         for row_index in range(table.header, len(grid)):  # rows above the header (a title) stay untouched
             columns = [*positions, *header_names] if row_index == table.header else positions
             for pos in dict.fromkeys(columns):
-                _set_cell(worksheet.cell(row=row_index + 1, column=pos + 1), grid[row_index][pos])
+                set_xlsx_cell(worksheet.cell(row=row_index + 1, column=pos + 1), grid[row_index][pos])
         return workbook, worksheet
     from openpyxl import Workbook
 
@@ -351,7 +355,7 @@ def _answered_workbook(input_path: Path, table: Table, grid: list[list[object]])
     for row_index, row in enumerate(grid, 1):
         for col_index, value in enumerate(row, 1):
             if value not in (None, ""):
-                _set_cell(worksheet.cell(row=row_index, column=col_index), value)
+                set_xlsx_cell(worksheet.cell(row=row_index, column=col_index), value)
     if input_path.suffix.lower() == ".xls":
         _copy_xls_layout(input_path, table, worksheet)
     return workbook, worksheet
@@ -373,10 +377,3 @@ def _copy_xls_layout(input_path: Path, table: Table, worksheet) -> None:
     for column, info in source.colinfo_map.items():
         if column < answers_from:
             worksheet.column_dimensions[get_column_letter(column + 1)].width = round(info.width / 256, 1)
-
-
-def _set_cell(cell, value: object) -> None:
-    """Text starting with "=" stays text: an answer or a csv cell must never become a formula."""
-    cell.value = value
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from assistant.errors import SettingsError
 from assistant.models import LEDGER_HEADERS, LedgerRow
+from assistant.office.safe_text import clean_text
 
 if TYPE_CHECKING:
     from assistant.facts.knowledge import Knowledge
@@ -158,7 +159,8 @@ def _report_front(document, plans: Sequence[ReportPlan], today: date) -> None:
     document.add_paragraph(f"生成日期：{today.isoformat()}　　目标共 {count} 项　　方案 {len(plans)} 个")
     document.add_paragraph("涵盖方案：")
     for plan in plans:
-        document.add_paragraph(f"{plan.title}（{plan.about}）" if plan.about else plan.title, style="List Bullet")
+        named = f"{plan.title}（{plan.about}）" if plan.about else plan.title
+        document.add_paragraph(clean_text(named), style="List Bullet")
     if not plans:
         document.add_paragraph("（没有符合条件的目标 / no targets match）")
     document.add_paragraph(
@@ -167,14 +169,14 @@ def _report_front(document, plans: Sequence[ReportPlan], today: date) -> None:
 
 
 def _report_plan(document, plan: ReportPlan) -> None:
-    document.add_heading(plan.title, level=1)
+    document.add_heading(clean_text(plan.title), level=1)
     if plan.about:
-        document.add_paragraph(plan.about)
+        document.add_paragraph(clean_text(plan.about))
     shown: tuple[str, ...] = ()
     for part in plan.parts:
         for depth, heading in enumerate(part.headings):
             if shown[: depth + 1] != part.headings[: depth + 1]:
-                document.add_heading(heading, level=min(depth + 2, 3))
+                document.add_heading(clean_text(heading), level=min(depth + 2, 3))
         shown = part.headings
         _report_table(document, part.targets)
 
@@ -192,7 +194,7 @@ def _report_table(document, targets: Sequence[ReportTarget]) -> None:
     for number, target in enumerate(targets, 1):
         cells = table.add_row().cells
         for cell, text in zip(cells[:-1], _target_cells(number, target), strict=True):
-            cell.text = text
+            cell.text = clean_text(text)
         _citation(cells[-1], target)
     for column, (_, width) in zip(table.columns, REPORT_COLUMNS, strict=True):
         column.width = Cm(width)  # the grid, which LibreOffice follows
@@ -220,9 +222,9 @@ def _citation(cell, target: ReportTarget) -> None:
     from docx.shared import Pt, RGBColor
 
     paragraph = cell.paragraphs[0]
-    path = paragraph.add_run(target.section)
+    path = paragraph.add_run(clean_text(target.section))
     path.font.size, path.font.color.rgb = Pt(9), RGBColor(0x59, 0x59, 0x59)
-    cell.add_paragraph(f"“{target.row.quote}”")
+    cell.add_paragraph(clean_text(f"“{target.row.quote}”"))
 
 
 def _repeat_as_header(row) -> None:

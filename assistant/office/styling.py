@@ -11,10 +11,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    pass
+from assistant.office.safe_text import append_xlsx_row, set_xlsx_cell
 
 HEADER_FILL = "DDEBF7"  # light blue: a header that prints legibly in grey scale too
 ABSTAINED_FILL = "FCE4D6"  # light orange: 方案是否明确=否 stands out without hiding the text
@@ -128,7 +126,7 @@ def add_notes_sheet(
         *(("", note) for note in notes),
     ]
     for row in rows:
-        sheet.append(list(row))
+        append_xlsx_row(sheet, row)
     for cell in sheet[1]:
         style_header(cell)
     for row in sheet.iter_rows(min_row=2):
@@ -194,7 +192,8 @@ def _write_counts(sheet, table: CountTable, column: int) -> None:
     for offset, header in enumerate((table.label, "目标数")):
         style_header(sheet.cell(row=1, column=column + offset, value=header))
     for row, (label, count) in enumerate(table.counts, 2):
-        style_body(sheet.cell(row=row, column=column, value=label))
+        set_xlsx_cell(sheet.cell(row=row, column=column), label)
+        style_body(sheet.cell(row=row, column=column))
         style_body(sheet.cell(row=row, column=column + 1, value=count), wrap=False)
     longest = max((text_width(label) for label, _ in table.counts), default=4)
     sheet.column_dimensions[get_column_letter(column)].width = min(MAX_WIDTH, max(8, longest + 2))

@@ -7,12 +7,14 @@ import io
 import json
 
 from assistant.errors import SettingsError
+from assistant.office.safe_text import append_xlsx_row, csv_value
 from assistant.office.styling import text_width
 
 FORMATS = ("table", "json", "csv", "xlsx")
 
 
 def render_rows(rows: list[dict], fmt: str) -> bytes:
+    """Rows as a file: csv and xlsx cells go through safe_text (no control characters, no live formulas)."""
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8")
     if fmt == "csv":
@@ -29,7 +31,7 @@ def _csv(rows: list[dict]) -> str:
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({name: csv_value(value) for name, value in row.items()} for row in rows)
     return buffer.getvalue()
 
 
@@ -39,9 +41,9 @@ def _xlsx(rows: list[dict]) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     if rows:
-        sheet.append(list(rows[0]))
+        append_xlsx_row(sheet, list(rows[0]))
         for row in rows:
-            sheet.append([_cell(v) for v in row.values()])
+            append_xlsx_row(sheet, [_cell(v) for v in row.values()])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, create_model
 from assistant.facts.knowledge import Knowledge, plan_title
 from assistant.models import LEDGER_COLUMNS, LEDGER_HEADERS, LedgerRow
 from assistant.office.ledger import field_text
+from assistant.office.safe_text import clean_text
 
 # What the page's table shows of a row (the xlsx download carries every column), under the ledger's headers.
 TABLE_FIELDS = ("action", "indicator", "statement", "year", "lead_unit", "partner_units", "quote")
@@ -86,7 +87,7 @@ def _table_row(row: LedgerRow) -> str:
     cells = []
     for field in TABLE_FIELDS:
         text = str(field_text(row, field))
-        cells.append(f'<td data-label="{LEDGER_HEADERS[field]}" class="planqa-col-{field}">{html.escape(text) or "—"}</td>')
+        cells.append(f'<td data-label="{LEDGER_HEADERS[field]}" class="planqa-col-{field}">{_html(text) or "—"}</td>')
     return f"<tr>{''.join(cells)}</tr>"
 
 
@@ -119,10 +120,10 @@ def timeline(rows: Sequence[LedgerRow]) -> str:
         return ""
     most = max(len(items) for _, items in counts)
     lines = "".join(
-        f'<div class="planqa-bar-row"><span class="planqa-bar-label">{html.escape(year)}</span>'
+        f'<div class="planqa-bar-row"><span class="planqa-bar-label">{_html(year)}</span>'
         f'<span class="planqa-bar-track"><span class="planqa-bar planqa-bar-lead" style="width:{_percent(len(items), most)}%"></span></span>'
         f'<span class="planqa-bar-value">{len(items)} 项</span>'
-        f'<div class="planqa-bar-note">{html.escape(_some(items))}</div></div>'
+        f'<div class="planqa-bar-note">{_html(_some(items))}</div></div>'
         for year, items in counts
     )
     return f'<div class="planqa-chart planqa-years" id="planqa-timeline"><div class="planqa-chart-title">目标年度分布</div>{lines}</div>'
@@ -154,7 +155,7 @@ def workload_chart(loads: Sequence[Workload], chosen: str = "") -> str:
     most = max(w.total for w in loads)
     lines = "".join(
         f'<div class="planqa-bar-row{" planqa-chosen" if w.unit == chosen else ""}">'
-        f'<span class="planqa-bar-label">{html.escape(w.unit)}</span>'
+        f'<span class="planqa-bar-label">{_html(w.unit)}</span>'
         f'<span class="planqa-bar-track">'
         f'<span class="planqa-bar planqa-bar-lead" style="width:{_percent(w.leads, most)}%"></span>'
         f'<span class="planqa-bar planqa-bar-support" style="width:{_percent(w.supports, most)}%"></span></span>'
@@ -170,6 +171,11 @@ def _some(items: Sequence[str], shown: int = 6) -> str:
     """The first few distinct indicators of a year, "… 等 N 项" for the rest (the table lists them all)."""
     distinct = list(dict.fromkeys(items))
     return "、".join(distinct[:shown]) + (f" 等 {len(distinct)} 项" if len(distinct) > shown else "")
+
+
+def _html(text: str) -> str:
+    """Escaped, and cleaned as every export is (a form feed or a lone surrogate from a PDF's text)."""
+    return html.escape(clean_text(text))
 
 
 def _percent(part: int, whole: int) -> float:
