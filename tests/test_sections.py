@@ -84,3 +84,13 @@ def test_bulletin_subsection_content_and_mentions(assistant):
     new_infra = assistant.ask("节能降碳方面有没有提到数据中心的能效要求？")
     assert "1.3" in new_infra.answer and "有" in new_infra.answer
     assert assistant.ask("方案有没有提到海上风电？").abstained
+
+
+def test_a_section_without_the_year_asked_does_not_answer_for_it(coast):
+    assert coast.ask("主要目标里2035年要达到什么？").abstained
+    assert "35%" in coast.ask("主要目标是什么？").answer
+
+
+def test_mention_asked_as_ti_dao_ma(coast):
+    assert coast.ask("方案提到潮间带湿地恢复吗？").answer.startswith("有")
+    assert coast.ask("方案提到核电发展吗？").abstained

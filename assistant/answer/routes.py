@@ -33,7 +33,7 @@ NEVER = "(?!)"
 
 UNIT_TASKS = r"(负责|牵头|参与|承担|涉及).{0,4}(哪些|哪几|什么|几项|多少)"
 CONTENT_ASKED = (
-    r"有哪些|哪些(内容|举措|措施|方面|要求|任务)|包括|包含|内容|举措|措施|讲了什么|说了什么|写了什么|"
+    r"哪些|包括|包含|内容|举措|措施|讲了什么|说了什么|写了什么|"
     r"(是|有)什么|怎么(表述|写|说|讲|要求|搞|安排)|什么要求"
 )
 RESPONSIBLE = r"谁|哪个部门|哪些部门|哪个单位|哪些单位|什么部门|什么单位|责任单位|牵头单位|配合单位|参加单位|参与单位|负责单位|由.{0,10}负责|牵头"
@@ -79,7 +79,7 @@ ROUTES: tuple[Route, ...] = (
     Route("unit_tasks", (RESPONSIBLE, r"负责|牵头", r"哪些|哪几|几项"), answer_unit_tasks, needs=("units",)),
     Route("responsible", (RESPONSIBLE,), answer_responsible),
     Route("deadline", (r"什么时候|何时|哪一年|哪年|时间节点|期限|截止|多久|时限|什么时间",), answer_deadline),
-    Route("mention", (r"有没有|是否|有无|[了么]吗[?？]?$",), answer_mention),
+    Route("mention", (r"有没有|是否|有无|(提到|提及|涉及|说到).*吗|[了么]吗[?？]?$",), answer_mention),
     # "X具体有哪些", "X的指导思想是什么": what a section the question names by its heading says.
     Route("section", (CONTENT_ASKED,), answer_section_content),
     Route("target", ("",), answer_target, sentence_needs_figure=True),  # the default: a figure asked

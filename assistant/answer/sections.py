@@ -35,7 +35,7 @@ def answer_section_content(question: Question, evidence: Evidence) -> Draft | Pa
         return Draft(text, tuple(Source(first) for first in children.values()), EXACT_FACT)
     own = [c for c in clauses if c.section == section]
     body = "".join(dict.fromkeys(_without_heading(c) for c in own)).strip()
-    if not body:
+    if not body or not _body_answers(question, body):
         return PASS
     return Draft(f"“{title_name(section.split(' > ')[-1])}”：{body}", tuple(Source(c) for c in own), EXACT_FACT)
 
@@ -57,6 +57,11 @@ def named_section(question: Question, sections: set[str]) -> str:
         if held / len(grams) >= HEADING_HELD and key > best_key:
             best, best_key = section, key
     return best
+
+
+def _body_answers(question: Question, body: str) -> bool:
+    """The section's text holds the year asked ("主要目标，2030年是什么" is not answered by a 十四五 text)."""
+    return not question.year or str(question.year) in body
 
 
 def _every_section(clauses: list[Clause]) -> set[str]:
