@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from assistant.answer.text import YEAR, apply_synonyms, bigrams
 from assistant.errors import QuestionError
-from assistant.facts.reading import canonical_unit, unit_aliases
+from assistant.facts.responsibilities import canonical_unit, unit_aliases
 from assistant.ingest.clean import chinese_numerals_to_digits, normalise_text
 from assistant.lang.asking import complete_follow_up
 

@@ -9,7 +9,7 @@ from assistant.answer.evidence import Evidence
 from assistant.answer.question import Question
 from assistant.answer.text import coverage
 from assistant.facts.knowledge import PLAN_KINDS
-from assistant.facts.reading import canonical_unit
+from assistant.facts.responsibilities import canonical_unit
 from assistant.models import Clause
 
 PERSON = re.compile(r"负责人|组长|局长|主任是谁|书记是谁|姓名|叫什么名字")

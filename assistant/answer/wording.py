@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 
 from assistant.config import Settings
-from assistant.facts.reading import canonical_unit, unit_aliases
+from assistant.facts.responsibilities import canonical_unit, unit_aliases
 from assistant.ingest.clean import chinese_numerals_to_digits, normalise_text
 from assistant.models import Answer
 

@@ -7,13 +7,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from assistant.facts.reading import (
-    Deadline,
-    extract_deadlines,
-    extract_meta,
-    extract_targets,
-    parse_responsible_units,
-)
+from assistant.facts.deadlines import Deadline, extract_deadlines
+from assistant.facts.front_matter import extract_meta
+from assistant.facts.responsibilities import parse_responsible_units
+from assistant.facts.targets import extract_targets
 from assistant.ingest.identity import identify, place_names
 from assistant.ingest.load import LoadError, load_corpus
 from assistant.ingest.structure import structure_document
@@ -145,7 +142,7 @@ def ledger_rows(
     responsible unit ("发改局"); `year` the due year; `plan` part of a plan's title, its region, 文号
     or file name. Empty filters are no filters.
     """
-    from assistant.facts.reading import canonical_unit
+    from assistant.facts.responsibilities import canonical_unit
 
     wanted_unit = canonical_unit(unit) if unit else None
     docs = plans_matching(knowledge, plan) if plan else None

@@ -18,7 +18,7 @@ import numpy as np
 
 from assistant.errors import IndexError_
 from assistant.facts.knowledge import Knowledge
-from assistant.facts.reading import unit_aliases
+from assistant.facts.responsibilities import unit_aliases
 from assistant.ingest.clean import normalise_text
 from assistant.models import Chunk
 
