@@ -1,8 +1,6 @@
 import pytest
 
 from assistant.facts.knowledge import ledger_rows
-from assistant.facts.responsibilities import canonical_unit
-from assistant.lang.agencies import use_aliases
 
 
 def targets_for(knowledge, indicator):
@@ -55,8 +53,8 @@ def test_target_quote_is_the_source_sentence(knowledge):
      ("高新区", "鹤城高新区管委会"), ("某某未知局", "某某未知局")],
 )
 def test_unit_aliases(knowledge, alias, canonical):
-    use_aliases(knowledge.unit_aliases)  # learned by rule from the units the bulletin names, not a hand table
-    assert canonical_unit(alias) == canonical
+    # learned by rule from the units the bulletin names, not a hand table
+    assert knowledge.unit_aliases.canonical(alias) == canonical
 
 
 def test_units_keep_original_spelling_and_order(knowledge):

@@ -44,7 +44,7 @@ class Assistant:
         if not knowledge.documents:
             raise InputFileError(settings.corpus_dir, "没有可读的文档 / no readable documents: add .txt, .md, .pdf or .docx files")
         retriever = HybridRetriever.open(knowledge, settings, progress=progress)
-        return cls(knowledge, retriever, settings, GroundedGenerator.from_settings(settings))
+        return cls(knowledge, retriever, settings, GroundedGenerator.from_settings(settings, knowledge.unit_aliases))
 
     def prefetch(self, questions: list[str]) -> None:
         """Embed many questions' search texts at once (a questionnaire), so each ask finds its vector cached."""
@@ -106,7 +106,7 @@ class Assistant:
     def _answer(self, raw: str, text: str, history: list[tuple[str, str]], view: View, label: bool) -> Answer:
         text = without_doc_numbers(text)
         named = tuple(self.shelf.words(normalise(text)))
-        parsed = parse(text, history, view.plan.places + named)
+        parsed = parse(text, history, view.plan.places + named, view.knowledge.unit_aliases)
         evidence = Evidence(parsed, view.knowledge, view.plan, self.retriever, view.docs)
         route = route_for(parsed, self.routes if view.docs is None else view.routes)  # self.routes may be replaced
         outcome = route.handler(parsed, evidence)

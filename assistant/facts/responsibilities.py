@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.lang.agencies import NO_ALIASES, AgencyAliases
 from assistant.models import Clause, Responsibility
 
 UNIT_WORDS = r"(?:负责|责任单位|牵头单位|负责单位|负责部门|责任部门|牵头部门|配合单位|参加单位|牵头)"
@@ -19,20 +20,11 @@ UNIT_SEPARATOR = re.compile(r"[、,，;；/]|\s+")
 TRAILING_ROLE = re.compile(r"(?:等)?(?:按职责分工)?(?:分别)?(?:负责|落实)?$")
 
 
-def canonical_unit(name: str) -> str:
-    from assistant.lang.agencies import canonical_unit as canonical
+def parse_responsible_units(clause: Clause, aliases: AgencyAliases = NO_ALIASES) -> Responsibility | None:
+    """The last statement of units in the clause: they apply to the task or paragraph they close.
 
-    return canonical(name)
-
-
-def unit_aliases() -> dict[str, str]:
-    from assistant.lang.agencies import unit_aliases as aliases
-
-    return aliases()
-
-
-def parse_responsible_units(clause: Clause) -> Responsibility | None:
-    """The last statement of units in the clause: they apply to the task or paragraph they close."""
+    `aliases` (the corpus's) gives each unit its canonical name; `original` keeps the spelling as written.
+    """
     matches = [m for pattern in (UNIT_PAREN, UNIT_LINE) for m in pattern.finditer(clause.text)]
     if not matches:
         return None
@@ -41,7 +33,7 @@ def parse_responsible_units(clause: Clause) -> Responsibility | None:
     original = tuple(dict.fromkeys(leads + supporting))
     if not original:
         return None
-    units = tuple(dict.fromkeys(canonical_unit(u) for u in original))  # de-duplicated, order kept
+    units = tuple(dict.fromkeys(aliases.canonical(u) for u in original))  # de-duplicated, order kept
     lead_count = min(lead_count, len(units))
     start, end = clause.original_span(match.start(), match.end())
     return Responsibility(clause.id, units, original, start, end, lead_count)
