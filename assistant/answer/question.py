@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.answer.text import YEAR, apply_synonyms, bigrams
+from assistant.answer.text import apply_synonyms, bigrams
 from assistant.errors import QuestionError
 from assistant.ingest.clean import chinese_numerals_to_digits, normalise_text
 from assistant.lang.agencies import NO_ALIASES, AgencyAliases
 from assistant.lang.asking import complete_follow_up
+from assistant.lang.periods import YEAR
 
 FOLLOW_UP_WORDS = re.compile(r"^(那么?|那|还有|另外|再问)|呢$|[?？。]$|呢[?？]?$")
 

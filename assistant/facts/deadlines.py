@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.facts.sentences import CN_DIGITS, Sentence, split_sentences
+from assistant.facts.sentences import Sentence, split_sentences
+from assistant.lang.periods import PLAN_PERIOD, five_year_plan_years
 from assistant.models import Clause
 
 
@@ -30,7 +31,7 @@ DEADLINE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("from", re.compile(r"(?:自|从)?(\d{4})年(?:\d{1,2}月)?(?:起|开始)")),
     ("by", re.compile(r"(?:到|至|截至)(\d{4})年(?:\d{1,2}月)?(?:底|末)?(?:前)?|(\d{4})年(?:\d{1,2}月)?(?:\d{1,2}日)?(?:底|末)?(?:前|以前|之前)|(\d{4})年(?:底|末)")),
     ("within", re.compile(rf"{NUMBER}(?:个)?(?:工作日|日|天|个月|月|年)(?:以内|之内|内)")),
-    ("period", re.compile(r"“?(十[三四五六]五)”?(?:期间|时期|末|规划期内)")),
+    ("period", PLAN_PERIOD),
 )
 
 
@@ -56,7 +57,7 @@ def _deadline(clause: Clause, sentence: Sentence, kind: str, match: re.Match[str
     year = next((int(g) for g in match.groups() if g and g.isdigit()), None)
     period = None
     if kind == "period":
-        first, year = CN_DIGITS[match.group(1)]
+        first, year = five_year_plan_years(match.group(1))
         period = f"{first}-{year}"
     begin = sentence.start + match.start()
     start, end = clause.original_span(begin, sentence.end)

@@ -9,8 +9,9 @@ import re
 from dataclasses import replace
 
 from assistant.facts.deadlines import CN_COUNT
-from assistant.facts.sentences import YEAR_PHRASE, Sentence, split_sentences, year_of
+from assistant.facts.sentences import Sentence, split_sentences
 from assistant.ingest.clean import chinese_number_value
+from assistant.lang.periods import YEAR_PHRASE, year_of
 from assistant.models import BOUND_COMPARATORS, Clause, Target, direction_of
 
 UNITS = sorted(

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import PurePath
 
 from assistant.ingest.clean import normalise_text
+from assistant.lang.periods import period_named_in
 from assistant.models import Clause, Document, PlanIdentity
 
 PLAN_WORD = r"(?:实施方案|工作方案|行动方案|方案|规划|计划|纲要|意见|办法|报告|分工|要点)"
@@ -37,7 +38,6 @@ CITY = re.compile(r"^([\u4e00-\u9fff]{2,7}?(?:自治州|地区|市|州|盟))")
 COUNTY = re.compile(r"^([\u4e00-\u9fff]{1,7}?(?:自治县|经开区|高新区|新区|县|区|旗))")
 SIGNED_DATE = re.compile(r"(?:(?:颁布|发布|成文|印发)(?:时间|日期)[:：]|(?:人民政府|管委会))" + FULL_DATE.pattern)
 SIGNATURE = re.compile(r"[\u4e00-\u9fff]{2,20}(?:人民政府|管委会|办公室|办公厅|部|局)$")
-FIVE_YEAR = {"十三五": "2016-2020", "十四五": "2021-2025", "十五五": "2026-2030"}
 GARBLE = re.compile(r"[?？]+")  # characters a web page could not encode
 
 
@@ -67,7 +67,7 @@ def identify(document: Document, clauses: list[Clause]) -> PlanIdentity:
         level=level,
         doc_number=find_doc_number(lines),
         date=find_date(lines),
-        period=next((p for k, p in FIVE_YEAR.items() if k in title), ""),
+        period=period_named_in(title),
         title_from_file_name=from_file,
     )
 
