@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.facts.knowledge import build_knowledge
-from assistant.ingest.clean import clean_document, fold_char, normalise_text, simplified_char
+from assistant.ingest.clean import clean_document, fold_char, normalise_text
 from assistant.ingest.load import load_document
+from assistant.lang.text import simplified_char
 from assistant.models import Document
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from assistant.answer.drafts import NOT_STATED
 from assistant.answer.levels import across_levels, level_rank
 from assistant.answer.named_plans import (
-    DOC_NUMBER,
     Scope,
     governs,
     quoted_run,
@@ -26,8 +25,9 @@ from assistant.answer.plan import PlanShape, read_shape
 from assistant.answer.routes import ROUTES, Route, bind
 from assistant.errors import SettingsError
 from assistant.facts.knowledge import Knowledge, plan_title, restrict
-from assistant.ingest.clean import to_simplified
+from assistant.lang.doc_numbers import DOC_NUMBER
 from assistant.lang.places import find_regions
+from assistant.lang.text import to_simplified
 from assistant.models import Answer, PlanIdentity, Target
 
 # "分别", "A和B…", "比较": every plan named gets its own line, even one that does not state it.

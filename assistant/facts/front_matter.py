@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.ingest.identity import DOC_NUMBER
+from assistant.lang.doc_numbers import DOC_NUMBER
 from assistant.models import Clause, MetaFact
 
 DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")

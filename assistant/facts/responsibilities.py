@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 
-from assistant.lang.agencies import NO_ALIASES, AgencyAliases
+from assistant.lang.agencies import NO_ALIASES, UNIT_LINE_LABEL, UNIT_WORDS, AgencyAliases
 from assistant.models import Clause, Responsibility
 
-UNIT_WORDS = r"(?:负责|责任单位|牵头单位|负责单位|负责部门|责任部门|牵头部门|配合单位|参加单位|牵头)"
 # "(…按职责分工负责)", "(责任单位:…)", "(牵头单位:…;配合单位:…)", "(…等负责。列第一位者为牵头单位)", "(…牵头,…参与)";
 # an excerpt may end before the closing bracket.
 UNIT_PAREN = re.compile(rf"\(([^()]*{UNIT_WORDS}[^()]*)(?:\)|$)")
-UNIT_LINE = re.compile(r"(?:^|(?<=[。;；)]))((?:责任|牵头|负责)(?:单位|部门)[:：][^。()]+)")
+UNIT_LINE = re.compile(rf"(?:^|(?<=[。;；)]))({UNIT_LINE_LABEL}[^。()]+)")
 LEAD_LABELS = ("牵头单位", "牵头部门", "主办单位")
 SUPPORT_LABELS = ("配合单位", "配合部门", "参加单位", "参与单位", "协办单位")
 GENERIC_LABELS = ("责任单位", "负责单位", "负责部门", "责任部门")

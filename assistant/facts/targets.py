@@ -12,7 +12,14 @@ from assistant.facts.deadlines import CN_COUNT
 from assistant.facts.sentences import Sentence, split_sentences
 from assistant.ingest.clean import chinese_number_value
 from assistant.lang.periods import YEAR_PHRASE, year_of
-from assistant.models import BOUND_COMPARATORS, Clause, Target, direction_of
+from assistant.models import (
+    BOUND_COMPARATORS,
+    PREFIX_QUALIFIERS,
+    SUFFIX_QUALIFIERS,
+    Clause,
+    Target,
+    direction_of,
+)
 
 UNITS = sorted(
     """% ‰ 万千瓦 千瓦 MW kW 万平方米 平方米 万m2 m2 万亩 亩 m3/d 蒸吨/小时 万吨 吨 亿元 万元 元 万人 名 人 户 个 家 座 条
@@ -28,9 +35,7 @@ COMPARATORS = (
     "不低于 不高于 不少于 不超过 不小于 提高到 提高至 提升到 提升至 下降到 降低到 降至 控制在 稳定在 保持在 "
     "达到 下降 降低 增长 提高 提升 超过 完成 建成 新增 创建 新建 打造 引进 建设 改造 达"
 ).split()
-SUFFIX_QUALIFIERS = ("及以上", "及以下", "以上", "左右", "以内", "以下")
 COUNT_VERBS = ("完成", "建成", "新增", "创建", "新建", "打造", "引进", "建设", "改造")
-PREFIX_QUALIFIER_WORDS = ("力争", "确保", "基本", "原则上")
 BASELINE = re.compile(r"较(\d{4})年")
 # A figure that only describes what it counts ("65蒸吨/小时及以上燃煤锅炉", "10亿元以上的企业").
 DESCRIPTOR_AFTER = re.compile(r"^(?:及以上|及以下|以上|以下)?(?:的|[\u4e00-\u9fff])")
@@ -143,7 +148,7 @@ def _segment_targets(
         if not indicator and previous is not None:
             indicator, baseline = previous.indicator, baseline or previous.baseline
             direction = direction or previous.direction  # "下降14.5%，力争达到15%": 15% is a fall too
-        qualifiers = [w for w in PREFIX_QUALIFIER_WORDS if w in segment[: match.start()]]
+        qualifiers = [w for w in PREFIX_QUALIFIERS if w in segment[: match.start()]]
         qualifiers += [suffix] if suffix else []
         if comparator in BOUND_COMPARATORS:
             qualifiers.append(comparator)

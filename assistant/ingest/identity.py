@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import PurePath
 
 from assistant.ingest.clean import normalise_text
+from assistant.lang.doc_numbers import DOC_NUMBER, DOC_NUMBER_YEAR
 from assistant.lang.periods import period_named_in
 from assistant.models import Clause, Document, PlanIdentity
 
@@ -23,9 +24,6 @@ TITLE_LINE = re.compile(rf"^(?:【[^】]*】)?([^,，。:：;；()《》]{{4,40}
 QUOTED = re.compile(rf"《([^《》]{{4,40}}{PLAN_WORD})》")
 CITING = re.compile(r"(?:落实|贯彻|根据|按照|依据|对照|参照|发布的)[^。]{0,12}$")
 ANNOUNCED = re.compile(r"(?:印发|发布|出台|制定)[^。《》]{0,4}$")
-# A 文号 in any of the brackets plans and pasted pages use: "晋政发〔2022〕29号", "京政发[2022]18号", "（2023）5号".
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[（(【]\s*(?:19|20)\d\d\s*[〕\]）)】]\s*\d{1,4}\s*号")
-DOC_NUMBER_YEAR = re.compile(r"[〔\[（(【]\s*(?:19|20)\d\d")
 FULL_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 ISSUER = re.compile(
     r"((?:[\u4e00-\u9fff]{2,16}?(?:人民政府办公室|人民政府办公厅|人民政府|政府|管委会|管理委员会|办公室|办公厅|委员会|部|委|局|厅)"

@@ -22,6 +22,14 @@ LEVEL_PREFIX = re.compile(r"^(?:省|市|州|县|区|旗|镇)委?(?=[\u4e00-\u9ff
 BODY_SUFFIX = re.compile(r"(?:委员会|委|局)$")
 OTHER_SUFFIX = re.compile(r"(?:中心|管委会|管理委员会|分公司|公司)$")
 
+# How a plan states who is responsible, after a task: "(…按职责分工负责)", "(责任单位:…)",
+# "(牵头单位:…;配合单位:…)", "(…牵头,…参与)" — or on a line of its own, "责任单位:…".
+UNIT_WORDS = r"(?:负责|责任单位|牵头单位|负责单位|负责部门|责任部门|牵头部门|配合单位|参加单位|牵头)"
+UNIT_STATEMENT = rf"\([^()]*{UNIT_WORDS}[^()]*\)"  # in brackets (cleaned text: half-width)
+UNIT_LINE_LABEL = r"(?:责任|牵头|负责)(?:单位|部门)[:：]"
+# A text (a task, a page's last line) that ends with its statement of units: nothing more of that task follows.
+ENDS_WITH_UNITS = re.compile(rf"{UNIT_STATEMENT}$|负责[)）]$")
+
 
 @cache
 def hand_table() -> dict[str, tuple[str, ...]]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from assistant.lang.text import to_simplified
+
 # Item labels at the start: 1、 1. 1) （1） ① 一、 问题3： 第3题 Q3 — a digit label needs its separator so
 # that "2025年…" or "1.3的PUE" are left alone.
 LEADING_LABEL = re.compile(
@@ -91,20 +93,6 @@ def fold_widths(text: str) -> str:
     return "".join(chr(ord(ch) - 0xFEE0) if "\uff10" <= ch <= "\uff5a" and ch.isalnum() else ch for ch in text).replace(
         "\u3000", " "
     )
-
-
-@cache
-def _t2s():  # type: ignore[no-untyped-def]
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    """Traditional characters as simplified; a simplified text comes back unchanged."""
-    if all(ord(ch) < 0x3400 for ch in text):
-        return text
-    return _t2s().convert(text)
 
 
 def is_english(text: str) -> bool:
