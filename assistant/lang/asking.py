@@ -179,13 +179,18 @@ def classify_row(cell: object) -> RowKind:
     return RowKind(True)
 
 
+def follow_up_core(text: str) -> str:
+    """What a follow-up asks once its leaning words are gone: "那2030年呢？" → "2030年"."""
+    return ELLIPSIS_END.sub("", ELLIPSIS_START.sub("", re.sub(r"[?？。!！\s]", "", text)))
+
+
 def complete_follow_up(text: str, previous: str) -> str:
     """An elliptical follow-up read with the question before it: "那垃圾分类呢？" after "老旧小区改造谁牵头？"
     asks "垃圾分类谁牵头？"; "它由谁牵头？" puts the earlier topic in place of "它".
 
     A follow-up that only changes the year is left to the caller (it replaces the year in place).
     """
-    core = ELLIPSIS_END.sub("", ELLIPSIS_START.sub("", re.sub(r"[?？。!！\s]", "", text)))
+    core = follow_up_core(text)
     ask = ASK_START.search(previous)
     topic = re.sub(r"(?:的|是|为)+$", "", previous[: ask.start()] if ask else previous.rstrip("?？"))
     asked = previous[ask.start() :] if ask else "？"
