@@ -108,3 +108,25 @@ def test_the_tasks_of_one_action_not_the_list_of_actions(assistant):
 def test_a_list_of_targets_keeps_each_direction(assistant):
     answer = assistant.ask("2025年有哪些目标？")
     assert "单位GDP能耗较2020年下降14.5%" in answer.answer and "单位GDP能耗较2020年力争下降15%" in answer.answer
+
+
+def test_a_question_is_normalised_once_per_ask(assistant, monkeypatch):
+    """Read once (lang.asking), normalised once per part; scoping, the plans named and parsing share that text."""
+    import assistant.answer.assistant as asking_module
+    from assistant.answer import question as question_module
+
+    seen: list[str] = []
+    real = question_module.normalise
+
+    def counting(text: str) -> str:
+        seen.append(text)
+        return real(text)
+
+    monkeypatch.setattr(asking_module, "normalise", counting)
+    monkeypatch.setattr(question_module, "normalise", counting)
+    first = "到2025年非化石能源消费比重要达到多少？"
+    assistant.ask(first)
+    assert seen == [first]
+    seen.clear()
+    assistant.ask("那2030年呢？", history=[(first, "…")])
+    assert sorted(seen) == sorted(["那2030年呢？", first])  # the question and the one earlier question it leans on

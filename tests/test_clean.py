@@ -70,3 +70,23 @@ def test_cleaning_never_raises_and_spans_slice_the_original(text):
         assert len(paragraph.offsets) == len(paragraph.text)
         for ch, offset in zip(paragraph.text, paragraph.offsets, strict=True):
             assert fold_char(text[offset]) == ch or (ch, text[offset]) == ("和", "a")
+
+
+def test_one_rule_ends_a_task_at_its_units_for_cleaning_and_structure():
+    """"(责任单位:…)" closes a task as "(…负责)" does: the next line is not glued to it, nor read into the task."""
+    from assistant.facts.knowledge import build_knowledge
+    from assistant.models import Document
+
+    text = ("一、重点任务\n（一）推进节能改造\n1.推进节能改造。到2025年，完成甲类设施节能改造10个。（责任单位：甲市财政局）\n"
+            "各相关单位要加强统筹协调并及时报送工作进展情况")
+    assert [p.text[-7:] for p in clean_document(text)][-2:] == ["(责任单位:甲市财政局)"[-7:], "及时报送工作进展情况"[-7:]]
+    knowledge = build_knowledge([Document(name="plan.txt", path="plan.txt", text=text, sha256="")])
+    (task,) = knowledge.tasks()
+    assert task.text.endswith("(责任单位:甲市财政局)")
+
+
+def test_questions_and_documents_fold_traditional_characters_alike():
+    from assistant.lang.asking import read_question
+
+    written = "到2025年，單位地區生產總值能源消耗比2020年下降多少？"
+    assert normalise_text(read_question(written).text) == normalise_text(written) == normalise_text(written.replace("單位地區生產總值", "单位地区生产总值"))

@@ -1,8 +1,6 @@
 import pytest
 
 from assistant.facts.knowledge import ledger_rows
-from assistant.facts.reading import canonical_unit
-from assistant.lang.agencies import use_aliases
 
 
 def targets_for(knowledge, indicator):
@@ -55,8 +53,8 @@ def test_target_quote_is_the_source_sentence(knowledge):
      ("高新区", "鹤城高新区管委会"), ("某某未知局", "某某未知局")],
 )
 def test_unit_aliases(knowledge, alias, canonical):
-    use_aliases(knowledge.unit_aliases)  # learned by rule from the units the bulletin names, not a hand table
-    assert canonical_unit(alias) == canonical
+    # learned by rule from the units the bulletin names, not a hand table
+    assert knowledge.unit_aliases.canonical(alias) == canonical
 
 
 def test_units_keep_original_spelling_and_order(knowledge):
@@ -81,7 +79,7 @@ def test_ledger_filters(knowledge):
 
 
 def test_a_year_alone_is_no_indicator_the_clause_before_names_it():
-    from assistant.facts.reading import extract_targets
+    from assistant.facts.targets import extract_targets
     from assistant.models import Clause
 
     text = "方案指出,控制煤炭消费总量,2020年控制在42亿吨左右。"
@@ -92,7 +90,7 @@ def test_a_year_alone_is_no_indicator_the_clause_before_names_it():
 
 def test_a_range_is_one_figure_with_its_bound_kept():
     """"不低于1~2个" was read as "~…2个": the bound 不低于 lost, a reduction of the figure to its upper end."""
-    from assistant.facts.reading import extract_targets
+    from assistant.facts.targets import extract_targets
     from assistant.models import Clause
 
     text = "到2027年，每年不低于1~2个以园区为单位成批量更新落后用能设备。"
@@ -104,7 +102,7 @@ def test_a_range_is_one_figure_with_its_bound_kept():
 
 def test_each_item_of_a_counted_list_is_its_own_target():
     """"完成52个老旧小区、24座公厕": the 公厕 count was lost, so the 老旧小区 figure answered for it."""
-    from assistant.facts.reading import extract_targets
+    from assistant.facts.targets import extract_targets
     from assistant.models import Clause
 
     text = "完成52个老旧小区、6000户电力“一户一表”、24座公厕、104条城区道路升级改造；建设4条物流通道、完善3个枢纽。"
@@ -115,7 +113,7 @@ def test_each_item_of_a_counted_list_is_its_own_target():
 
 
 def test_items_before_a_shared_noun_share_it():
-    from assistant.facts.reading import extract_targets
+    from assistant.facts.targets import extract_targets
     from assistant.models import Clause
 
     text = "重点推动甲公司新建1.2MW、乙公司新建3.5MW屋顶分布式光伏项目。"
@@ -127,7 +125,7 @@ def test_items_before_a_shared_noun_share_it():
 
 def test_every_item_of_a_respectively_list_keeps_the_verb_and_baseline():
     """"较2012年分别累计下降48%和38%": the second figure had lost 下降 and its baseline."""
-    from assistant.facts.reading import extract_targets
+    from assistant.facts.targets import extract_targets
     from assistant.models import Clause
 
     text = "全市万元地区生产总值二氧化碳排放量、万元地区生产总值能耗较2012年分别累计下降48%和38%。"

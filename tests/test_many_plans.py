@@ -107,9 +107,11 @@ def test_no_scope_and_plans_disagree_each_figure_is_labelled_with_its_plan(shelf
         assert plan in answer.answer
 
 
-def test_a_follow_up_keeps_the_scope_of_the_conversation(shelf):
+@pytest.mark.parametrize("follow_up", ["森林覆盖率呢？", "其中森林覆盖率要达到多少？", "同样地，森林覆盖率要达到多少？"])
+def test_a_follow_up_keeps_the_scope_of_the_conversation(shelf, follow_up):
+    """One follow-up rule (lang.asking.is_elliptical) decides both the question's reading and its plans."""
     first = "苏州2025年非化石能源消费比重要达到多少？"
-    answer = shelf.ask("森林覆盖率呢？", history=[(first, shelf.ask(first).answer)])
+    answer = shelf.ask(follow_up, history=[(first, shelf.ask(first).answer)])
     assert "20%" in answer.answer and "62%" not in answer.answer
 
 

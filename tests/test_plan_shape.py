@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from assistant.answer import Assistant
-from assistant.answer.periods import describe_target, five_year_plan_name, period_label
+from assistant.answer.periods import describe_target, period_label
 from assistant.config import load_settings
 from assistant.facts.knowledge import build_knowledge
+from assistant.lang.periods import five_year_plan_name
 from assistant.models import Document
 from tests.conftest import OverlapRetriever
 
@@ -68,3 +69,16 @@ def test_period_names_are_counted_not_guessed(county):
     assert five_year_plan_name(2018, 2022) == ""  # not a five-year plan's span: no name invented
     target = next(t for t in county.knowledge.targets if t.period)
     assert describe_target(target).startswith("“十三五”期间（2016-2020），")
+
+
+@pytest.mark.parametrize(("name", "period"), [("十三五", "2016-2020"), ("十四五", "2021-2025"), ("十五五", "2026-2030"), ("十六五", "2031-2035")])
+def test_one_five_year_plan_rule_for_facts_identity_and_answers(name, period):
+    from assistant.facts.deadlines import extract_deadlines
+    from assistant.lang.periods import five_year_plan_period
+
+    assert five_year_plan_period(name) == period
+    assert five_year_plan_name(*map(int, period.split("-"))) == name  # and back
+    text = f"某某县“{name}”节能减排方案\n一、主要目标\n“{name}”期间，完成改造10个。"
+    knowledge = build_knowledge([Document(name="plan.txt", path="plan.txt", text=text, sha256="")])
+    assert knowledge.identities["plan.txt"].period == period
+    assert {d.period for c in knowledge.clauses for d in extract_deadlines(c) if d.kind == "period"} == {period}

@@ -10,22 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.facts.knowledge import build_knowledge
-from assistant.ingest.clean import clean_document, fold_char, normalise_text, simplified_char
+from assistant.ingest.clean import clean_document, fold_char, normalise_text
 from assistant.ingest.load import load_document
-from assistant.lang import agencies as units
+from assistant.lang.text import simplified_char
 from assistant.models import Document
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / ".." / "shared" / "corpus-dev"
 needs_dev = pytest.mark.skipif(not DEV.is_dir(), reason="the development corpus ../shared/corpus-dev is not here")
-
-
-@pytest.fixture(autouse=True)
-def keep_unit_aliases():
-    """Building a knowledge learns its unit names; give the other tests back the bulletin's."""
-    saved = units.unit_aliases()
-    yield
-    units.use_aliases(saved)
 
 
 def read(text: str):
@@ -150,10 +142,7 @@ def test_every_cleaned_character_keeps_its_source_offset(original):
 
 @pytest.fixture(scope="module")
 def dev():
-    saved = units.unit_aliases()
-    knowledge = build_knowledge([load_document(path) for path in sorted(DEV.glob("*.txt"))]) if DEV.is_dir() else None
-    units.use_aliases(saved)
-    return knowledge
+    return build_knowledge([load_document(path) for path in sorted(DEV.glob("*.txt"))]) if DEV.is_dir() else None
 
 
 @needs_dev
@@ -204,3 +193,26 @@ def test_an_excerpt_cut_off_before_a_blank_line_ends_its_outline():
     (clause,) = [c for c in knowledge.clauses if c.text.startswith("近日")]
     assert clause.kind == "meta" and not clause.section.startswith("一、")
     assert [t.value_text for t in knowledge.targets] == ["20"]
+
+
+def plan_of(name: str, units: str):
+    text = f"一、重点任务\n（一）推进节能改造\n1.推进节能改造。到2025年，完成改造10个。（{units}按职责分工负责）"
+    return [Document(name=name, path=name, text=text, sha256="")]
+
+
+@pytest.mark.parametrize("district_first", [True, False])
+def test_two_corpora_in_one_process_each_resolve_their_own_units(district_first):
+    """The alias table is the corpus's own value: loading a second corpus changes nothing for the first."""
+    from assistant.answer.question import parse
+    from assistant.facts.knowledge import ledger_rows
+
+    district = plan_of("district.txt", "区发展和改革局、区财政局")
+    city = plan_of("city.txt", "市发展和改革委员会、市财政局")
+    first, second = (district, city) if district_first else (city, district)
+    loaded = [build_knowledge(first), build_knowledge(second)]
+    by_doc = {k.documents[0].name: k for k in loaded}
+    for doc, unit in (("district.txt", "区发展和改革局"), ("city.txt", "市发展和改革委员会")):
+        knowledge = by_doc[doc]
+        assert knowledge.unit_aliases.canonical("发改局") == unit
+        assert parse("发改局负责哪些任务？", [], (), knowledge.unit_aliases).units == (unit,)
+        assert [row.lead_unit for row in ledger_rows(knowledge, unit="发改局")] == [unit]

@@ -48,7 +48,7 @@ def counting(assistant):
 def test_every_route_is_reached_in_order(assistant):
     reached = []
     for question, name in ROUTED:
-        route = route_for(parse(question, [], assistant.plan.places), assistant.routes)
+        route = route_for(parse(question, [], assistant.plan.places, assistant.knowledge.unit_aliases), assistant.routes)
         assert route.name == name, question
         reached.append(assistant.routes.index(route))
     assert reached == list(range(len(ROUTES)))  # each route, the default last, answers its question

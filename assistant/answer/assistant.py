@@ -8,7 +8,7 @@ from dataclasses import replace
 from assistant.answer.drafts import compose, join_parts, per_plan, with_reference
 from assistant.answer.evidence import Evidence
 from assistant.answer.named_plans import Scope
-from assistant.answer.question import normalise, parse, validate
+from assistant.answer.question import normalise, parse, read, validate
 from assistant.answer.routes import handle
 from assistant.answer.scoping import Shelf, View, asks_levels, compares, level_lines, without_doc_numbers
 from assistant.answer.sentence import sentence_answer
@@ -44,7 +44,7 @@ class Assistant:
         if not knowledge.documents:
             raise InputFileError(settings.corpus_dir, "没有可读的文档 / no readable documents: add .txt, .md, .pdf or .docx files")
         retriever = HybridRetriever.open(knowledge, settings, progress=progress)
-        return cls(knowledge, retriever, settings, GroundedGenerator.from_settings(settings))
+        return cls(knowledge, retriever, settings, GroundedGenerator.from_settings(settings, knowledge.unit_aliases))
 
     def prefetch(self, questions: list[str]) -> None:
         """Embed many questions' search texts at once (a questionnaire), so each ask finds its vector cached."""
@@ -63,20 +63,22 @@ class Assistant:
         raw = validate(question, self.settings.max_question_chars)
         asked = read_question(raw)
         earlier = self._earlier(asked, history or [])
-        answers = [self._scoped(raw, part, earlier) for part in split_parts(asked.text)]
+        answers = [self._scoped(raw, normalise(part), earlier) for part in split_parts(asked.text)]  # normalised once
         answer = answers[0] if len(answers) == 1 else join_parts(raw, answers)
         return self.generator.rewrite(answer) if self.generator else answer
 
     @staticmethod
     def _earlier(asked: AskedQuestion, history: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The conversation, read (labels gone) — only when the question cannot stand alone."""
+        """The conversation, read (labels gone) and normalised — only when the question cannot stand alone."""
         if not history or not is_elliptical(asked.text):
             return []
-        return [(read_question(q).text, a) for q, a in history if isinstance(q, str) and q.strip()]
+        return [(normalise(read_question(q).text), a) for q, a in history if isinstance(q, str) and q.strip()]
 
     def _scoped(self, raw: str, text: str, history: list[tuple[str, str]]) -> Answer:
-        """Answer from the plans the question names: one plan, each plan in turn, or a place not loaded."""
-        scope = self.shelf.scope(normalise(text), history)
+        """Answer from the plans the question names: one plan, each plan in turn, or a place not loaded.
+
+        `text` (one part of the question) and the history's questions are normalised already."""
+        scope = self.shelf.scope(text, history)
         if scope.missing and not scope.docs:
             return Answer(raw, self.shelf.uncovered(scope), "scope", 0.0, True, ())
         if len(scope.docs) > 1:
@@ -97,16 +99,16 @@ class Assistant:
             (self.shelf.title(doc), self._answer(raw, text, history, self.shelf.view(frozenset({doc})), False))
             for doc in scope.docs
         ]
-        answer = per_plan(raw, answers, compares(normalise(text), scope))
-        if not answer.abstained and asks_levels(normalise(text), scope.docs, self.knowledge):
+        answer = per_plan(raw, answers, compares(text, scope))
+        if not answer.abstained and asks_levels(text, scope.docs, self.knowledge):
             if lines := level_lines(self.knowledge, [a for _, a in answers]):
                 answer = replace(answer, answer="\n".join([answer.answer, *lines]))
         return answer
 
     def _answer(self, raw: str, text: str, history: list[tuple[str, str]], view: View, label: bool) -> Answer:
         text = without_doc_numbers(text)
-        named = tuple(self.shelf.words(normalise(text)))
-        parsed = parse(text, history, view.plan.places + named)
+        named = tuple(self.shelf.words(text))
+        parsed = read(text, history, view.plan.places + named, view.knowledge.unit_aliases)
         evidence = Evidence(parsed, view.knowledge, view.plan, self.retriever, view.docs)
         route, outcome = handle(parsed, evidence, self.routes if view.docs is None else view.routes)  # self.routes may be replaced
         if outcome is None:

@@ -14,7 +14,7 @@ from assistant.answer.plan import PlanShape
 from assistant.answer.question import Question
 from assistant.answer.text import apply_synonyms, coverage
 from assistant.facts.knowledge import Knowledge
-from assistant.facts.reading import Sentence, split_sentences
+from assistant.facts.sentences import Sentence, split_sentences
 from assistant.models import Clause
 
 # The deepest ranking any handler reads: 10 clauses, at about two chunks per clause.

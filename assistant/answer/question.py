@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.answer.text import YEAR, apply_synonyms, bigrams
+from assistant.answer.text import apply_synonyms, bigrams
 from assistant.errors import QuestionError
-from assistant.facts.reading import canonical_unit, unit_aliases
 from assistant.ingest.clean import chinese_numerals_to_digits, normalise_text
-from assistant.lang.asking import complete_follow_up
-
-FOLLOW_UP_WORDS = re.compile(r"^(那么?|那|还有|另外|再问)|呢$|[?？。]$|呢[?？]?$")
+from assistant.lang.agencies import NO_ALIASES, AgencyAliases
+from assistant.lang.asking import complete_follow_up, follow_up_core
+from assistant.lang.periods import YEAR
 
 
 @dataclass(frozen=True)
@@ -46,17 +45,29 @@ def normalise(text: str) -> str:
     return normalise_text(chinese_numerals_to_digits(text))
 
 
-def parse(raw: str, history: list[tuple[str, str]], places: tuple[str, ...] = ()) -> Question:
-    """Normalise once, complete a follow-up from the previous question, find the year and the units.
+def parse(
+    raw: str, history: list[tuple[str, str]], places: tuple[str, ...] = (), aliases: AgencyAliases = NO_ALIASES,
+) -> Question:
+    """A question read (labels and courtesies gone) but not yet normalised, and its conversation: `read`."""
+    return read(normalise(raw), [(normalise(q), a) for q, a in history[-1:]], places, aliases, raw)
 
-    `raw` is the question already read (labels and courtesies gone); `history` is passed only for an
-    elliptical question (`Assistant.ask` decides), so a complete question reads the same either way.
+
+def read(
+    text: str, history: list[tuple[str, str]], places: tuple[str, ...] = (), aliases: AgencyAliases = NO_ALIASES,
+    raw: str = "",
+) -> Question:
+    """Complete a follow-up from the previous question, find the year and the units.
+
+    `text` and the history's questions are normalised already (`normalise`, once per ask); `history`
+    is passed only for an elliptical question (`Assistant.ask` decides, by `lang.asking.is_elliptical`),
+    so a complete question reads the same either way. `aliases` are the corpus's unit names.
     """
-    text = apply_synonyms(with_context(normalise(raw), [normalise(q) for q, _ in history[-1:]]))
+    raw = raw or text
+    text = apply_synonyms(with_context(text, [q for q, _ in history[-1:]]))
     year = YEAR.search(text)
     topic = re.sub("|".join(map(re.escape, places)), " ", text) if places else text
     # "发改部门", "住建部门": users name a unit by its field.
-    units = tuple(dict.fromkeys(canonical_unit(alias) for alias in _aliases_in(text.replace("部门", "局"))))
+    units = tuple(dict.fromkeys(aliases.canonical(alias) for alias in aliases.named_in(text.replace("部门", "局"))))
     return Question(raw, text, topic, int(year.group(1)) if year else None, units, frozenset(bigrams(topic)))
 
 
@@ -64,7 +75,7 @@ def with_context(text: str, previous: list[str]) -> str:
     """"那2030年呢？" after a question about 2025 asks the same thing for 2030 (both normalised)."""
     if not previous:
         return text
-    core = FOLLOW_UP_WORDS.sub("", text)
+    core = follow_up_core(text)
     without_year = YEAR.sub("", core)
     if bigrams(core) - bigrams(without_year) or len(bigrams(without_year)) > 2:
         return complete_follow_up(text, previous[-1])  # its own topic, the earlier question's ask
@@ -73,10 +84,3 @@ def with_context(text: str, previous: list[str]) -> str:
         return replaced if n else f"{year.group(1)}年{previous[-1]}"
     return f"{previous[-1]}{core}"
 
-
-def _aliases_in(text: str) -> list[str]:
-    found: list[str] = []
-    for alias in sorted(unit_aliases(), key=len, reverse=True):
-        if alias in text and not any(alias in f for f in found):
-            found.append(alias)
-    return found

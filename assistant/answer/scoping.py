@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from assistant.answer.drafts import NOT_STATED
 from assistant.answer.levels import across_levels, level_rank
 from assistant.answer.named_plans import (
-    DOC_NUMBER,
     Scope,
     governs,
     quoted_run,
@@ -26,14 +25,15 @@ from assistant.answer.plan import PlanShape, read_shape
 from assistant.answer.routes import ROUTES, Route, bind
 from assistant.errors import SettingsError
 from assistant.facts.knowledge import Knowledge, plan_title, restrict
-from assistant.ingest.clean import to_simplified
+from assistant.lang.asking import is_elliptical
+from assistant.lang.doc_numbers import DOC_NUMBER
 from assistant.lang.places import find_regions
+from assistant.lang.text import to_simplified
 from assistant.models import Answer, PlanIdentity, Target
 
 # "分别", "A和B…", "比较": every plan named gets its own line, even one that does not state it.
 COMPARES = re.compile(r"分别|各自|比较|对比|相比|衔接|和|与|及")
 # "那森林覆盖率呢？", "它由谁牵头？": incomplete on its own, so about the plans of the conversation.
-ELLIPTICAL = re.compile(r"^(?:那么?|还有|另外|再问|它|这项|该项|这个)|呢[?？]?$")
 # "…方案", "《…》": the question names a plan, not a topic that happens to share a plan's title words.
 PLAN_MARKER = re.compile(r"方案|规划|计划|意见|通知|文件|《|》")
 PHRASE = re.compile(r"[\u4e00-\u9fff]{2,6}")  # the words right after a place: "湖南|惠农物流", "北京|招商"
@@ -86,7 +86,7 @@ class Shelf:
             return Scope()
         scope = resolve_scope(self._without_home_words(question), self.plans, self.home)
         for previous, _ in history[-1:]:
-            if not scope.named and ELLIPTICAL.search(question.strip()):
+            if not scope.named and is_elliptical(question):
                 scope = resolve_scope(self._without_home_words(previous), self.plans, self.home)
         return scope
 

@@ -9,7 +9,6 @@ from assistant.answer.evidence import Evidence
 from assistant.answer.question import Question
 from assistant.answer.text import coverage
 from assistant.facts.knowledge import PLAN_KINDS
-from assistant.facts.reading import canonical_unit
 from assistant.models import Clause
 
 PERSON = re.compile(r"负责人|组长|局长|主任是谁|书记是谁|姓名|叫什么名字")
@@ -53,7 +52,7 @@ def answer_unit_names(question: Question, evidence: Evidence) -> Draft | Abstain
     spellings: dict[str, list[Clause]] = {}
     for clause_id, units in knowledge.responsibilities.items():
         for original in units.original:
-            if canonical_unit(original) == unit:
+            if knowledge.unit_aliases.canonical(original) == unit:
                 spellings.setdefault(original, []).append(knowledge.clause(clause_id))
     if not spellings:
         return Abstain(f"{unit}的名称")

@@ -12,8 +12,8 @@ import re
 from dataclasses import replace
 
 from assistant.config import Settings
-from assistant.facts.reading import canonical_unit, unit_aliases
 from assistant.ingest.clean import chinese_numerals_to_digits, normalise_text
+from assistant.lang.agencies import NO_ALIASES, AgencyAliases
 from assistant.models import Answer
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,12 @@ PROMPT = """你是政策文件问答助手。只能依据下面的原文条款�
 
 
 class GroundedGenerator:
-    def __init__(self, llm):
+    def __init__(self, llm, aliases: AgencyAliases = NO_ALIASES):
         self.llm = llm
+        self.aliases = aliases  # the corpus's unit names: a unit the text names must be a cited one
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GroundedGenerator | None:
+    def from_settings(cls, settings: Settings, aliases: AgencyAliases = NO_ALIASES) -> GroundedGenerator | None:
         if not settings.llm_base_url:
             return None
         from llama_index.llms.openai_like import OpenAILike
@@ -49,7 +50,7 @@ class GroundedGenerator:
             timeout=60,
             max_retries=1,
         )
-        return cls(llm)
+        return cls(llm, aliases)
 
     def rewrite(self, answer: Answer) -> Answer:
         """The LLM's wording when every figure and unit in it is grounded; else the extractive answer."""
@@ -62,24 +63,24 @@ class GroundedGenerator:
         except Exception as exc:  # an unreachable or failing server must not break answering
             log.warning("LLM call failed (%s); keeping the extractive answer", exc)
             return answer
-        problems = ungrounded(text, [c.quote for c in answer.citations])
+        problems = ungrounded(text, [c.quote for c in answer.citations], self.aliases)
         if not text or problems:
             log.warning("LLM answer dropped, not in the cited clauses: %s", ", ".join(problems) or "empty answer")
             return answer
         return replace(answer, answer=text)
 
 
-def ungrounded(text: str, quotes: list[str]) -> list[str]:
-    """Numbers, years and unit names of `text` that no quote contains."""
+def ungrounded(text: str, quotes: list[str], aliases: AgencyAliases = NO_ALIASES) -> list[str]:
+    """Numbers, years and unit names (any spelling `aliases` knows) of `text` that no quote contains."""
     source = normalise_text(chinese_numerals_to_digits("\n".join(quotes))).replace(" ", "")
     claim = normalise_text(chinese_numerals_to_digits(text)).replace(" ", "")
     missing = [
         number for number in dict.fromkeys(re.findall(r"\d+(?:\.\d+)?", claim))
         if not re.search(rf"(?<![\d.]){re.escape(number)}(?![\d.])", source)
     ]
-    source_units = {canonical_unit(alias) for alias in unit_aliases() if alias in source}
-    for alias in sorted(unit_aliases(), key=len, reverse=True):
-        if alias in claim and canonical_unit(alias) not in source_units:
+    source_units = {aliases.canonical(alias) for alias in aliases if alias in source}
+    for alias in sorted(aliases, key=len, reverse=True):
+        if alias in claim and aliases.canonical(alias) not in source_units:
             missing.append(alias)
             claim = claim.replace(alias, "")
     return missing

@@ -7,17 +7,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from assistant.facts.reading import (
-    Deadline,
-    extract_deadlines,
-    extract_meta,
-    extract_targets,
-    parse_responsible_units,
-)
+from assistant.facts.deadlines import Deadline, extract_deadlines
+from assistant.facts.front_matter import extract_meta
+from assistant.facts.responsibilities import parse_responsible_units
+from assistant.facts.targets import extract_targets
 from assistant.ingest.identity import identify, place_names
 from assistant.ingest.load import LoadError, load_corpus
 from assistant.ingest.structure import structure_document
-from assistant.lang.agencies import learn_units
+from assistant.lang.agencies import AgencyAliases
 from assistant.models import (
     Answerer,
     Clause,
@@ -43,7 +40,7 @@ class Knowledge:
     errors: tuple[LoadError, ...] = ()
     by_id: dict[str, Clause] = field(default_factory=dict, repr=False)
     identities: dict[str, PlanIdentity] = field(default_factory=dict, repr=False)  # by document name
-    unit_aliases: dict[str, str] = field(default_factory=dict, repr=False)  # learned from this corpus
+    unit_aliases: AgencyAliases = field(default_factory=AgencyAliases, repr=False)  # learned from this corpus, its own
 
     def clause(self, clause_id: str) -> Clause:
         return self.by_id[clause_id]
@@ -76,7 +73,7 @@ def build_knowledge(documents: list[Document] | tuple[Document, ...], errors: tu
     for clause in fact_clauses:
         targets += extract_targets(clause)
         deadlines += extract_deadlines(clause)
-        if (units := parse_responsible_units(clause)) is not None:
+        if (units := parse_responsible_units(clause, aliases)) is not None:
             responsibilities[clause.id] = units
     return Knowledge(
         documents=tuple(documents),
@@ -123,11 +120,11 @@ def is_prose_meta(clause: Clause) -> bool:
     return (len(clause.text) >= 30 and bool(re.search(r"[。;；,，]", clause.text))) or bool(re.search(r"\d{4}年.*\d%", clause.text))
 
 
-def learn_units_of(clauses: list[Clause], identities: dict[str, PlanIdentity]) -> dict[str, str]:
+def learn_units_of(clauses: list[Clause], identities: dict[str, PlanIdentity]) -> AgencyAliases:
     """Learn the corpus's unit aliases from the names its plans use (region prefixes from their identities)."""
     names = [name for c in clauses if (r := parse_responsible_units(c)) is not None for name in r.original]
     places = tuple(dict.fromkeys(p for identity in identities.values() for p in place_names(identity.region)))
-    return learn_units(names, places)
+    return AgencyAliases.learn(names, places)
 
 
 def load_knowledge(corpus_dir: Path) -> Knowledge:
@@ -145,9 +142,7 @@ def ledger_rows(
     responsible unit ("发改局"); `year` the due year; `plan` part of a plan's title, its region, 文号
     or file name. Empty filters are no filters.
     """
-    from assistant.facts.reading import canonical_unit
-
-    wanted_unit = canonical_unit(unit) if unit else None
+    wanted_unit = knowledge.unit_aliases.canonical(unit) if unit else None
     docs = plans_matching(knowledge, plan) if plan else None
     targets = [t for t in knowledge.targets if docs is None or knowledge.clause(t.clause_id).doc in docs]
     rows = [_ledger_row(knowledge, target) for target in targets]

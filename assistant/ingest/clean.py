@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from functools import cache
+
+from assistant.lang.agencies import ENDS_WITH_UNITS
+from assistant.lang.text import to_simplified
 
 TERMINAL_PUNCTUATION = "。！？；：!?;:"
 # A repeated fragment shorter than this is too likely to be a real repetition ("的的").
@@ -25,8 +27,9 @@ CN_NUM = "一二三四五六七八九十"
 HEADING_START = re.compile(
     rf"^(?:[{CN_NUM}]+、|[(（][{CN_NUM}]+[)）]|\d{{1,2}}[.．、](?!\d)|\d{{1,2}}月\d{{1,2}}日|同日|\d{{4}}年\d{{1,2}}月.{{0,12}}大事记)"
 )
-INNER_PUNCTUATION = re.compile(r"[，,。、；;：:]")
-RESPONSIBILITY_END = re.compile(r"负责[)）]$")
+SENTENCE_PUNCTUATION = re.compile(r"[。,，;；]")  # a line with these is running text, not a heading
+LIST_PUNCTUATION = re.compile(r"[、:：]")  # allowed in a heading ("一、总体要求"), not in a title or a signature
+MAX_HEADING_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -155,27 +158,6 @@ def dropped_positions(text: str) -> set[int]:
     return {i for pattern in (PINYIN_INSERTION, PAGE_MARKER) for m in pattern.finditer(text) for i in range(*m.span())}
 
 
-@cache
-def _converter():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-@cache
-def simplified_char(ch: str) -> str:
-    """One traditional character → its simplified form (itself when OpenCC would change the length)."""
-    out = _converter().convert(ch)
-    return out if len(out) == 1 else ch
-
-
-def to_simplified(text: str) -> str:
-    """Traditional → simplified one character for one (OpenCC's character table), so offsets stay valid."""
-    if text.isascii():
-        return text
-    return "".join(simplified_char(ch) for ch in text)
-
-
 def drop_doubled_commas(chars: list[str], offsets: list[int]) -> tuple[list[str], list[int]]:
     """A web page's stray comma before another mark (",,", ",、") is noise: drop the comma."""
     keep = [i for i, ch in enumerate(chars) if not (ch in ",，" and i + 1 < len(chars) and chars[i + 1] in ",，、。")]
@@ -254,9 +236,14 @@ def strip_paragraph(chars: list[str], offsets: list[int]) -> Paragraph | None:
     return Paragraph(text[left:right], tuple(offsets[left:right]))
 
 
+def is_heading_line(text: str) -> bool:
+    """A short line without sentence punctuation: an outline heading ("一、总体要求", "(二)主要目标")."""
+    return len(text) <= MAX_HEADING_CHARS and not SENTENCE_PUNCTUATION.search(text)
+
+
 def is_title_like(text: str) -> bool:
-    """A short line without inner punctuation: a heading, a title, a signature, a date."""
-    return len(text) <= 40 and not INNER_PUNCTUATION.search(text)
+    """A heading line without a list mark or colon either: a title, a signature, a date (never glued to the next)."""
+    return is_heading_line(text) and not LIST_PUNCTUATION.search(text)
 
 
 def wrap_width(lines: list[Paragraph]) -> int | None:
@@ -275,10 +262,10 @@ def wrap_width(lines: list[Paragraph]) -> int | None:
 def should_join(previous: str, following: str, width: int | None = None) -> bool:
     """Did a page break (or, in a wrapped PDF, a line break) split `previous` from `following`?"""
     if width and len(previous) >= width and not HEADING_START.match(following):
-        return not RESPONSIBILITY_END.search(previous)  # a full line continues on the next
+        return not ENDS_WITH_UNITS.search(previous)  # a full line continues on the next
     if len(previous) < MIN_JOINABLE_CHARS or is_title_like(previous):
         return False
-    if previous[-1] in TERMINAL_PUNCTUATION or RESPONSIBILITY_END.search(previous):
+    if previous[-1] in TERMINAL_PUNCTUATION or ENDS_WITH_UNITS.search(previous):
         return False
     if not (_is_cjk(previous[-1]) or previous[-1] in "，,、)）”" or previous[-1].isdigit()):
         return False

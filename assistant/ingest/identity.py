@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import PurePath
 
 from assistant.ingest.clean import normalise_text
+from assistant.lang.doc_numbers import DOC_NUMBER, DOC_NUMBER_YEAR
+from assistant.lang.periods import period_named_in
 from assistant.models import Clause, Document, PlanIdentity
 
 PLAN_WORD = r"(?:实施方案|工作方案|行动方案|方案|规划|计划|纲要|意见|办法|报告|分工|要点)"
@@ -22,9 +24,6 @@ TITLE_LINE = re.compile(rf"^(?:【[^】]*】)?([^,，。:：;；()《》]{{4,40}
 QUOTED = re.compile(rf"《([^《》]{{4,40}}{PLAN_WORD})》")
 CITING = re.compile(r"(?:落实|贯彻|根据|按照|依据|对照|参照|发布的)[^。]{0,12}$")
 ANNOUNCED = re.compile(r"(?:印发|发布|出台|制定)[^。《》]{0,4}$")
-# A 文号 in any of the brackets plans and pasted pages use: "晋政发〔2022〕29号", "京政发[2022]18号", "（2023）5号".
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[（(【]\s*(?:19|20)\d\d\s*[〕\]）)】]\s*\d{1,4}\s*号")
-DOC_NUMBER_YEAR = re.compile(r"[〔\[（(【]\s*(?:19|20)\d\d")
 FULL_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 ISSUER = re.compile(
     r"((?:[\u4e00-\u9fff]{2,16}?(?:人民政府办公室|人民政府办公厅|人民政府|政府|管委会|管理委员会|办公室|办公厅|委员会|部|委|局|厅)"
@@ -37,7 +36,6 @@ CITY = re.compile(r"^([\u4e00-\u9fff]{2,7}?(?:自治州|地区|市|州|盟))")
 COUNTY = re.compile(r"^([\u4e00-\u9fff]{1,7}?(?:自治县|经开区|高新区|新区|县|区|旗))")
 SIGNED_DATE = re.compile(r"(?:(?:颁布|发布|成文|印发)(?:时间|日期)[:：]|(?:人民政府|管委会))" + FULL_DATE.pattern)
 SIGNATURE = re.compile(r"[\u4e00-\u9fff]{2,20}(?:人民政府|管委会|办公室|办公厅|部|局)$")
-FIVE_YEAR = {"十三五": "2016-2020", "十四五": "2021-2025", "十五五": "2026-2030"}
 GARBLE = re.compile(r"[?？]+")  # characters a web page could not encode
 
 
@@ -67,7 +65,7 @@ def identify(document: Document, clauses: list[Clause]) -> PlanIdentity:
         level=level,
         doc_number=find_doc_number(lines),
         date=find_date(lines),
-        period=next((p for k, p in FIVE_YEAR.items() if k in title), ""),
+        period=period_named_in(title),
         title_from_file_name=from_file,
     )
 

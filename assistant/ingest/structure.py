@@ -10,10 +10,18 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from assistant.ingest.clean import Paragraph, chinese_number_value, clean_document, is_title_like
+from assistant.ingest.clean import (
+    CN_NUM,
+    Paragraph,
+    chinese_number_value,
+    clean_document,
+    is_heading_line,
+    is_title_like,
+)
+from assistant.lang.agencies import ENDS_WITH_UNITS, UNIT_LINE_LABEL, UNIT_STATEMENT
 from assistant.models import Clause, Document
 
-CN = "一二三四五六七八九十"
+CN = CN_NUM  # the outline numerals, as cleaning reads them
 # "一、总体要求", "第一章 总体要求", and "、主要目标" whose numeral the extraction lost.
 LEVEL1 = re.compile(rf"^(?:([{CN}]*)、|第([{CN}]+)章\s?)(.+)$")
 LEVEL2 = re.compile(rf"^\(([{CN}]+)\)(.+)$")
@@ -22,10 +30,7 @@ CHRONICLE = re.compile(r"^(\d{4})年(\d{1,2})月.{0,12}大事记$")
 EVENT_DATE = re.compile(r"^(\d{1,2})月(\d{1,2})日")
 SAME_DAY = re.compile(r"^同日")
 NOTICE_TITLE = re.compile(r"关于.+的(?:通知|决定|意见|批复|办法)$")
-# The units a task names after it: "(…按职责分工负责)", "(责任单位:…)", "(牵头单位:…;配合单位:…)", "(…牵头,…参与)".
-UNIT_WORDS = r"(?:负责|责任单位|牵头单位|负责单位|负责部门|责任部门|牵头部门|配合单位|参加单位|牵头)"
-RESPONSIBILITY_END = re.compile(rf"\([^()]*{UNIT_WORDS}[^()]*\)$")
-RESPONSIBILITY_ONLY = re.compile(rf"^(?:\([^()]*{UNIT_WORDS}[^()]*\)|(?:责任|牵头|负责)(?:单位|部门)[:：].+)$")
+RESPONSIBILITY_ONLY = re.compile(rf"^(?:{UNIT_STATEMENT}|{UNIT_LINE_LABEL}.+)$")  # units on a line of their own
 TOC_LINE = re.compile(r"(?:\.{3,}|…+)\s*\d+$|大事记\s*\d+$")
 
 
@@ -115,7 +120,7 @@ class _Parser:
     # --- the plan -----------------------------------------------------------------------------
     def plan_paragraph(self, paragraph: Paragraph) -> None:
         text = paragraph.text
-        if (m := LEVEL1.match(text)) and _is_heading_line(text):
+        if (m := LEVEL1.match(text)) and is_heading_line(text):
             self.close()
             self.codes = [self.codes[0] + 1, 0]
             self.level1, self.level2 = f"{m.group(1) or m.group(2) or ''}、{m.group(3)}", ""
@@ -148,7 +153,7 @@ class _Parser:
     def task_continues(self) -> bool:
         """A numbered task runs until its "（…负责）" line, even across paragraphs."""
         assert self.open is not None
-        return self.open.kind == "task" and not RESPONSIBILITY_END.search(self.open.paragraphs[-1].text)
+        return self.open.kind == "task" and not ENDS_WITH_UNITS.search(self.open.paragraphs[-1].text)
 
     def section(self) -> str:
         return " > ".join(part for part in (self.level1, self.level2) if part)
@@ -194,7 +199,7 @@ class _Parser:
             text += paragraph.text
             offsets += paragraph.offsets
         if clause.kind == "measure":
-            clause.kind = "task" if RESPONSIBILITY_END.search(text) else "paragraph"
+            clause.kind = "task" if ENDS_WITH_UNITS.search(text) else "paragraph"
         self.clauses.append(
             Clause(
                 id=f"{self.doc_id}:{clause.code}",
@@ -212,11 +217,7 @@ class _Parser:
 
 def _starts_plan(text: str) -> bool:
     """A document without a cover or notice (a plan on its own, a fragment) starts at its first heading."""
-    return bool((LEVEL1.match(text) or LEVEL2.match(text)) and _is_heading_line(text))
-
-
-def _is_heading_line(text: str) -> bool:
-    return len(text) <= 40 and not re.search(r"[。,，;；]", text)
+    return bool((LEVEL1.match(text) or LEVEL2.match(text)) and is_heading_line(text))
 
 
 def _heading_title(rest: str) -> tuple[str, bool]:

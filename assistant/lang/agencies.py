@@ -12,13 +12,23 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 
 LEVEL_PREFIX = re.compile(r"^(?:省|市|州|县|区|旗|镇)委?(?=[\u4e00-\u9fff]{3,})")
 BODY_SUFFIX = re.compile(r"(?:委员会|委|局)$")
 OTHER_SUFFIX = re.compile(r"(?:中心|管委会|管理委员会|分公司|公司)$")
-_learned: dict[str, str] = {}
+
+# How a plan states who is responsible, after a task: "(…按职责分工负责)", "(责任单位:…)",
+# "(牵头单位:…;配合单位:…)", "(…牵头,…参与)" — or on a line of its own, "责任单位:…".
+UNIT_WORDS = r"(?:负责|责任单位|牵头单位|负责单位|负责部门|责任部门|牵头部门|配合单位|参加单位|牵头)"
+UNIT_STATEMENT = rf"\([^()]*{UNIT_WORDS}[^()]*\)"  # in brackets (cleaned text: half-width)
+UNIT_LINE_LABEL = r"(?:责任|牵头|负责)(?:单位|部门)[:：]"
+# A text (a task, a page's last line) that ends with its statement of units: nothing more of that task follows.
+ENDS_WITH_UNITS = re.compile(rf"{UNIT_STATEMENT}$|负责[)）]$")
 
 
 @cache
@@ -29,41 +39,60 @@ def hand_table() -> dict[str, tuple[str, ...]]:
     return {stem: tuple(others) for stem, others in table.items()}
 
 
-def unit_aliases() -> dict[str, str]:
-    """Every learned spelling or short form → the canonical name used in the corpus."""
-    return dict(_learned)
+@dataclass(frozen=True, eq=False)
+class AgencyAliases(Mapping[str, str]):
+    """One corpus's unit names: every spelling or short form it was learned with → the canonical name.
 
-
-def canonical_unit(name: str) -> str:
-    name = name.strip()
-    return _learned.get(name, name)
-
-
-def learn_units(names: list[str], place_names: tuple[str, ...] = ()) -> dict[str, str]:
-    """Add these units and their aliases to the ones questions are read with; the most used spelling is canonical.
-
-    Merged, not replaced: building a knowledge of another document (a check, an upload) keeps the corpus's names.
+    A value, owned by the corpus's knowledge (`Knowledge.unit_aliases`) and passed to whoever reads
+    unit names; two corpora in one process each keep their own. As a mapping: alias → canonical.
     """
-    counts = Counter(n.strip() for n in names if n.strip())
-    table: dict[str, str] = {}
-    by_key: dict[str, str] = {}
-    for name, _ in counts.most_common():
-        keys = (unit_key(name, place_names), _anagram_key(name))
-        canonical = next((by_key[k] for k in keys if k in by_key), name)
-        for key in keys:
-            by_key.setdefault(key, canonical)
-        table[name] = canonical
-    for name, canonical in list(table.items()):
-        for alias in short_forms(name, place_names):
-            table.setdefault(alias, canonical)
-    _learned.update(table)
-    return table
+
+    table: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", MappingProxyType(dict(self.table)))
+
+    @classmethod
+    def learn(cls, names: Iterable[str], place_names: tuple[str, ...] = ()) -> AgencyAliases:
+        """The aliases of these unit names; the most used spelling of one unit is its canonical name."""
+        counts = Counter(n.strip() for n in names if n.strip())
+        table: dict[str, str] = {}
+        by_key: dict[str, str] = {}
+        for name, _ in counts.most_common():
+            keys = (unit_key(name, place_names), _anagram_key(name))
+            canonical = next((by_key[k] for k in keys if k in by_key), name)
+            for key in keys:
+                by_key.setdefault(key, canonical)
+            table[name] = canonical
+        for name, canonical in list(table.items()):
+            for alias in short_forms(name, place_names):
+                table.setdefault(alias, canonical)
+        return cls(table)
+
+    def canonical(self, name: str) -> str:
+        """The corpus's name for a unit as written or typed ("发改局" → "区发展和改革局"); unknown names as given."""
+        name = name.strip()
+        return self.table.get(name, name)
+
+    def named_in(self, text: str) -> list[str]:
+        """The aliases `text` contains, longest first, none inside one already found."""
+        found: list[str] = []
+        for alias in sorted(self.table, key=len, reverse=True):
+            if alias in text and not any(alias in f for f in found):
+                found.append(alias)
+        return found
+
+    def __getitem__(self, alias: str) -> str:
+        return self.table[alias]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
-def use_aliases(table: dict[str, str]) -> None:
-    """The alias table of the corpus being served (questions name units as its readers do)."""
-    _learned.clear()
-    _learned.update(table)
+NO_ALIASES = AgencyAliases()  # before a corpus is read: every name is its own canonical name
 
 
 def _anagram_key(name: str) -> str:

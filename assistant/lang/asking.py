@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from assistant.lang.text import to_simplified
+
 # Item labels at the start: 1、 1. 1) （1） ① 一、 问题3： 第3题 Q3 — a digit label needs its separator so
 # that "2025年…" or "1.3的PUE" are left alone.
 LEADING_LABEL = re.compile(
@@ -91,20 +93,6 @@ def fold_widths(text: str) -> str:
     return "".join(chr(ord(ch) - 0xFEE0) if "\uff10" <= ch <= "\uff5a" and ch.isalnum() else ch for ch in text).replace(
         "\u3000", " "
     )
-
-
-@cache
-def _t2s():  # type: ignore[no-untyped-def]
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    """Traditional characters as simplified; a simplified text comes back unchanged."""
-    if all(ord(ch) < 0x3400 for ch in text):
-        return text
-    return _t2s().convert(text)
 
 
 def is_english(text: str) -> bool:
@@ -191,13 +179,18 @@ def classify_row(cell: object) -> RowKind:
     return RowKind(True)
 
 
+def follow_up_core(text: str) -> str:
+    """What a follow-up asks once its leaning words are gone: "那2030年呢？" → "2030年"."""
+    return ELLIPSIS_END.sub("", ELLIPSIS_START.sub("", re.sub(r"[?？。!！\s]", "", text)))
+
+
 def complete_follow_up(text: str, previous: str) -> str:
     """An elliptical follow-up read with the question before it: "那垃圾分类呢？" after "老旧小区改造谁牵头？"
     asks "垃圾分类谁牵头？"; "它由谁牵头？" puts the earlier topic in place of "它".
 
     A follow-up that only changes the year is left to the caller (it replaces the year in place).
     """
-    core = ELLIPSIS_END.sub("", ELLIPSIS_START.sub("", re.sub(r"[?？。!！\s]", "", text)))
+    core = follow_up_core(text)
     ask = ASK_START.search(previous)
     topic = re.sub(r"(?:的|是|为)+$", "", previous[: ask.start()] if ask else previous.rstrip("?？"))
     asked = previous[ask.start() :] if ask else "？"

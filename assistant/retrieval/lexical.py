@@ -18,7 +18,6 @@ import numpy as np
 
 from assistant.errors import IndexError_
 from assistant.facts.knowledge import Knowledge
-from assistant.facts.reading import unit_aliases
 from assistant.ingest.clean import normalise_text
 from assistant.models import Chunk
 
@@ -60,7 +59,7 @@ def plan_terms(knowledge: Knowledge) -> list[str]:
     """The user dictionary: bundled domain terms + unit names and short indicators of this corpus."""
     bundled = resources.files("assistant").joinpath("data", "terms.txt").read_text("utf-8").splitlines()
     terms = [t.strip() for t in bundled if t.strip() and not t.startswith("#")]
-    terms += list(unit_aliases())
+    terms += list(knowledge.unit_aliases)
     for units in knowledge.responsibilities.values():
         terms += list(units.original)
     terms += [t.indicator for t in knowledge.targets if 2 < len(t.indicator) <= 10]

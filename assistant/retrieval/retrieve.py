@@ -19,6 +19,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.facts.knowledge import Knowledge
 from assistant.ingest.clean import normalise_text
+from assistant.lang.doc_numbers import DOC_NUMBER
 from assistant.models import Chunk, Hit
 from assistant.retrieval.embedding import Embedder, OnnxEmbedder, embed_queries, load_embedder, torch_threads
 from assistant.retrieval.index import open_index
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 EXACT_BOOST = 2.0  # added to an exact match's score: above any fused score (each is at most 1)
 EXACT_NUMBER = re.compile(r"(?<![\d.])\d+\.\d+|(?<![\d.])\d+(?=%|万|亿|个|家|座|公里|千米|米|亩|名|件|台|户|条|km|MW)")
-EXACT_PHRASE = re.compile(r"[\u4e00-\u9fff]{1,6}〔\d{4}〕\d+号|“([^”]{2,30})”|\"([^\"]{2,30})\"|《([^》]{2,40})》")
+EXACT_PHRASE = re.compile(DOC_NUMBER.pattern + r"|“([^”]{2,30})”|\"([^\"]{2,30})\"|《([^》]{2,40})》")
 
 
 def exact_needles(query: str) -> list[str]:

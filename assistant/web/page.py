@@ -466,7 +466,6 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
     """目标台账: every numeric target, filterable by plan, action, unit and year, with a timeline by year
     and each unit's workload; the table turns into cards on a phone; downloadable as xlsx."""
     from assistant.facts.knowledge import ledger_rows
-    from assistant.lang.agencies import canonical_unit
     from assistant.office.ledger import write_ledger
     from assistant.office.report import ledger_report
     from assistant.web import ledger_views as views
@@ -485,7 +484,7 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
         write_ledger(chosen, path, "xlsx")
         report.write_bytes(ledger_report(knowledge, chosen))
         loads = views.workload_chart(views.workloads(knowledge, doc=plan or "", action=action or ""),
-                                     chosen=canonical_unit(unit) if unit else "")
+                                     chosen=knowledge.unit_aliases.canonical(unit) if unit else "")
         return (views.ledger_table(chosen), views.timeline(chosen), loads, str(path), str(report),
                 f"共 {len(chosen)} 项目标")
 

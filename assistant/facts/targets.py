@@ -1,188 +1,26 @@
-"""Stage 4, extract facts: numeric targets, responsible units, deadlines and front-matter fields.
+"""Numeric targets: indicator, comparator, value, unit, qualifier, year and baseline ("到2025年,…比重提高到27%以上").
 
-Everything here is read off the clause text by patterns of how Chinese plans state things
-("到2025年,…比重提高到27%以上", "（…按职责分工负责）"), never from a list of known answers.
+Read off the clause text by patterns of how Chinese plans state things, never from a list of known answers.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from assistant.facts.deadlines import CN_COUNT
+from assistant.facts.sentences import Sentence, split_sentences
 from assistant.ingest.clean import chinese_number_value
-from assistant.ingest.identity import DOC_NUMBER
-from assistant.models import BOUND_COMPARATORS, Clause, MetaFact, Responsibility, Target, direction_of
-
-# --- responsible units ------------------------------------------------------------------------
-UNIT_WORDS = r"(?:负责|责任单位|牵头单位|负责单位|负责部门|责任部门|牵头部门|配合单位|参加单位|牵头)"
-# "(…按职责分工负责)", "(责任单位:…)", "(牵头单位:…;配合单位:…)", "(…等负责。列第一位者为牵头单位)", "(…牵头,…参与)";
-# an excerpt may end before the closing bracket.
-UNIT_PAREN = re.compile(rf"\(([^()]*{UNIT_WORDS}[^()]*)(?:\)|$)")
-UNIT_LINE = re.compile(r"(?:^|(?<=[。;；)]))((?:责任|牵头|负责)(?:单位|部门)[:：][^。()]+)")
-LEAD_LABELS = ("牵头单位", "牵头部门", "主办单位")
-SUPPORT_LABELS = ("配合单位", "配合部门", "参加单位", "参与单位", "协办单位")
-GENERIC_LABELS = ("责任单位", "负责单位", "负责部门", "责任部门")
-UNIT_LABEL = re.compile("(" + "|".join(LEAD_LABELS + SUPPORT_LABELS + GENERIC_LABELS) + ")[:：]?")
-UNIT_SEPARATOR = re.compile(r"[、,，;；/]|\s+")
-TRAILING_ROLE = re.compile(r"(?:等)?(?:按职责分工)?(?:分别)?(?:负责|落实)?$")
-
-
-def canonical_unit(name: str) -> str:
-    from assistant.lang.agencies import canonical_unit as canonical
-
-    return canonical(name)
-
-
-def unit_aliases() -> dict[str, str]:
-    from assistant.lang.agencies import unit_aliases as aliases
-
-    return aliases()
-
-
-def parse_responsible_units(clause: Clause) -> Responsibility | None:
-    """The last statement of units in the clause: they apply to the task or paragraph they close."""
-    matches = [m for pattern in (UNIT_PAREN, UNIT_LINE) for m in pattern.finditer(clause.text)]
-    if not matches:
-        return None
-    match = max(matches, key=lambda m: m.start())
-    leads, supporting, lead_count = read_unit_statement(match.group(1))
-    original = tuple(dict.fromkeys(leads + supporting))
-    if not original:
-        return None
-    units = tuple(dict.fromkeys(canonical_unit(u) for u in original))  # de-duplicated, order kept
-    lead_count = min(lead_count, len(units))
-    start, end = clause.original_span(match.start(), match.end())
-    return Responsibility(clause.id, units, original, start, end, lead_count)
-
-
-def read_unit_statement(statement: str) -> tuple[list[str], list[str], int]:
-    """Lead units, supporting units, and how many lead (0: the plan says no unit leads)."""
-    no_lead = "未明确牵头" in statement
-    first = statement.split("。", 1)[0]
-    if UNIT_LABEL.search(first):
-        leads, supporting = _labelled_units(first)
-    elif "牵头" in first:
-        lead_text, _, rest = first.partition("牵头")
-        leads, supporting = split_units(lead_text), split_units(re.sub(r"(?:参与|配合|参加|协助|协同)\S{0,2}$", "", rest))
-    else:
-        role = re.search(r"(?:等)?(?:按职责分工)?负责", first)
-        lead_text, rest = (first[: role.start()], first[role.end() :]) if role else (first, "")
-        units = split_units(lead_text)
-        return units[:1], units[1:] + split_units(rest), 0 if no_lead else 1
-    return leads, supporting, 0 if no_lead else len(leads)
-
-
-def _labelled_units(text: str) -> tuple[list[str], list[str]]:
-    leads: list[str] = []
-    supporting: list[str] = []
-    labels = list(UNIT_LABEL.finditer(text))
-    for label, following in zip(labels, labels[1:] + [None], strict=True):
-        names = split_units(text[label.end() : following.start() if following else len(text)])
-        if label.group(1) in SUPPORT_LABELS:
-            supporting += names
-        elif label.group(1) in LEAD_LABELS:
-            leads += names
-        else:  # a generic list: the first named leads (the plans' convention), the others support
-            leads, supporting = (leads + names[:1], supporting + names[1:]) if not leads else (leads, supporting + names)
-    return leads, supporting
-
-
-def split_units(text: str) -> list[str]:
-    """"市发改委、市工信局等" → ["市发改委", "市工信局"]; a bracketed aside ("各市〔特区、区〕") is kept whole."""
-    protected = re.sub(r"〔[^〕]*〕|\[[^\]]*\]", lambda m: m.group().replace("、", "\0"), text)
-    names = []
-    for piece in UNIT_SEPARATOR.split(protected):
-        name = TRAILING_ROLE.sub("", piece.replace("\0", "、").strip(" .。:：")).strip()
-        if len(name) >= 2 and not re.fullmatch(r"下同|以下.*|等|相关|有关", name):
-            names.append(name)
-    return names
-
-
-# --- sentences and years ------------------------------------------------------------------------
-SENTENCE = re.compile(r"[^。;；!?！？]+[。;；!?！？]?")
-CN_DIGITS = {"十四五": (2021, 2025), "十五五": (2026, 2030), "十三五": (2016, 2020), "十六五": (2031, 2035)}
-YEAR_PHRASE = re.compile(r"到(\d{4})年|(\d{4})年(?:前|底|末)|至(\d{4})年|“?(十[三四五六]五)”?(?:期间|时期|末)")
-
-
-@dataclass(frozen=True)
-class Sentence:
-    clause: Clause
-    text: str
-    start: int  # in clause.text
-    end: int
-
-    @property
-    def original_span(self) -> tuple[int, int]:
-        return self.clause.original_span(self.start, self.end)
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """A dated commitment: "到2025年,基本淘汰国三及以下排放标准汽车" → 2025."""
-
-    clause_id: str
-    year: int | None  # None for a recurring or relative time limit ("每年3月底前", "30日内")
-    phrase: str  # "到2025年", "2030年前", "“十四五”期间", "2022年起", "每年3月31日前", "15个工作日内"
-    text: str  # from the time phrase to the end of its sentence
-    start: int
-    end: int
-    kind: str = "by"  # by (due by) / from (starting) / period (a five-year plan) / annual / within (a span)
-    period: str | None = None  # "2021-2025" for “十四五”期间
-
-
-CN_COUNT = "零〇一二两三四五六七八九十百"
-NUMBER = rf"(?:\d+|[{CN_COUNT}]+)"
-DEADLINE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("annual", re.compile(r"每年(?:\d{1,2}月)(?:\d{1,2}日)?(?:底|末)?(?:前|之前|以前)")),
-    ("from", re.compile(r"(?:自|从)?(\d{4})年(?:\d{1,2}月)?(?:起|开始)")),
-    ("by", re.compile(r"(?:到|至|截至)(\d{4})年(?:\d{1,2}月)?(?:底|末)?(?:前)?|(\d{4})年(?:\d{1,2}月)?(?:\d{1,2}日)?(?:底|末)?(?:前|以前|之前)|(\d{4})年(?:底|末)")),
-    ("within", re.compile(rf"{NUMBER}(?:个)?(?:工作日|日|天|个月|月|年)(?:以内|之内|内)")),
-    ("period", re.compile(r"“?(十[三四五六]五)”?(?:期间|时期|末|规划期内)")),
+from assistant.lang.periods import YEAR_PHRASE, year_of
+from assistant.models import (
+    BOUND_COMPARATORS,
+    PREFIX_QUALIFIERS,
+    SUFFIX_QUALIFIERS,
+    Clause,
+    Target,
+    direction_of,
 )
 
-
-def split_sentences(clause: Clause) -> list[Sentence]:
-    return [Sentence(clause, m.group(), m.start(), m.end()) for m in SENTENCE.finditer(clause.text) if m.group().strip()]
-
-
-def year_of(match: re.Match[str]) -> tuple[int, str | None]:
-    """The due year of a year phrase, and the period for a five-year plan."""
-    for group in match.groups()[:3]:
-        if group:
-            return int(group), None
-    first, last = CN_DIGITS[match.group(4)]
-    return last, f"{first}-{last}"
-
-
-def extract_deadlines(clause: Clause) -> list[Deadline]:
-    deadlines = []
-    for sentence in split_sentences(clause):
-        taken: list[tuple[int, int]] = []
-        for kind, pattern in DEADLINE_FORMS:
-            for match in pattern.finditer(sentence.text):
-                if any(a < match.end() and match.start() < b for a, b in taken) or _in_title(sentence.text, match.start()):
-                    continue  # "2030年前" is already read ("30年内" of it is not another); 《2030年前…方案》 is a name
-                taken.append(match.span())
-                deadlines.append(_deadline(clause, sentence, kind, match))
-    return sorted(deadlines, key=lambda d: d.start)
-
-
-def _in_title(text: str, pos: int) -> bool:
-    return text.count("《", 0, pos) > text.count("》", 0, pos)
-
-
-def _deadline(clause: Clause, sentence: Sentence, kind: str, match: re.Match[str]) -> Deadline:
-    year = next((int(g) for g in match.groups() if g and g.isdigit()), None)
-    period = None
-    if kind == "period":
-        first, year = CN_DIGITS[match.group(1)]
-        period = f"{first}-{year}"
-    begin = sentence.start + match.start()
-    start, end = clause.original_span(begin, sentence.end)
-    return Deadline(clause.id, year, match.group(), clause.text[begin : sentence.end], start, end, kind, period)
-
-
-# --- numeric targets ------------------------------------------------------------------------------
 UNITS = sorted(
     """% ‰ 万千瓦 千瓦 MW kW 万平方米 平方米 万m2 m2 万亩 亩 m3/d 蒸吨/小时 万吨 吨 亿元 万元 元 万人 名 人 户 个 家 座 条
     台套 台 套 公里 千米 km 米 件 辆 所 处 项 班列 倍 万辆 亿吨标准煤 万吨标准煤 吨标准煤 亿立方米 万立方米 立方米 亿吨
@@ -197,9 +35,7 @@ COMPARATORS = (
     "不低于 不高于 不少于 不超过 不小于 提高到 提高至 提升到 提升至 下降到 降低到 降至 控制在 稳定在 保持在 "
     "达到 下降 降低 增长 提高 提升 超过 完成 建成 新增 创建 新建 打造 引进 建设 改造 达"
 ).split()
-SUFFIX_QUALIFIERS = ("及以上", "及以下", "以上", "左右", "以内", "以下")
 COUNT_VERBS = ("完成", "建成", "新增", "创建", "新建", "打造", "引进", "建设", "改造")
-PREFIX_QUALIFIER_WORDS = ("力争", "确保", "基本", "原则上")
 BASELINE = re.compile(r"较(\d{4})年")
 # A figure that only describes what it counts ("65蒸吨/小时及以上燃煤锅炉", "10亿元以上的企业").
 DESCRIPTOR_AFTER = re.compile(r"^(?:及以上|及以下|以上|以下)?(?:的|[\u4e00-\u9fff])")
@@ -312,7 +148,7 @@ def _segment_targets(
         if not indicator and previous is not None:
             indicator, baseline = previous.indicator, baseline or previous.baseline
             direction = direction or previous.direction  # "下降14.5%，力争达到15%": 15% is a fall too
-        qualifiers = [w for w in PREFIX_QUALIFIER_WORDS if w in segment[: match.start()]]
+        qualifiers = [w for w in PREFIX_QUALIFIERS if w in segment[: match.start()]]
         qualifiers += [suffix] if suffix else []
         if comparator in BOUND_COMPARATORS:
             qualifiers.append(comparator)
@@ -416,50 +252,3 @@ def _shared_noun(rest: str) -> str:
     clause = re.split(r"[,，。;；]", rest, maxsplit=1)[0]
     figures = list(QUANTITY.finditer(clause))
     return clause[figures[-1].end() :] if figures else ""
-
-
-# --- front matter ----------------------------------------------------------------------------------
-DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
-LABELLED = re.compile(r"^([\u4e00-\u9fff]{2,6})[:：](.+)$")
-
-
-def extract_meta(clauses: list[Clause]) -> list[MetaFact]:  # noqa: C901 - one pass over labelled cover lines; each branch is one field form
-    facts: list[MetaFact] = []
-    last_label = ""
-    for clause in clauses:
-        if clause.kind != "meta":
-            continue
-        text = clause.text
-
-        def add(field: str, value: str, c: Clause = clause) -> None:
-            facts.append(MetaFact(field, value, c.id, c.start, c.end))
-
-        if m := LABELLED.match(text):
-            last_label = m.group(1)
-            add(last_label, m.group(2).strip())
-            continue
-        if clause.section == "编辑委员会" and last_label and " " in text:
-            add(last_label, text)  # a list of names continued on the next line
-            continue
-        last_label = ""
-        if clause.section == "文件标题":
-            add("方案名称", text)
-        if m := DOC_NUMBER.search(text):
-            add("文号", m.group())
-        if m := re.fullmatch(r"第(\d+)期(?:\(总第(\d+)期\))?", text):
-            add("期号", f"第{m.group(1)}期")
-            if m.group(2):
-                add("总期号", f"总第{m.group(2)}期")
-        elif m := re.fullmatch(r"总第(\d+)期", text):
-            add("总期号", text)
-        if DATE_LINE.match(text):
-            add("印发日期" if "通知" in clause.section else "出版日期", text)
-        if "通知" in clause.section and re.search(r"关于.+的通知", text):
-            add("通知标题", re.sub(r"\s+", "", text))
-        if re.fullmatch(r".{2,20}(?:人民政府|办公室)", text) and "通知" in clause.section:
-            add("发文机关", text)
-        if re.fullmatch(r".{2,20}办公室", text) and clause.section == "封面":
-            add("编印单位", text)
-        if text.endswith(":") and "通知" in clause.section:
-            add("主送机关", text.rstrip(":"))
-    return facts
