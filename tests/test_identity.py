@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from assistant.facts.knowledge import build_knowledge, load_knowledge
-from assistant.ingest.identity import document_rows, parse_region, place_names
+from assistant.ingest.identity import document_rows, parse_region
 from assistant.ingest.load import load_document
 from assistant.lang import agencies as units
+from assistant.lang.places import place_names
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / ".." / "shared" / "corpus-dev"

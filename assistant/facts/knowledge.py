@@ -14,10 +14,11 @@ from assistant.facts.reading import (
     extract_targets,
     parse_responsible_units,
 )
-from assistant.ingest.identity import identify, place_names
+from assistant.ingest.identity import identify
 from assistant.ingest.load import LoadError, load_corpus
 from assistant.ingest.structure import structure_document
 from assistant.lang.agencies import learn_units
+from assistant.lang.places import place_names
 from assistant.models import (
     Answerer,
     Clause,

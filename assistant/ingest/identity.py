@@ -20,7 +20,7 @@ from assistant.lang.places import (
     find_regions,
     full_name,
     is_national_doc_prefix,
-    province_names,
+    read_place_name,
     region_votes,
     short_name,
 )
@@ -45,15 +45,12 @@ ISSUER_LABEL = re.compile(r"(?:发布机构|发文机关|发布单位|发文单�
 NATIONAL_BODY = r"(?:国务院|中共中央|国家[\u4e00-\u9fff]{1,8}?(?:委|部|局)|[\u4e00-\u9fff]{2,8}部)"
 # A page that reports a national body's plan: "从国家某委获悉", "国务院总理…在政府工作报告中".
 NATIONAL_SOURCE = re.compile(rf"(?:从|据){NATIONAL_BODY}[^。]{{0,6}}获悉|国务院总理")
-CITY = re.compile(r"^([\u4e00-\u9fff]{2,7}?(?:自治州|地区|市|州|盟))")
-COUNTY = re.compile(r"^([\u4e00-\u9fff]{1,7}?(?:自治县|经开区|高新区|新区|县|区|旗))")
 SIGNED_DATE = re.compile(r"(?:(?:颁布|发布|成文|印发)(?:时间|日期)[:：]|(?:人民政府|管委会))" + FULL_DATE.pattern)
 SIGNATURE = re.compile(r"[\u4e00-\u9fff]{2,20}(?:人民政府|管委会|办公室|办公厅|部|局)$")
 FIVE_YEAR = {"十三五": "2016-2020", "十四五": "2021-2025", "十五五": "2026-2030"}
 GARBLE = re.compile(r"[?？]+")  # characters a web page could not encode
 
 
-PROVINCE_SUFFIX = re.compile(r"(?:壮族|回族|维吾尔)?自治区$|特别行政区$|省$|市$")
 # A body that issues or signs without naming its place: "市人民政府", "县政府办公室", "区人民政府办公室".
 PLACELESS_BODY = re.compile(r"^(省|市|州|县|区|旗)(?:人民)?政府")
 # The scope a plan speaks of itself in ("全市单位地区生产总值能耗…"): the level of the place it governs.
@@ -331,39 +328,11 @@ def national_evidence(named: list[tuple[str, str]], prefix: str, body: str) -> b
 
 
 def parse_region(name: str) -> tuple[str, str]:
-    rest, parts, level = name, [], ""
-    province, length = _province_at_start(name)
-    if province:
-        parts, level, rest = [province], "省", rest[length:]
-    if m := CITY.match(rest):
-        parts, level, rest = parts + [m.group(1)], "市州", rest[m.end() :]
-    if m := COUNTY.match(rest):
-        parts, level = parts + [m.group(1)], "县市区"
-    if NATIONAL.search(name) and not parts:
+    """"某某省某某市碳达峰实施方案" → ("某某省某某市", "市州"); a national body's name → ("全国", "国家")."""
+    place, level = read_place_name(name)
+    if NATIONAL.search(name) and not place:
         return "全国", "国家"
-    return "".join(parts), level
-
-
-def _province_at_start(name: str) -> tuple[str, int]:
-    """The province a name starts with, written in full ("山西省") or short ("山西", not "吉林市")."""
-    for province in province_names():
-        if name.startswith(province):
-            return province, len(province)
-    for province in province_names():
-        short = PROVINCE_SUFFIX.sub("", province)
-        if name.startswith(short) and name[len(short) : len(short) + 1] not in ("市", "州", "县", "区", "盟"):
-            return province, len(short)
-    return "", 0
-
-
-def place_names(region: str) -> list[str]:
-    """"某市某区" → the whole, each part, and each part without its suffix: how unit names start."""
-    if region in ("", "全国"):
-        return []
-    parts = re.findall(r"[\u4e00-\u9fff]+?(?:自治区|自治州|自治县|经开区|高新区|新区|省|市|州|盟|县|区|旗)", region)
-    names = [region] + parts
-    names += [re.sub(r"(?:自治区|自治州|自治县|经开区|高新区|新区|省|市|州|盟|县|区|旗)$", "", p) for p in parts]
-    return [n for n in dict.fromkeys(names) if len(n) >= 2]
+    return place, LEVEL_NAMES.get(level, "")
 
 
 def document_rows(knowledge) -> list[dict]:

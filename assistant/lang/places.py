@@ -238,3 +238,46 @@ def region_votes(text: str) -> dict[Region, int]:
         for place in [region, *parents(region)]:
             votes[place] = votes.get(place, 0) + 1
     return votes
+
+
+# --- a place as a name writes it, by its suffixes (for names the gazetteer may lack: new districts, zones) ---
+
+PROVINCE_SUFFIX = re.compile(r"(?:壮族|回族|维吾尔)?自治区$|特别行政区$|省$|市$")
+CITY = re.compile(r"^([\u4e00-\u9fff]{2,7}?(?:自治州|地区|市|州|盟))")
+COUNTY = re.compile(r"^([\u4e00-\u9fff]{1,7}?(?:自治县|经开区|高新区|新区|县|区|旗))")
+PART = re.compile(r"[\u4e00-\u9fff]+?(?:自治区|自治州|自治县|经开区|高新区|新区|省|市|州|盟|县|区|旗)")
+PART_SUFFIX = re.compile(r"(?:自治区|自治州|自治县|经开区|高新区|新区|省|市|州|盟|县|区|旗)$")
+
+
+def read_place_name(name: str) -> tuple[str, str]:
+    """The place a name starts with and its level: "某某省某某市碳达峰…" → ("某某省某某市", "市"), "" when none."""
+    rest, parts, level = name, [], ""
+    province, length = _province_at_start(name)
+    if province:
+        parts, level, rest = [province], "省", rest[length:]
+    if m := CITY.match(rest):
+        parts, level, rest = parts + [m.group(1)], "市", rest[m.end() :]
+    if m := COUNTY.match(rest):
+        parts, level = parts + [m.group(1)], "县"
+    return "".join(parts), level
+
+
+def _province_at_start(name: str) -> tuple[str, int]:
+    """The province a name starts with, written in full ("山西省") or short ("山西", not "吉林市")."""
+    for province in province_names():
+        if name.startswith(province):
+            return province, len(province)
+    for province in province_names():
+        short = PROVINCE_SUFFIX.sub("", province)
+        if name.startswith(short) and name[len(short) : len(short) + 1] not in ("市", "州", "县", "区", "盟"):
+            return province, len(short)
+    return "", 0
+
+
+def place_names(region: str) -> list[str]:
+    """"某市某区" → the whole, each part, and each part without its suffix: how unit names start."""
+    if region in ("", "全国"):
+        return []
+    parts = PART.findall(region)
+    names = [region, *parts, *(PART_SUFFIX.sub("", p) for p in parts)]
+    return [n for n in dict.fromkeys(names) if len(n) >= 2]
