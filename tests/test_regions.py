@@ -57,7 +57,7 @@ def test_a_county_is_named_with_its_parent_as_plans_write_it() -> None:
     from assistant.lang.places import full_name
 
     assert full_name(find_regions("涪城区")[0].region) == "绵阳市涪城区"
-    assert full_name(find_regions("渝北区")[0].region) == "重庆市渝北区"  # a municipality's district
+    assert full_name(find_regions("沙坪坝区")[0].region) == "重庆市沙坪坝区"  # a municipality's district
 
 
 def test_a_citys_districts_add_up_to_the_city() -> None:
