@@ -191,3 +191,10 @@ def test_a_doc_number_prefix_is_read_through_the_gazetteer():
     assert "绵阳市" in [r.name for r in doc_number_places("绵府发")]  # a prefecture's first character
     assert [r.name for r in doc_number_places("涪城府发")] == ["涪城区"]  # a county's first two
     assert is_national_doc_prefix("国办发") and is_national_doc_prefix("农业农村部") and not is_national_doc_prefix("绵府发")
+
+
+def test_a_place_the_gazetteer_lacks_extends_its_known_parent_and_noise_does_not_conflict():
+    zone = identity_of("四川省绵阳市科技城新区管委会印发碳达峰实施方案的通知\n" + BODY)
+    assert (zone.region, zone.level) == ("四川省绵阳市科技城新区", "县市区")
+    posted = identity_of("发布机构：经济开发区管委会\n绵阳市碳达峰实施方案\n" + BODY)  # the site that posted it
+    assert (posted.region, posted.level) == ("绵阳市", "市州")

@@ -206,23 +206,22 @@ def place_plan(named: list[tuple[str, str]], doc_number: str, lines: list[str]) 
 
 
 def named_signal(source: str, text: str) -> Signal | None:
-    """The place a title, issuer or signature names by its suffixes ("某某省某某市…")."""
+    """The place a title, issuer or signature names by its suffixes ("某某省某某市…"): the gazetteer's region
+    when it is one, else its most specific known part (the city of a new zone), else as written only."""
     region, _ = parse_region(text)
     if not region or region == "全国":
         return None
-    mentions = [m for m in find_regions(region) if m.region.code]
-    if mentions and mentions[-1].end == len(region):
-        return Signal(source, (mentions[-1].region,), region)
-    return Signal(source, (), region)  # a place the gazetteer lacks: kept as written
+    known = [m for m in find_regions(region) if m.region.code]
+    return Signal(source, (known[-1].region,) if known else (), region)
 
 
 def agree(signals: list[Signal], level: str, body_votes: dict[Region, int]) -> Placement:
     """The most specific region every signal allows; unknown when they conflict or allow several."""
-    written = [s for s in signals if not s.candidates]
-    if written:
-        return _agree_written(written, signals)
+    known = [s for s in signals if s.candidates]
+    if not known:
+        return _agree_written([s for s in signals if s.name])
     choices: list[Region] = []
-    for signal in signals:
+    for signal in known:
         fitting = [r for r in signal.candidates if _fits_level(r, level)] or list(signal.candidates)
         choices = fitting if not choices else _narrow(choices, fitting)
         if not choices:
@@ -232,9 +231,12 @@ def agree(signals: list[Signal], level: str, body_votes: dict[Region, int]) -> P
     if len(choices) != 1:
         return Placement("", "", ())
     (region,) = choices
-    written = [s.name for s in signals if s.name and s.candidates == (region,)]  # "岳阳县" as the plan writes it
-    name = max(written, key=len) if written else full_name(region)
-    return Placement(name, LEVEL_NAMES[region.level], tuple(dict.fromkeys(s.source for s in signals)))
+    sources = tuple(dict.fromkeys(s.source for s in known))
+    written = [s.name for s in known if s.name and s.candidates == (region,)]  # "岳阳县", "重庆市某某经开区" as written
+    if not written:
+        return Placement(full_name(region), LEVEL_NAMES[region.level], sources)
+    name = max(written, key=len)
+    return Placement(name, parse_region(name)[1] or LEVEL_NAMES[region.level], sources)
 
 
 def _named_most(choices: list[Region], votes: dict[Region, int]) -> list[Region]:
@@ -255,16 +257,16 @@ def _narrow(choices: list[Region], fitting: list[Region]) -> list[Region]:
     return list(dict.fromkeys(kept))
 
 
-def _agree_written(written: list[Signal], signals: list[Signal]) -> Placement:
-    """A place named but not in the gazetteer (a new district, a development zone): the fullest spelling,
-    provided every written spelling is part of it."""
+def _agree_written(written: list[Signal]) -> Placement:
+    """Places named but none in the gazetteer (a new district, "某某市"): the fullest spelling, provided every
+    written spelling is part of it."""
+    if not written:
+        return Placement("", "", ())
     names = sorted({s.name for s in written}, key=len)
     fullest = names[-1]
     if not all(_same_or_part(name, fullest) for name in names):
         return Placement("", "", ())
-    _, level = parse_region(fullest)
-    agreeing = [s.source for s in signals if not s.candidates or any(r.name in fullest for r in s.candidates)]
-    return Placement(fullest, level, tuple(dict.fromkeys(agreeing)))
+    return Placement(fullest, parse_region(fullest)[1], tuple(dict.fromkeys(s.source for s in written)))
 
 
 def _same_or_part(name: str, fullest: str) -> bool:
