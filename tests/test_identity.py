@@ -81,6 +81,7 @@ def test_bulletin_identity():
     (row,) = document_rows(knowledge)
     assert (row["标题"], row["层级"], row["地区"], row["文号"], row["日期"]) == (
         "怀化市鹤城区碳达峰实施方案", "县市区", "怀化市鹤城区", "鹤政函〔2024〕1号", "2024-03-27")
+    assert "地区/层级←标题" in row["来源"] and "文号←正文" in row["来源"]  # where each field was read
 
 
 @pytest.mark.parametrize(
