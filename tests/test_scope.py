@@ -102,3 +102,9 @@ def test_a_title_word_that_is_also_the_topic_stays_in_the_question() -> None:
     assert resolve_scope(bare, NAMED_SHELF).docs == ("solar",)
     assert not any("光伏" in word for word in scope_words(bare, NAMED_SHELF))
     assert "光伏发电开发利用若干措施" in scope_words("光伏发电开发利用若干措施中装机目标是多少？", NAMED_SHELF)
+
+
+def test_a_plan_of_unknown_place_is_reached_by_its_full_title() -> None:
+    shelf = (*NAMED_SHELF, FakePlan("unplaced", "广元市碳达峰实施方案", "", ""))
+    scope = resolve_scope("广元市碳达峰实施方案中非化石能源比重目标是多少？", shelf)
+    assert scope.docs == ("unplaced",) and scope.missing == ()

@@ -177,14 +177,19 @@ def plans_by_title(question: str, plans: Sequence[Plan]) -> list[Plan]:
 
     Beside a place, a title quoted is that place's plan ("贵州省“十四五”节能减排…" is not 广东省's).
     """
-    matched = [p for p in plans if quotes_title(question, title_core(p))]
+    matched = [p for p in plans if p.title in question or quotes_title(question, title_core(p))]
     places = places_named(question, plans)
     if places:
-        return [p for p in matched if any(governs(p, place) for place in places)]
+        return [p for p in matched if any(governs(p, place) or _titled_with(p, place) for place in places)]
     if len(matched) > 1:
         national = [p for p in matched if p.level == "国家" or not p.region]
         matched = national or matched
     return matched
+
+
+def _titled_with(plan: Plan, place: str) -> bool:
+    """A plan whose place is unknown (its signals disagreed) is still named by its own title's place."""
+    return not plan.region and any(same_place(m.region.name, place) for m in find_regions(plan.title))
 
 
 def governs(plan: Plan, place: str) -> bool:
