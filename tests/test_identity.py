@@ -177,6 +177,8 @@ def test_no_signal_is_unknown_not_national():
     """"党中央、国务院" in a preamble is what every plan cites, not who issues this one."""
     plan = identity_of("碳达峰实施方案\n" + BODY)
     assert (plan.region, plan.level) == ("", "")
+    by_a_city_department = identity_of("市委宣传部印发绿色生活行动方案的通知\n" + BODY)  # 部, but a city's
+    assert (by_a_city_department.region, by_a_city_department.level) == ("", "")
 
 
 def test_a_national_plan_by_a_ministry_doc_number():

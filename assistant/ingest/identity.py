@@ -53,6 +53,7 @@ GARBLE = re.compile(r"[?？]+")  # characters a web page could not encode
 
 # A body that issues or signs without naming its place: "市人民政府", "县政府办公室", "区人民政府办公室".
 PLACELESS_BODY = re.compile(r"^(省|市|州|县|区|旗)(?:人民)?政府")
+LOCAL_BODY = re.compile(r"[省市州县区旗](?:委|政府|人民政府)")
 # The scope a plan speaks of itself in ("全市单位地区生产总值能耗…"): the level of the place it governs.
 SCOPE_WORDS = {
     "国家": re.compile(r"全国(?!前列|领先|一流|首[个批家]|示范|重点)"),
@@ -179,12 +180,6 @@ def find_date(lines: list[str]) -> str:
     return ""
 
 
-def region_and_level(title: str, issuer: str, lines: list[str]) -> tuple[str, str]:
-    """The place a plan is for and its level: ("", "") when unknown."""
-    placement = place_plan([("标题", title), ("发文机关", issuer)], find_doc_number(lines), lines)
-    return placement.region, placement.level
-
-
 def place_plan(named: list[tuple[str, str]], doc_number: str, lines: list[str]) -> Placement:
     """Region and level from every signal a reader uses: the places the title, issuer and signature name,
     the 文号's prefix, the body's own scope (全市…) and the places it names most, the file name.
@@ -200,8 +195,9 @@ def place_plan(named: list[tuple[str, str]], doc_number: str, lines: list[str]) 
         signals.append(Signal("文号", tuple(found)))
     if best := body_region(body, level):
         signals.append(Signal("正文", (best,)))
-    if national_evidence(named, prefix, body) and not any(s.source in ("标题", "发文机关", "落款") for s in signals):
-        return Placement("全国", "国家", tuple(dict.fromkeys(national_sources(named, prefix, body))))
+    national = national_sources(named, prefix, body)
+    if national and not any(s.source in ("标题", "发文机关", "落款") for s in signals):
+        return Placement("全国", "国家", tuple(national))
     return agree(signals, level, region_votes(body))
 
 
@@ -317,16 +313,17 @@ def doc_number_prefix(doc_number: str) -> str:
 
 
 def national_sources(named: list[tuple[str, str]], prefix: str, body: str) -> list[str]:
-    sources = [source for source, text in named if source in ("标题", "发文机关", "落款") and NATIONAL.search(text)]
+    """Where a plan shows it is national: a national issuer ("市委某部" is a city's), a 国发/部委 文号, a body
+    that speaks of 全国 or reports a national body's plan."""
+    sources = [
+        source for source, text in named
+        if source in ("标题", "发文机关", "落款") and NATIONAL.search(text) and not LOCAL_BODY.match(text)
+    ]
     if prefix and is_national_doc_prefix(prefix):
         sources.append("文号")
     if scope_level([], body) == "国家" or NATIONAL_SOURCE.search(body[:200]):
         sources.append("正文")
-    return sources
-
-
-def national_evidence(named: list[tuple[str, str]], prefix: str, body: str) -> bool:
-    return bool(national_sources(named, prefix, body))
+    return list(dict.fromkeys(sources))
 
 
 def parse_region(name: str) -> tuple[str, str]:
