@@ -1,9 +1,12 @@
 """Stage 3b, identity: which plan a document is (title, issuer, region, level, 文号, date, period).
 
 Read from the document's own text — a 通知 header, the title line, a 《…》 title a digest quotes, the
-文号 line — and only when the text names no plan, from the file name (flagged). The region's level
-comes by rule from the place names' suffixes (省/自治区/直辖市, 市/州/盟, 县/区/旗) and a list of the
-34 provincial-level names; national bodies (国务院, 部委) make a plan national.
+文号 line — and only when the text names no plan, from the file name (flagged). The place comes from
+every signal a reader uses (`place_plan`): the places the title, issuer, signature and file name name,
+the 文号's prefix read through the gazetteer (a province's abbreviation, a prefecture's first characters),
+the body's scope (全市/全省/全县…) and the places it names most. Signals that disagree, or none, leave
+the place unknown (""), never 全国; a plan is national only on positive evidence (a national issuer,
+a 国发/部委 文号, a body about 全国). Each field records where it was read (`PlanIdentity.sources`).
 """
 
 from __future__ import annotations
