@@ -168,9 +168,19 @@ def test_a_plan_placed_by_its_file_name_alone():
 
 
 def test_signals_that_disagree_leave_the_plan_unknown():
-    plan = identity_of("绵阳市碳达峰实施方案\n赣府发〔2023〕8号\n" + BODY)
+    plan = identity_of("德阳市人民政府印发绵阳市碳达峰实施方案的通知\n" + BODY)  # issuer and title disagree
     assert (plan.region, plan.level) == ("", "")
     assert "未知" in region_source(plan)
+    body = BODY + "全市推进涪城区、游仙区光伏试点，全市建设江油市绿色园区。\n"
+    weak = identity_of("碳达峰实施方案\n赣府发〔2023〕8号\n" + body)  # 文号 and body disagree
+    assert (weak.region, weak.level) == ("", "")
+
+
+def test_the_plans_own_name_outweighs_a_doc_number_it_does_not_spell():
+    """Some cities number by a nickname that is no place's first character: the title decides, the 文号
+    then only fails to confirm."""
+    plan = identity_of("绵阳市碳达峰实施方案\n赣府发〔2023〕8号\n" + BODY)
+    assert (plan.region, plan.level) == ("绵阳市", "市州") and "文号" not in region_source(plan)
 
 
 def test_no_signal_is_unknown_not_national():

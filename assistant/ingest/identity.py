@@ -12,7 +12,7 @@ a 国发/部委 文号, a body about 全国). Each field records where it was re
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 from assistant.ingest.clean import normalise_text
@@ -65,6 +65,9 @@ SCOPE_WORDS = {
     "县": re.compile(r"全县|本县|我县|全区(?!域)|本区|我区"),
 }
 LEVEL_NAMES = {"国家": "国家", "省": "省", "市": "市州", "县": "县市区"}
+# What the plan says of itself decides its place; the 文号 (a city's nickname "宁", "洪" is no name's first
+# character), the body's places and the file name only confirm it, or place it when the plan names none.
+STRONG = ("标题", "发文机关", "落款")
 CITED = re.compile(r"《[^《》]*》|“[^“”]*”")  # titles a body quotes belong to other plans
 
 
@@ -198,10 +201,15 @@ def place_plan(named: list[tuple[str, str]], doc_number: str, lines: list[str]) 
         signals.append(Signal("文号", tuple(found)))
     if best := body_region(body, level):
         signals.append(Signal("正文", (best,)))
+    strong = [s for s in signals if s.source in STRONG]
     national = national_sources(named, prefix, body)
-    if national and not any(s.source in ("标题", "发文机关", "落款") for s in signals):
+    if national and not strong:
         return Placement("全国", "国家", tuple(national))
-    return agree(signals, level, region_votes(body))
+    if not strong:
+        return agree(signals, level, region_votes(body))
+    placement = agree(strong, level, region_votes(body))
+    confirming = [s.source for s in signals if s not in strong and agree([*strong, s], level, {}).region == placement.region]
+    return replace(placement, sources=tuple(dict.fromkeys([*placement.sources, *confirming]))) if placement.region else placement
 
 
 def named_signal(source: str, text: str) -> Signal | None:
