@@ -177,7 +177,7 @@ def plans_by_title(question: str, plans: Sequence[Plan]) -> list[Plan]:
 
     Beside a place, a title quoted is that place's plan ("贵州省“十四五”节能减排…" is not 广东省's).
     """
-    matched = [p for p in plans if p.title in question or quotes_title(question, title_core(p))]
+    matched = [p for p in plans if quotes_title(question, title_core(p)) or (not p.region and p.title in question)]
     places = places_named(question, plans)
     if places:
         return [p for p in matched if any(governs(p, place) or _titled_with(p, place) for place in places)]
