@@ -20,7 +20,7 @@ from pathlib import Path
 
 from assistant.config import Settings, data_locations, load_settings
 from assistant.errors import INTERNAL_ERROR, InputFileError, PlanqaError, QuestionError, SettingsError
-from assistant.office.ledger import FORMATS
+from assistant.office.tables import FORMATS
 
 log = logging.getLogger("planqa")
 STORE_HELP = "dense vector store: faiss (default) or milvus (llama-index + milvus-lite; PLANQA_MILVUS_URI for a server)"
@@ -383,8 +383,8 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.facts.knowledge import ledger_rows
-    from assistant.office.ledger import write_atomic
-    from assistant.office.styling import ledger_report
+    from assistant.office.report import ledger_report
+    from assistant.office.sheets import write_atomic
 
     fmt = _report_format(args.format, args.output)
     output = args.output or Path(f"{REPORT_NAME}.{fmt}")
@@ -407,7 +407,7 @@ def _report_format(given: str | None, output: Path | None) -> str:
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.ingest.identity import document_rows
-    from assistant.office.ledger import render_rows
+    from assistant.office.tables import render_rows
 
     sys.stdout.write(render_rows(document_rows(_knowledge(settings)), args.format).decode("utf-8-sig"))
     return 0
@@ -531,7 +531,8 @@ def _local_user() -> str:
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.audit import question_rows
-    from assistant.office.ledger import render_rows, write_atomic
+    from assistant.office.sheets import write_atomic
+    from assistant.office.tables import render_rows
 
     fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "csv")
     if fmt not in ("csv", "xlsx"):
@@ -550,7 +551,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.audit import eval_candidates, question_rows
-    from assistant.office.ledger import render_rows, write_atomic
+    from assistant.office.sheets import write_atomic
+    from assistant.office.tables import render_rows
 
     if args.to_eval:
         rows = _read_audit(settings, lambda engine: eval_candidates(engine, args.since))

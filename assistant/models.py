@@ -219,6 +219,37 @@ class LedgerRow:
         return out
 
 
+@dataclass(frozen=True)
+class LedgerColumn:
+    """One column of the ledger: the `LedgerRow` field, the header offices read, and what it holds."""
+
+    field: str
+    header: str
+    about: str = ""  # the API's description of the field; "" when the header says it all
+
+
+# The ledger's columns, once, in the order every rendering shows them (csv readers index them):
+# the terminal and page tables, csv, xlsx, the report and the API schema all take theirs from here.
+LEDGER_COLUMNS: tuple[LedgerColumn, ...] = (
+    LedgerColumn("action", "行动", "the action heading it falls under"),
+    LedgerColumn("task", "任务", "the task heading, empty for a goal paragraph"),
+    LedgerColumn("indicator", "指标"),
+    LedgerColumn("value", "目标值", 'the figure as written, e.g. "16.24"'),
+    LedgerColumn("unit", "单位"),
+    LedgerColumn("qualifier", "限定词"),
+    LedgerColumn("direction", "方向", "下降 / 提高 / 不低于 … and 以上 / 左右 / 力争, joined by 、"),
+    LedgerColumn("statement", "表述", "the figure with its baseline, direction and qualifiers as the plan states it"),
+    LedgerColumn("year", "年份"),
+    LedgerColumn("baseline", "基准"),
+    LedgerColumn("lead_unit", "牵头单位"),
+    LedgerColumn("partner_units", "配合单位"),
+    LedgerColumn("clause_id", "条款编号"),
+    LedgerColumn("quote", "原文", "verbatim sentence of the original file"),
+    LedgerColumn("plan", "方案", "title of the plan that sets it"),
+)
+LEDGER_HEADERS = {column.field: column.header for column in LEDGER_COLUMNS}
+
+
 class Answerer(Protocol):
     """Something that answers: the Assistant, one still loading, an auditing wrapper, a test double."""
 

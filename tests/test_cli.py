@@ -145,12 +145,12 @@ def test_global_options_after_the_command(tmp_path, capsys):
 
 
 def test_targets_table_fits_a_100_column_terminal(capsys, monkeypatch):
-    from assistant.office.ledger import display_width
+    from assistant.office.styling import text_width
 
     monkeypatch.setenv("COLUMNS", "100")
     assert main(["targets", "--format", "table"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) > 10 and max(display_width(line) for line in lines) <= 100
+    assert len(lines) > 10 and max(text_width(line) for line in lines) <= 100
     assert lines[0].split() == ["行动", "指标", "表述", "年份", "牵头单位"]
 
 

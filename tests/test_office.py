@@ -168,15 +168,39 @@ def test_ledger_workbook_is_filed_ready(tmp_path):
     assert workbook.sheetnames == ["目标台账", "图表"]
     sheet = workbook["目标台账"]
     header = [c.value for c in sheet[1]]
-    assert header[:7] == ["行动", "任务", "指标", "限定词", "目标值", "单位", "表述"] and "方案" not in header
+    assert header[:6] == ["行动", "任务", "指标", "目标值", "单位", "限定词"] and "方案" not in header  # as the csv
     values = [row[header.index("目标值")] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert values == [16.24, 5, "一半"] and isinstance(values[1], int)
     assert sheet.cell(row=2, column=header.index("配合单位") + 1).value == "能源局、住建局"
     quote = sheet.cell(row=2, column=header.index("原文") + 1)
     assert quote.alignment.wrap_text and sheet.column_dimensions[quote.column_letter].width == 60
-    assert 6 <= sheet.column_dimensions["E"].width < 20  # 目标值: fitted, not the default
+    value_letter = sheet.cell(row=1, column=header.index("目标值") + 1).column_letter
+    assert 6 <= sheet.column_dimensions[value_letter].width < 20  # 目标值: fitted, not the default
     assert sheet.auto_filter.ref == sheet.dimensions and sheet.freeze_panes == "A2"
     assert sheet[1][0].font.bold and sheet.page_setup.orientation == "landscape"
+
+
+def test_ledger_columns_are_defined_once_and_every_rendering_follows_them():
+    import io
+    import re
+    from dataclasses import fields
+
+    from assistant.models import LEDGER_COLUMNS, LEDGER_HEADERS, LedgerRow
+    from assistant.office.ledger import render_ledger
+    from assistant.web.api import LedgerRowOut
+    from assistant.web.ledger_views import ledger_table
+
+    assert sorted(c.field for c in LEDGER_COLUMNS) == sorted(f.name for f in fields(LedgerRow))
+    headers = [c.header for c in LEDGER_COLUMNS]
+    assert len(set(headers)) == len(headers)
+    row = ledger_row(plan="甲市方案", direction="不低于")
+    assert render_ledger([row], "csv").decode("utf-8-sig").splitlines()[0].split(",") == headers
+    sheet = load_workbook(io.BytesIO(render_ledger([row], "xlsx")))["目标台账"]
+    assert [c.value for c in sheet[1]] == headers
+    assert list(LedgerRowOut.model_fields) == [c.field for c in LEDGER_COLUMNS]
+    shown = re.findall(r"<th>(.*?)</th>", ledger_table([row]))
+    assert shown and set(shown) <= set(LEDGER_HEADERS.values())
+    assert render_ledger([row], "table").decode("utf-8").split()[:2] == [LEDGER_HEADERS["action"], LEDGER_HEADERS["indicator"]]
 
 
 def test_ledger_workbook_has_a_sheet_per_plan(tmp_path):
@@ -241,7 +265,7 @@ def _table_rows(document) -> list[list[str]]:
 
 def test_report_lists_each_target_with_units_deadline_and_citation(knowledge):
     from assistant.facts.knowledge import ledger_rows
-    from assistant.office.styling import ledger_report
+    from assistant.office.report import ledger_report
 
     rows = ledger_rows(knowledge)
     document = _docx(ledger_report(knowledge, rows))
@@ -269,7 +293,7 @@ def test_report_pages_and_fonts_suit_chinese_print(knowledge):
     from docx.oxml.ns import qn
 
     from assistant.facts.knowledge import ledger_rows
-    from assistant.office.styling import ledger_report
+    from assistant.office.report import ledger_report
 
     document = _docx(ledger_report(knowledge, ledger_rows(knowledge, year=2030)))
     assert document.sections[0].orientation == WD_ORIENT.LANDSCAPE
@@ -281,7 +305,7 @@ def test_report_pages_and_fonts_suit_chinese_print(knowledge):
 
 
 def test_report_keeps_a_direction_the_statement_lacks_and_nests_headings():
-    from assistant.office.styling import ReportPart, ReportPlan, ReportTarget, report_docx
+    from assistant.office.report import ReportPart, ReportPlan, ReportTarget, report_docx
 
     plain = ReportTarget(ledger_row(direction="力争", year=None), "三、任务 > （一）能源行动 > 1.发展光伏", "未注明")
     other = ReportTarget(ledger_row(lead_unit=""), "三、任务 > （二）交通行动", "到2025年")
@@ -329,7 +353,7 @@ def test_report_as_pdf_prints_figures_and_citations(tmp_path):
 def test_report_api_is_key_protected_and_declared_binary(assistant, settings, tmp_path):
     from fastapi.testclient import TestClient
 
-    from assistant.office.styling import DOCX_MEDIA_TYPE
+    from assistant.office.report import DOCX_MEDIA_TYPE
     from assistant.web.api import create_app
 
     keyed = settings.with_overrides(api_keys="report-key-1", audit_log=tmp_path / "audit.jsonl")

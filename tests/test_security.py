@@ -18,13 +18,8 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from assistant.errors import InputFileError, SettingsError
-from assistant.office.questionnaire import (
-    MAX_COLUMNS,
-    MAX_CSV_FIELD_CHARS,
-    MAX_ROWS,
-    answer_questionnaire,
-    read_table,
-)
+from assistant.office.questionnaire import answer_questionnaire
+from assistant.office.sheets import MAX_COLUMNS, MAX_CSV_FIELD_CHARS, MAX_ROWS, read_table
 from assistant.web.api import create_app, key_id
 from assistant.web.page import build_app, plain_text
 from tests.conftest import served_page, xlsx_bytes

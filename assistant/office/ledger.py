@@ -1,62 +1,36 @@
-"""Reading and writing the spreadsheets users bring and take away (xlsx, csv), written atomically."""
+"""The targets ledger (目标任务台账) as a terminal table, csv, json and a workbook with its 图表 sheet."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.errors import SettingsError
-from assistant.models import LedgerRow
+from assistant.models import LEDGER_COLUMNS, LEDGER_HEADERS, LedgerColumn, LedgerRow
+from assistant.office.safe_text import append_xlsx_row, clean_text
+from assistant.office.sheets import write_atomic
 from assistant.office.styling import CountTable, add_chart_sheet
-from assistant.office.styling import (
-    text_width as display_width,  # one measure of CJK width for terminal and workbook
-)
-
-# The ledger's column headers as offices read them; only tables, csv and xlsx carry them.
-LEDGER_HEADERS = {
-    "action": "行动",
-    "task": "任务",
-    "indicator": "指标",
-    "value": "目标值",
-    "unit": "单位",
-    "qualifier": "限定词",
-    "direction": "方向",
-    "statement": "表述",
-    "year": "年份",
-    "baseline": "基准",
-    "lead_unit": "牵头单位",
-    "partner_units": "配合单位",
-    "clause_id": "条款编号",
-    "quote": "原文",
-    "plan": "方案",
-}
-FORMATS = ("table", "json", "csv", "xlsx")
+from assistant.office.tables import render_rows, render_table
 
 
 def ledger_records(rows: Sequence[LedgerRow]) -> list[dict]:
-    """Ledger rows under their Chinese headers, as the table, csv and xlsx show them."""
-    return [
-        {
-            header: "、".join(value) if isinstance(value, tuple) else ("" if value is None else value)
-            for header, value in zip(LEDGER_HEADERS.values(), _ledger_values(row), strict=True)
-        }
-        for row in rows
-    ]
+    """Ledger rows under their Chinese headers, as the table and csv show them."""
+    return [{column.header: field_text(row, column.field) for column in LEDGER_COLUMNS} for row in rows]
 
 
-def _ledger_values(row: LedgerRow) -> list[object]:
-    return [getattr(row, name) for name in LEDGER_HEADERS]
+def field_text(row: LedgerRow, field: str) -> object:
+    """A field as a cell shows it: several units joined with 、, no year as an empty cell."""
+    value = getattr(row, field)
+    if isinstance(value, tuple | list):
+        return "、".join(value)
+    return "" if value is None else value
 
 
 # What a terminal shows of the ledger: enough to find a target; csv and xlsx carry every column.
-TABLE_COLUMNS = ("行动", "指标", "表述", "年份", "牵头单位")
+TABLE_FIELDS = ("action", "indicator", "statement", "year", "lead_unit")
 
 
 def render_ledger(rows: Sequence[LedgerRow], fmt: str, width: int | None = None) -> bytes:
@@ -66,35 +40,19 @@ def render_ledger(rows: Sequence[LedgerRow], fmt: str, width: int | None = None)
     if fmt == "xlsx":
         return ledger_workbook(rows)
     if fmt == "table":
-        picked = [{c: record[c] for c in TABLE_COLUMNS} for record in ledger_records(rows)]
+        picked = [{LEDGER_HEADERS[f]: field_text(row, f) for f in TABLE_FIELDS} for row in rows]
         return render_table(picked, width=width).encode("utf-8")
     return render_rows(ledger_records(rows), fmt)
 
 
-# The workbook's columns: (field, header). Fields a LedgerRow may not have yet (plan, direction,
-# section) are read with getattr and shown only when some row fills them.
 LEDGER_SHEET = "目标台账"
-WORKBOOK_COLUMNS = (  # the first columns as in csv (readers index them), the optional ones after
-    ("action", "行动"),
-    ("task", "任务"),
-    ("indicator", "指标"),
-    ("qualifier", "限定词"),
-    ("value", "目标值"),
-    ("unit", "单位"),
-    ("statement", "表述"),
-    ("direction", "方向"),
-    ("baseline", "基准"),
-    ("year", "年份"),
-    ("lead_unit", "牵头单位"),
-    ("partner_units", "配合单位"),
-    ("section", "章节"),
-    ("clause_id", "条款编号"),
-    ("plan", "方案"),
-    ("quote", "原文"),
-)
-OPTIONAL_FIELDS = frozenset({"plan", "direction", "section"})
+OPTIONAL_FIELDS = frozenset({"plan", "direction"})  # a workbook shows them only when some row fills them
 # Long text wraps in a fixed width; everything else is fitted to its content.
-WORKBOOK_WIDTHS = {"原文": 60, "表述": 30, "任务": 30, "行动": 24, "指标": 24, "配合单位": 24, "章节": 24, "方案": 24}
+WORKBOOK_WIDTHS = {
+    LEDGER_HEADERS[field]: width
+    for field, width in {"quote": 60, "statement": 30, "task": 30, "action": 24, "indicator": 24,
+                         "partner_units": 24, "plan": 24}.items()
+}
 SHEET_NAME_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 
@@ -102,13 +60,13 @@ def ledger_workbook(rows: Sequence[LedgerRow]) -> bytes:
     """目标台账 with every row, plus one sheet per plan when rows come from several plans."""
     from openpyxl import Workbook
 
-    columns = [(f, h) for f, h in WORKBOOK_COLUMNS if f not in OPTIONAL_FIELDS or any(getattr(r, f, "") for r in rows)]
+    columns = [c for c in LEDGER_COLUMNS if c.field not in OPTIONAL_FIELDS or any(getattr(r, c.field) for r in rows)]
     workbook = Workbook()
     _fill_ledger_sheet(workbook.active, LEDGER_SHEET, rows, columns)
-    plans = list(dict.fromkeys(getattr(r, "plan", "") or "" for r in rows))
+    plans = list(dict.fromkeys(r.plan for r in rows))
     if len(plans) > 1:
         for plan in plans:
-            chosen = [r for r in rows if (getattr(r, "plan", "") or "") == plan]
+            chosen = [r for r in rows if (r.plan) == plan]
             title = _sheet_title(workbook, plan or "未注明方案")
             _fill_ledger_sheet(workbook.create_sheet(title), title, chosen, columns)
     if rows:
@@ -123,7 +81,7 @@ UNDATED = "未注明"
 
 def ledger_counts(rows: Sequence[LedgerRow]) -> tuple[CountTable, CountTable]:
     """Targets per action (in the plan's order) and per year (in time order), for the 图表 sheet."""
-    several = len({getattr(r, "plan", "") or "" for r in rows}) > 1
+    several = len({r.plan for r in rows}) > 1
     actions = Counter(_action_label(r, several) for r in rows)
     years = Counter(r.year for r in rows)
     by_year = sorted(years.items(), key=lambda item: (item[0] is None, item[0] or 0))
@@ -136,35 +94,30 @@ def ledger_counts(rows: Sequence[LedgerRow]) -> tuple[CountTable, CountTable]:
 def _action_label(row: LedgerRow, several_plans: bool) -> str:
     """The action heading; with several plans, prefixed by the plan (two plans may share a heading)."""
     action = row.action or UNDATED
-    plan = getattr(row, "plan", "") or ""
+    plan = row.plan
     return f"{plan}：{action}" if several_plans and plan else action
 
 
-def _fill_ledger_sheet(sheet, title: str, rows: Sequence[LedgerRow], columns: list[tuple[str, str]]) -> None:
+def _fill_ledger_sheet(sheet, title: str, rows: Sequence[LedgerRow], columns: list[LedgerColumn]) -> None:
     from assistant.office.styling import fit_widths, set_print_layout, style_body, style_header
 
     sheet.title = title
-    sheet.append([header for _, header in columns])
+    sheet.append([column.header for column in columns])
     for row in rows:
-        sheet.append([_workbook_value(row, field) for field, _ in columns])
+        append_xlsx_row(sheet, [_workbook_value(row, column.field) for column in columns])
     for cell in sheet[1]:
         style_header(cell)
     for line in sheet.iter_rows(min_row=2):
         for cell in line:
-            style_body(cell, wrap=columns[cell.column - 1][1] in WORKBOOK_WIDTHS)
+            style_body(cell, wrap=columns[cell.column - 1].header in WORKBOOK_WIDTHS)
     fit_widths(sheet, 1, WORKBOOK_WIDTHS)
     sheet.auto_filter.ref = sheet.dimensions
     set_print_layout(sheet, 1)
 
 
 def _workbook_value(row: LedgerRow, field: str) -> object:
-    """目标值 as a number when it is one (so it sums and sorts); units joined with 、."""
-    value = getattr(row, field, "")
-    if field == "value":
-        return _number(value)
-    if isinstance(value, tuple | list):
-        return "、".join(value)
-    return "" if value is None else value
+    """目标值 as a number when it is one (so it sums and sorts); the rest as the csv shows it."""
+    return _number(row.value) if field == "value" else field_text(row, field)
 
 
 def _number(text: object) -> object:
@@ -179,7 +132,7 @@ def _number(text: object) -> object:
 
 def _sheet_title(workbook, wanted: str) -> str:
     """Excel's rules: at most 31 characters, none of []:*?/\\, unique in the workbook."""
-    base = wanted.translate(SHEET_NAME_FORBIDDEN)[:28] or "方案"
+    base = clean_text(wanted).translate(SHEET_NAME_FORBIDDEN)[:28] or "方案"
     title, n = base, 2
     while title in workbook.sheetnames:
         title, n = f"{base}{n}", n + 1
@@ -188,107 +141,3 @@ def _sheet_title(workbook, wanted: str) -> str:
 
 def write_ledger(rows: Sequence[LedgerRow], path: Path, fmt: str | None = None) -> None:
     write_atomic(path, render_ledger(rows, fmt or path.suffix.lstrip(".").lower()))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide a shared deliverable from colleagues
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    """The process umask (reading it means setting it; put back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def render_rows(rows: list[dict], fmt: str) -> bytes:
-    if fmt == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8")
-    if fmt == "csv":
-        return _csv(rows).encode("utf-8-sig")  # the BOM makes Excel read UTF-8
-    if fmt == "xlsx":
-        return _xlsx(rows)
-    if fmt == "table":
-        return render_table(rows).encode("utf-8")
-    raise SettingsError(f"不支持的格式 / unknown format {fmt!r}: use {', '.join(FORMATS)}")
-
-
-def _csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _xlsx(rows: list[dict]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    if rows:
-        sheet.append(list(rows[0]))
-        for row in rows:
-            sheet.append([_cell(v) for v in row.values()])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _cell(value: object) -> object:
-    return value if isinstance(value, int | float | str) or value is None else str(value)
-
-
-def render_table(rows: list[dict], max_cell: int = 40, width: int | None = None) -> str:
-    """A plain aligned table for the terminal; long cells are cut with "…", the widest first to fit `width`."""
-    if not rows:
-        return "(无结果 / no rows)\n"
-    columns = list(rows[0])
-    texts = [[str(row.get(c, "")).replace("\n", " ") for c in columns] for row in rows]
-    widths = [min(max_cell, max(display_width(c), *(display_width(r[i]) for r in texts))) for i, c in enumerate(columns)]
-    _narrow_to(widths, width)
-    cells = [[_shorten(text, w) for text, w in zip(row, widths, strict=True)] for row in texts]
-    widths = [max(w, display_width(c)) for w, c in zip(widths, columns, strict=True)]
-
-    def line(values: list[str]) -> str:
-        return "  ".join(v + " " * (w - display_width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
-
-    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]) + "\n"
-
-
-MIN_COLUMN_WIDTH = 8
-
-
-def _narrow_to(widths: list[int], total: int | None) -> None:
-    """Take one character at a time from the widest column until the line fits in `total`."""
-    if total is None:
-        return
-    while sum(widths) + 2 * (len(widths) - 1) > total:
-        widest = max(range(len(widths)), key=widths.__getitem__)
-        if widths[widest] <= MIN_COLUMN_WIDTH:
-            return
-        widths[widest] -= 1
-
-
-def _shorten(text: str, limit: int) -> str:
-    """At most `limit` columns wide, "…" included when cut (a CJK character takes two)."""
-    if display_width(text) <= limit:
-        return text
-    out, used = "", 1  # room for the "…"
-    for ch in text:
-        used += display_width(ch)
-        if used > limit:
-            break
-        out += ch
-    return out + "…"

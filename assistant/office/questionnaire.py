@@ -17,15 +17,26 @@ import logging
 import os
 import sys
 import time
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import INTERNAL_ERROR, InputFileError, PlanqaError
 from assistant.lang.asking import classify_row
 from assistant.models import Answerer
-from assistant.office.ledger import write_atomic
+from assistant.office.safe_text import csv_value, set_xlsx_cell
+from assistant.office.sheets import (
+    MAX_ROWS,
+    Table,
+    cell_text,
+    open_workbook,
+    open_xls,
+    pick_sheet,
+    pick_xls_sheet,
+    read_table,
+    trim_trailing_blank_cells,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +44,7 @@ ANSWER_COLUMNS = ("答案", "出处章节", "原文摘录", "置信度", "方案
 SUPPORTED_SUFFIXES = (".xlsx", ".xls", ".csv")
 # An old .xls is read (xlrd) but cannot be written: its answered copy is an .xlsx beside the asked name.
 XLS_NOTE = "原问卷为旧版 Excel（.xls），答卷另存为 .xlsx / the .xls questionnaire is answered as .xlsx"
-# The header may sit below a title row ("某区碳达峰问卷"): look for it this far down.
-HEADER_SEARCH_ROWS = 20
 ERROR_PREFIX = "错误 / error: "
-# Bounds on one questionnaire, checked before the sheet is read: a 5 KB xlsx with one cell at XFD1500
-# would otherwise become a 24-million-cell grid. The page and the API keep MAX_ROWS; the CLI may raise it.
-MAX_ROWS = 2000
-MAX_COLUMNS = 256
-MAX_XLSX_UNPACKED_BYTES = 64 * 1024 * 1024  # a zip bomb is refused before openpyxl inflates it
-MAX_CSV_FIELD_CHARS = 1024 * 1024  # csv's own default (131,072) raises a bare csv.Error
 SKIP_PREFIX = "跳过 / skipped: "
 
 
@@ -68,22 +71,6 @@ class BatchReport:
         )
 
 
-@dataclass
-class Table:
-    """One sheet as a grid of cells; `header` is the index of the row holding the column names."""
-
-    rows: list[list[object]]
-    header: int
-    question_col: int
-    sheet_name: str | None = None
-    # (row, column) of each formula cell, as in `rows` → its formula ("=SUM(C2:C9)"); `rows` hold saved values
-    formulas: Mapping[tuple[int, int], str] = field(default_factory=dict)
-    ragged_rows: tuple[int, ...] = ()  # 1-based rows with more cells than the header names
-
-    @property
-    def data_rows(self) -> range:
-        return range(self.header + 1, len(self.rows))
-
 
 def answer_questionnaire(
     assistant: Answerer,
@@ -108,7 +95,7 @@ def answer_questionnaire(
     done = _load_checkpoint(checkpoint, table) if resume else {}
     report.resumed = len(done)
     if hasattr(assistant, "prefetch"):  # embed the questions together (assistant/retrieval/retrieve.py, QueryVectors)
-        assistant.prefetch([_text(_cell_at(table.rows[i], table.question_col)) for i in table.data_rows if i not in done])
+        assistant.prefetch([cell_text(_cell_at(table.rows[i], table.question_col)) for i in table.data_rows if i not in done])
     cells = _answer_rows(assistant, table, done, checkpoint, report, progress, on_progress)
     _tally(report, table, cells)
     write_answered(input_path, output_path, table, cells, sources=plan_sources(assistant))
@@ -145,234 +132,6 @@ def check_paths(input_path: Path, output_path: Path) -> None:
         raise InputFileError(output_path, "输出文件不能覆盖输入文件 / the output must not overwrite the input file: choose another -o")
 
 
-# ---------------------------------------------------------------- reading
-
-
-def read_table(path: Path, column: str = "问题", sheet: str | None = None, max_rows: int | None = MAX_ROWS) -> Table:
-    """Read the sheet and find the header row holding `column`; an InputFileError listing the columns when it is missing."""
-    row_limit = None if max_rows is None else max_rows + HEADER_SEARCH_ROWS + 1
-    if path.suffix.lower() == ".csv":
-        rows, sheet_name, formulas = _read_csv(path, row_limit), None, {}
-    elif path.suffix.lower() == ".xls":
-        rows, sheet_name, formulas = _read_xls(path, sheet, row_limit), _xls_sheet_name(path, sheet), {}
-    else:
-        rows, sheet_name, formulas = _read_xlsx(path, sheet, row_limit)
-    last_formula_row = max((row for row, _ in formulas), default=-1)  # reported, not trimmed as blank
-    rows = rows[: max(len(_trim_trailing_blank_rows(rows)), last_formula_row + 1)]
-    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        names = [_text(v) for v in row]
-        if column in names:
-            table = Table(rows, index, names.index(column), sheet_name, formulas, _ragged_rows(rows, index))
-            _check_row_count(table, max_rows, path)
-            _report_ragged(table, path)
-            return table
-    # The widest of the top rows is the header the user meant (a title row has one cell).
-    found = max(([_text(v) for v in r if _text(v)] for r in rows[:HEADER_SEARCH_ROWS]), key=len, default=[])
-    raise InputFileError(
-        path,
-        f"找不到“{column}”列，已有的列：{'、'.join(found) or '（无，工作表为空）'}，请指定问题所在的列 / no column named {column!r}"
-        f"{f' (sheet {sheet_name!r})' if sheet_name else ''}; columns found: {', '.join(found) or '(none: the sheet is empty)'}"
-        " — name the question column",
-    )
-
-
-def _ragged_rows(rows: list[list[object]], header: int) -> tuple[int, ...]:
-    """Rows holding a value beyond the header's last named column: kept whole, under generated names."""
-    named = len(_trim_trailing_blank_cells(rows[header]))
-    return tuple(i + 1 for i in range(header + 1, len(rows)) if len(_trim_trailing_blank_cells(rows[i])) > named)
-
-
-def _trim_trailing_blank_cells(row: list[object]) -> list[object]:
-    end = len(row)
-    while end and not _text(row[end - 1]):
-        end -= 1
-    return row[:end]
-
-
-def _report_ragged(table: Table, path: Path) -> None:
-    if table.ragged_rows:
-        shown = ", ".join(map(str, table.ragged_rows[:20]))
-        log.warning(
-            "%s: 第 %s 行的单元格多于表头，多出的列已保留在自动命名的列下 / rows %s have more cells than the header: "
-            "the extra cells are kept under generated column names", path.name, shown, shown,
-        )
-
-
-def _check_row_count(table: Table, max_rows: int | None, path: Path) -> None:
-    if max_rows is not None and len(table.data_rows) > max_rows:
-        raise InputFileError(
-            path,
-            f"问题过多 / too many questions ({len(table.data_rows)} > {max_rows}): "
-            "split the file (the command line takes more with --max-rows)"
-        )
-
-
-def _too_big(path: Path, what: str) -> InputFileError:
-    return InputFileError(path, f"文件过大 / too large: {what}; split the file")
-
-
-def _read_csv(path: Path, row_limit: int | None = None) -> list[list[object]]:
-    """UTF-8 (with or without BOM) first, then GB18030, which is what Excel on a Chinese Windows saves."""
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputFileError(path, "无法读取 / cannot decode the text: save it as UTF-8 csv or xlsx")
-    return _bounded_csv_rows(path, text, row_limit)
-
-
-def _bounded_csv_rows(path: Path, text: str, row_limit: int | None) -> list[list[object]]:
-    """Rows of a csv, stopping at the first row or column past the bounds instead of filling memory."""
-    csv.field_size_limit(MAX_CSV_FIELD_CHARS)
-    rows: list[list[object]] = []
-    try:
-        for row in csv.reader(io.StringIO(text, newline="")):
-            if len(row) > MAX_COLUMNS:
-                raise _too_big(path, f"{len(row)} columns (at most {MAX_COLUMNS})")
-            rows.append(list(row))
-            if row_limit is not None and len(rows) > row_limit:
-                raise _too_big(path, f"more than {row_limit} rows")
-    except csv.Error as exc:  # a field over MAX_CSV_FIELD_CHARS, a NUL byte, …
-        raise InputFileError(
-            path, f"无法读取 / cannot read it as csv ({exc}; a cell holds at most {MAX_CSV_FIELD_CHARS:,} characters)"
-        ) from exc
-    return rows
-
-
-def _read_xls(path: Path, sheet: str | None, row_limit: int | None = None) -> list[list[object]]:
-    """An old-format workbook's values (xlrd keeps no formulas, only their saved results): numbers that are
-    whole stay integers (序号 1, not 1.0), dates become dates."""
-    import xlrd
-
-    book = _open_xls(path)
-    worksheet = _pick_xls_sheet(book, sheet, path)
-    if worksheet.ncols > MAX_COLUMNS:
-        raise _too_big(path, f"a row reaches column {worksheet.ncols} (at most {MAX_COLUMNS})")
-    if row_limit is not None and worksheet.nrows > row_limit:
-        raise _too_big(path, f"more than {row_limit} rows")
-    return [[_xls_value(cell, book.datemode, xlrd) for cell in worksheet.row(r)] for r in range(worksheet.nrows)]
-
-
-def _xls_value(cell, datemode: int, xlrd) -> object:
-    if cell.ctype == xlrd.XL_CELL_NUMBER and float(cell.value).is_integer():
-        return int(cell.value)
-    if cell.ctype == xlrd.XL_CELL_DATE:
-        try:
-            return xlrd.xldate_as_datetime(cell.value, datemode)
-        except (ValueError, OverflowError, xlrd.xldate.XLDateError):
-            return cell.value
-    if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
-        return None
-    return cell.value
-
-
-def _open_xls(path: Path, formatting: bool = False):
-    import xlrd
-
-    try:
-        return xlrd.open_workbook(str(path), formatting_info=formatting, on_demand=True)
-    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, OSError, ValueError, AssertionError, IndexError) as exc:
-        raise InputFileError(path, f"无法读取 / cannot read it as an .xls workbook ({type(exc).__name__}: {exc}): save it as .xlsx") from exc
-
-
-def _pick_xls_sheet(book, sheet: str | None, path: Path):
-    """The named sheet, else the one selected when the file was saved, else the first."""
-    names = book.sheet_names()
-    if sheet is not None and sheet not in names:
-        raise InputFileError(path, f"找不到工作表 / no sheet {sheet!r}; sheets: {', '.join(names)}")
-    if sheet is not None:
-        return book.sheet_by_name(sheet)
-    sheets = [book.sheet_by_index(i) for i in range(book.nsheets)]
-    return next((s for s in sheets if getattr(s, "sheet_selected", 0)), sheets[0])
-
-
-def _xls_sheet_name(path: Path, sheet: str | None) -> str:
-    return _pick_xls_sheet(_open_xls(path), sheet, path).name
-
-
-def _read_xlsx(
-    path: Path, sheet: str | None, row_limit: int | None = None
-) -> tuple[list[list[object]], str, dict[tuple[int, int], str]]:
-    """The sheet's values, once its real extent is known to be bounded; formula cells are noted."""
-    formula_cells = _check_xlsx_extent(path, sheet, row_limit)
-    workbook = _open_workbook(path, data_only=True)
-    worksheet = _pick_sheet(workbook, sheet, path)
-    top, left = worksheet.min_row, worksheet.min_column  # iter_rows starts at the first used cell
-    formulas = {(row - top, col - left): text for (row, col), text in formula_cells.items()}
-    return [list(row) for row in worksheet.iter_rows(values_only=True)], worksheet.title, formulas
-
-
-def _check_xlsx_extent(path: Path, sheet: str | None, row_limit: int | None) -> dict[tuple[int, int], str]:
-    """Stream the sheet once (read-only, no declared dimension trusted) and refuse what is too big.
-
-    Returns the formula of each formula cell by (row, column), 1-based, so that an empty formula result
-    is reported as a formula rather than as an empty question, and a csv answer keeps the formula.
-    """
-    _check_unpacked_size(path)
-    workbook = _open_workbook(path, data_only=False, read_only=True)
-    try:
-        worksheet = _pick_sheet(workbook, sheet, path)
-        worksheet.reset_dimensions()  # the <dimension> tag is whatever the file claims
-        formulas: dict[tuple[int, int], str] = {}
-        for count, row in enumerate(worksheet.iter_rows(), 1):
-            if len(row) > MAX_COLUMNS:
-                raise _too_big(path, f"a row reaches column {len(row)} (at most {MAX_COLUMNS})")
-            if row_limit is not None and count > row_limit:
-                raise _too_big(path, f"more than {row_limit} rows")
-            formulas.update(((c.row, c.column), str(c.value)) for c in row if getattr(c, "data_type", None) == "f")
-        return formulas
-    finally:
-        workbook.close()
-
-
-def _check_unpacked_size(path: Path) -> None:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputFileError(path, f"无法读取 / cannot read it as an xlsx workbook ({type(exc).__name__}: {exc})") from exc
-    if unpacked > MAX_XLSX_UNPACKED_BYTES:
-        raise _too_big(path, f"{unpacked // 2**20} MB once unpacked (at most {MAX_XLSX_UNPACKED_BYTES // 2**20} MB)")
-
-
-def _open_workbook(path: Path, data_only: bool, read_only: bool = False):
-    """openpyxl's own errors (BadZipFile, KeyError…) say nothing to a user: turn them into one message."""
-    from openpyxl import load_workbook
-
-    try:
-        return load_workbook(path, data_only=data_only, read_only=read_only)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputFileError(path, f"无法读取 / cannot read it as an xlsx workbook ({type(exc).__name__}: {exc})") from exc
-
-
-def _pick_sheet(workbook, sheet: str | None, path: Path):
-    if sheet is not None and sheet not in workbook.sheetnames:
-        raise InputFileError(path, f"找不到工作表 / no sheet {sheet!r}; sheets: {', '.join(workbook.sheetnames)}")
-    chosen = workbook.active if sheet is None else workbook[sheet]
-    if chosen is None or not hasattr(chosen, "iter_rows"):  # a chart sheet, or no sheet at all
-        raise InputFileError(
-            path,
-            f"工作表不是表格 / the {'active ' if sheet is None else ''}sheet holds no cells (a chart?): "
-            f"pass --sheet NAME; sheets: {', '.join(workbook.sheetnames)}"
-        )
-    return chosen
-
-
-def _trim_trailing_blank_rows(rows: list[list[object]]) -> list[list[object]]:
-    """Formatted but empty rows at the bottom of a sheet are not questions."""
-    end = len(rows)
-    while end and not any(_text(v) for v in rows[end - 1]):
-        end -= 1
-    return rows[:end]
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value).strip()
-
 
 # ---------------------------------------------------------------- answering
 
@@ -400,7 +159,7 @@ def _answer_rows(
             if index in cells:
                 continue
             cell = _cell_at(table.rows[index], table.question_col)
-            question = _text(cell)
+            question = cell_text(cell)
             is_formula = not question and (index, table.question_col) in table.formulas
             cells[index] = FORMULA_CELLS if is_formula else row_cells(assistant, cell)
             sidecar.write(json.dumps({"row": index, "question": question, "cells": cells[index]}, ensure_ascii=False) + "\n")
@@ -422,7 +181,7 @@ def row_cells(assistant: Answerer, cell: object) -> list[object]:
     kind = classify_row(cell)
     if not kind.is_question:
         return [SKIP_PREFIX + kind.reason, "", "", "", ""]
-    return answer_cells(assistant, _text(cell))
+    return answer_cells(assistant, cell_text(cell))
 
 
 def answer_cells(assistant: Answerer, question: str) -> list[object]:
@@ -460,7 +219,7 @@ def _load_checkpoint(checkpoint: Path, table: Table) -> dict[int, list[object]]:
             index, question, cells = int(entry["row"]), entry["question"], list(entry["cells"])
         except (ValueError, KeyError, TypeError):
             continue  # the line the crash cut short
-        if index in table.data_rows and _text(_cell_at(table.rows[index], table.question_col)) == question:
+        if index in table.data_rows and cell_text(_cell_at(table.rows[index], table.question_col)) == question:
             done[index] = cells
     return done
 
@@ -484,8 +243,8 @@ def _tally(report: BatchReport, table: Table, cells: dict[int, list[object]]) ->
 
 def _answer_column_positions(header: list[object], width: int | None = None) -> list[int]:
     """Reuse columns already named 答案… (a re-run of an answered file), else append after the widest row."""
-    names = [_text(v) for v in header]
-    positions, next_free = [], max(len(_trim_trailing_blank_cells(header)), width or 0)
+    names = [cell_text(v) for v in header]
+    positions, next_free = [], max(len(trim_trailing_blank_cells(header)), width or 0)
     for name in ANSWER_COLUMNS:
         if name in names:
             positions.append(names.index(name))
@@ -499,7 +258,7 @@ def _data_width(table: Table) -> int:
     """The widest row's last non-blank cell: answers go after it, so a ragged row's extra cell survives
     (a formula with no saved value counts as a cell)."""
     formulas = (column + 1 for row, column in table.formulas if row >= table.header)
-    return max(max((len(_trim_trailing_blank_cells(r)) for r in table.rows[table.header :]), default=0), *formulas, 0)
+    return max(max((len(trim_trailing_blank_cells(r)) for r in table.rows[table.header :]), default=0), *formulas, 0)
 
 
 def answered_grid(table: Table, cells: dict[int, list[object]]) -> list[list[object]]:
@@ -508,8 +267,8 @@ def answered_grid(table: Table, cells: dict[int, list[object]]) -> list[list[obj
     positions = _answer_column_positions(header, _data_width(table))
     width = max(max((len(r) for r in table.rows), default=0), max(positions) + 1)
     grid = [list(row) + [None] * (width - len(row)) for row in table.rows]
-    for column in range(len(_trim_trailing_blank_cells(header)), min(positions)):
-        if not _text(grid[table.header][column]):  # the extra cells of ragged rows get a name
+    for column in range(len(trim_trailing_blank_cells(header)), min(positions)):
+        if not cell_text(grid[table.header][column]):  # the extra cells of ragged rows get a name
             grid[table.header][column] = f"{GENERATED_COLUMN}{column + 1}"
     for name, pos in zip(ANSWER_COLUMNS, positions, strict=True):
         grid[table.header][pos] = name
@@ -540,13 +299,13 @@ def write_answered(
 ) -> None:
     """xlsx → xlsx edits the source workbook (keeping its other sheets and formatting); else a plain grid."""
     grid = answered_grid(table, cells)
+    positions = _answer_column_positions(table.rows[table.header], _data_width(table))
     if output_path.suffix.lower() == ".csv":
-        write_atomic(output_path, _csv_bytes(_with_formulas(grid, table)))
+        write_atomic(output_path, _csv_bytes(_with_formulas(grid, table), positions))
         return
     from assistant.office.styling import NoteCounts, add_notes_sheet, style_answer_columns
 
     workbook, worksheet = _answered_workbook(input_path, table, grid)
-    positions = _answer_column_positions(table.rows[table.header], _data_width(table))
     style_answer_columns(worksheet, table.header + 1, [p + 1 for p in positions], len(grid))
     counts = BatchReport(input_path, output_path)
     _tally(counts, table, cells)
@@ -567,23 +326,26 @@ def _with_formulas(grid: list[list[object]], table: Table) -> list[list[object]]
     return grid
 
 
-def _csv_bytes(grid: list[list[object]]) -> bytes:
+def _csv_bytes(grid: list[list[object]], answer_columns: list[int]) -> bytes:
+    """The user's cells as they were (a formula stays one); the answers through safe_text, never a formula."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerows([["" if v is None else v for v in row] for row in grid])
+    csv.writer(buffer).writerows(
+        [["" if v is None else csv_value(v) if i in answer_columns else v for i, v in enumerate(row)] for row in grid]
+    )
     return buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
 def _answered_workbook(input_path: Path, table: Table, grid: list[list[object]]):
     """The workbook to save and its answered sheet: the source workbook for an xlsx, a new one for a csv."""
     if input_path.suffix.lower() == ".xlsx":
-        workbook = _open_workbook(input_path, data_only=False)  # keep the user's formulas as formulas
-        worksheet = _pick_sheet(workbook, table.sheet_name, input_path)
+        workbook = open_workbook(input_path, data_only=False)  # keep the user's formulas as formulas
+        worksheet = pick_sheet(workbook, table.sheet_name, input_path)
         positions = _answer_column_positions(table.rows[table.header], _data_width(table))
-        header_names = range(len(_trim_trailing_blank_cells(table.rows[table.header])), len(grid[table.header]))
+        header_names = range(len(trim_trailing_blank_cells(table.rows[table.header])), len(grid[table.header]))
         for row_index in range(table.header, len(grid)):  # rows above the header (a title) stay untouched
             columns = [*positions, *header_names] if row_index == table.header else positions
             for pos in dict.fromkeys(columns):
-                _set_cell(worksheet.cell(row=row_index + 1, column=pos + 1), grid[row_index][pos])
+                set_xlsx_cell(worksheet.cell(row=row_index + 1, column=pos + 1), grid[row_index][pos])
         return workbook, worksheet
     from openpyxl import Workbook
 
@@ -593,7 +355,7 @@ def _answered_workbook(input_path: Path, table: Table, grid: list[list[object]])
     for row_index, row in enumerate(grid, 1):
         for col_index, value in enumerate(row, 1):
             if value not in (None, ""):
-                _set_cell(worksheet.cell(row=row_index, column=col_index), value)
+                set_xlsx_cell(worksheet.cell(row=row_index, column=col_index), value)
     if input_path.suffix.lower() == ".xls":
         _copy_xls_layout(input_path, table, worksheet)
     return workbook, worksheet
@@ -604,7 +366,7 @@ def _copy_xls_layout(input_path: Path, table: Table, worksheet) -> None:
     from openpyxl.utils import get_column_letter
 
     try:
-        source = _pick_xls_sheet(_open_xls(input_path, formatting=True), table.sheet_name, input_path)
+        source = pick_xls_sheet(open_xls(input_path, formatting=True), table.sheet_name, input_path)
     except InputFileError:  # formatting that xlrd cannot parse: the values are already in place
         log.warning("%s: column widths and merged cells of the .xls were not copied", input_path.name)
         return
@@ -615,10 +377,3 @@ def _copy_xls_layout(input_path: Path, table: Table, worksheet) -> None:
     for column, info in source.colinfo_map.items():
         if column < answers_from:
             worksheet.column_dimensions[get_column_letter(column + 1)].width = round(info.width / 256, 1)
-
-
-def _set_cell(cell, value: object) -> None:
-    """Text starting with "=" stays text: an answer or a csv cell must never become a formula."""
-    cell.value = value
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"

@@ -49,6 +49,7 @@ from assistant.errors import INTERNAL_ERROR, IndexError_, PlanqaError, QuestionE
 from assistant.facts.knowledge import KnowledgeAnswerer, ledger_rows
 from assistant.models import Answer, History, LedgerRow, Starting
 from assistant.office.questionnaire import MAX_ROWS
+from assistant.web.ledger_views import ledger_row_model
 
 log = logging.getLogger(__name__)
 
@@ -386,24 +387,7 @@ class FeedbackOut(BaseModel):
     answer_id: str
 
 
-class LedgerRowOut(BaseModel):
-    """One numeric target of the ledger (models.LedgerRow)."""
-
-    action: str = Field(description="the action heading it falls under")
-    task: str = Field(description="the task heading, empty for a goal paragraph")
-    indicator: str
-    value: str = Field(description="the figure as written, e.g. \"16.24\"")
-    unit: str
-    qualifier: str
-    statement: str = Field(description="the figure with its baseline, direction and qualifiers as the plan states it")
-    year: int | None
-    baseline: str
-    lead_unit: str
-    partner_units: list[str]
-    clause_id: str
-    quote: str = Field(description="verbatim sentence of the original file")
-    plan: str = Field(description="title of the plan that sets it")
-    direction: str = Field(description="下降 / 提高 / 不低于 … and 以上 / 左右 / 力争, joined by 、")
+LedgerRowOut = ledger_row_model()  # the ledger's columns (models.LEDGER_COLUMNS), as every export has them
 
 
 class TargetsOut(BaseModel):
@@ -688,7 +672,7 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
         """The same ledger as a workbook with Chinese headers, ready to print (one operation, one media type)."""
         return _ledger_xlsx(ledger_rows(service.knowledge, **filters))
 
-    from assistant.office.styling import DOCX_MEDIA_TYPE, ledger_report
+    from assistant.office.report import DOCX_MEDIA_TYPE, ledger_report
 
     @app.get("/api/report", tags=["data"], operation_id="report", response_class=Response,
              responses={200: {"description": "the ledger report (DOCX)", "content": {DOCX_MEDIA_TYPE: {"schema": BINARY_SCHEMA}}},

@@ -1,5 +1,6 @@
 """The targets ledger as the page shows it: a table that becomes one card per row on a phone, a timeline
-of targets by year and each unit's workload (tasks led and supported), all plain HTML.
+of targets by year and each unit's workload (tasks led and supported), all plain HTML; and the API's
+schema of a ledger row, from the same column definition.
 
 Plain HTML with CSS widths rather than a plotting library: it renders with no script or CDN, prints,
 and reads on a phone. Every value is escaped here; the page only places the result.
@@ -8,16 +9,21 @@ and reads on a phone. Every value is escaped here; the page only places the resu
 from __future__ import annotations
 
 import html
+import typing
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
 
 from assistant.facts.knowledge import Knowledge, plan_title
-from assistant.models import LedgerRow
+from assistant.models import LEDGER_COLUMNS, LEDGER_HEADERS, LedgerRow
+from assistant.office.ledger import field_text
+from assistant.office.safe_text import clean_text
 
-# What the page's table shows of a row (the xlsx download carries every column): header → row field.
-TABLE_COLUMNS = (("行动", "action"), ("指标", "indicator"), ("目标", "statement"), ("年份", "year"),
-                 ("牵头单位", "lead_unit"), ("配合单位", "partner_units"), ("原文", "quote"))
+# What the page's table shows of a row (the xlsx download carries every column), under the ledger's headers.
+TABLE_FIELDS = ("action", "indicator", "statement", "year", "lead_unit", "partner_units", "quote")
 NO_YEAR = "未注明年份"
 SHORT_ALIAS = 4  # aliases up to this length are what people type ("发改局"); longer ones are spellings
 ALIASES_SHOWN = 4
@@ -72,18 +78,28 @@ def ledger_table(rows: Sequence[LedgerRow]) -> str:
     """A table on a wide screen; the CSS (`LEDGER_CSS`) lays each row out as a labelled card on a phone."""
     if not rows:
         return '<p class="planqa-empty">没有符合条件的目标。</p>'
-    head = "".join(f"<th>{name}</th>" for name, _ in TABLE_COLUMNS)
+    head = "".join(f"<th>{LEDGER_HEADERS[field]}</th>" for field in TABLE_FIELDS)
     body = "".join(_table_row(row) for row in rows)
     return f'<table class="planqa-ledger"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _table_row(row: LedgerRow) -> str:
     cells = []
-    for name, field in TABLE_COLUMNS:
-        value = getattr(row, field)
-        text = "、".join(value) if isinstance(value, tuple) else ("" if value is None else str(value))
-        cells.append(f'<td data-label="{name}" class="planqa-col-{field}">{html.escape(text) or "—"}</td>')
+    for field in TABLE_FIELDS:
+        text = str(field_text(row, field))
+        cells.append(f'<td data-label="{LEDGER_HEADERS[field]}" class="planqa-col-{field}">{_html(text) or "—"}</td>')
     return f"<tr>{''.join(cells)}</tr>"
+
+
+def ledger_row_model() -> type[BaseModel]:
+    """The API's schema of one ledger row: the ledger's columns, typed as `LedgerRow` types them."""
+    types = typing.get_type_hints(LedgerRow)
+    fields: dict[str, Any] = {
+        column.field: (list[str] if column.field == "partner_units" else types[column.field],
+                       Field(description=column.about or None))
+        for column in LEDGER_COLUMNS
+    }
+    return create_model("LedgerRowOut", __doc__="One numeric target of the ledger (models.LedgerRow).", **fields)
 
 
 # ---------------------------------------------------------------- timeline by year
@@ -104,10 +120,10 @@ def timeline(rows: Sequence[LedgerRow]) -> str:
         return ""
     most = max(len(items) for _, items in counts)
     lines = "".join(
-        f'<div class="planqa-bar-row"><span class="planqa-bar-label">{html.escape(year)}</span>'
+        f'<div class="planqa-bar-row"><span class="planqa-bar-label">{_html(year)}</span>'
         f'<span class="planqa-bar-track"><span class="planqa-bar planqa-bar-lead" style="width:{_percent(len(items), most)}%"></span></span>'
         f'<span class="planqa-bar-value">{len(items)} 项</span>'
-        f'<div class="planqa-bar-note">{html.escape(_some(items))}</div></div>'
+        f'<div class="planqa-bar-note">{_html(_some(items))}</div></div>'
         for year, items in counts
     )
     return f'<div class="planqa-chart planqa-years" id="planqa-timeline"><div class="planqa-chart-title">目标年度分布</div>{lines}</div>'
@@ -139,7 +155,7 @@ def workload_chart(loads: Sequence[Workload], chosen: str = "") -> str:
     most = max(w.total for w in loads)
     lines = "".join(
         f'<div class="planqa-bar-row{" planqa-chosen" if w.unit == chosen else ""}">'
-        f'<span class="planqa-bar-label">{html.escape(w.unit)}</span>'
+        f'<span class="planqa-bar-label">{_html(w.unit)}</span>'
         f'<span class="planqa-bar-track">'
         f'<span class="planqa-bar planqa-bar-lead" style="width:{_percent(w.leads, most)}%"></span>'
         f'<span class="planqa-bar planqa-bar-support" style="width:{_percent(w.supports, most)}%"></span></span>'
@@ -155,6 +171,11 @@ def _some(items: Sequence[str], shown: int = 6) -> str:
     """The first few distinct indicators of a year, "… 等 N 项" for the rest (the table lists them all)."""
     distinct = list(dict.fromkeys(items))
     return "、".join(distinct[:shown]) + (f" 等 {len(distinct)} 项" if len(distinct) > shown else "")
+
+
+def _html(text: str) -> str:
+    """Escaped, and cleaned as every export is (a form feed or a lone surrogate from a PDF's text)."""
+    return html.escape(clean_text(text))
 
 
 def _percent(part: int, whole: int) -> float:

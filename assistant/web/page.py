@@ -468,7 +468,7 @@ def _ledger_tab(gr, knowledge, files_root: Path) -> None:
     from assistant.facts.knowledge import ledger_rows
     from assistant.lang.agencies import canonical_unit
     from assistant.office.ledger import write_ledger
-    from assistant.office.styling import ledger_report
+    from assistant.office.report import ledger_report
     from assistant.web import ledger_views as views
 
     rows = ledger_rows(knowledge)
