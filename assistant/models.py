@@ -306,12 +306,13 @@ class PlanIdentity:
     doc: str  # file name
     title: str  # "某市某区碳达峰实施方案"
     issuer: str  # "某区人民政府" ("" when the text does not say)
-    region: str  # "某市某区", "某省", "全国"
-    level: str  # 国家 / 省 / 市州 / 县市区
+    region: str  # "某市某区", "某省", "全国"; "" when the signals are absent or disagree (unknown, never 全国)
+    level: str  # 国家 / 省 / 市州 / 县市区; "" when unknown
     doc_number: str  # 文号, e.g. "晋政发〔2022〕29号"
     date: str  # "2023-01-05"
     period: str  # "2021-2025" for a 十四五 plan, "" when none
     title_from_file_name: bool = False
+    sources: tuple[tuple[str, str], ...] = ()  # (field, where it was read: 标题 / 发文机关 / 文号 / 正文 / 文件名…)
 
     def to_dict(self) -> dict:
         return asdict(self)

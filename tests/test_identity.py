@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from assistant.facts.knowledge import build_knowledge, load_knowledge
-from assistant.ingest.identity import document_rows, parse_region, place_names
+from assistant.ingest.identity import document_rows, parse_region
 from assistant.ingest.load import load_document
+from assistant.lang.places import place_names
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / ".." / "shared" / "corpus-dev"
@@ -74,6 +75,7 @@ def test_bulletin_identity():
     (row,) = document_rows(knowledge)
     assert (row["标题"], row["层级"], row["地区"], row["文号"], row["日期"]) == (
         "怀化市鹤城区碳达峰实施方案", "县市区", "怀化市鹤城区", "鹤政函〔2024〕1号", "2024-03-27")
+    assert "地区/层级←标题" in row["来源"] and "文号←正文" in row["来源"]  # where each field was read
 
 
 @pytest.mark.parametrize(
@@ -110,3 +112,94 @@ def test_a_doc_number_is_read_in_any_bracket(line, number):
     from assistant.ingest.identity import find_doc_number
 
     assert find_doc_number([line]) == number
+
+
+# --- identity from every signal, on small synthetic plans (places from the gazetteer, none of the dev corpus's) ---
+
+BODY = "为深入贯彻党中央、国务院关于碳达峰碳中和的决策部署，制定本方案。\n一、主要目标\n到2025年，单位地区生产总值能耗比2020年下降14%。\n"
+
+
+def identity_of(text: str, name: str = "plan.txt"):
+    from assistant.ingest.identity import identify
+    from assistant.ingest.structure import structure_document
+    from assistant.models import Document
+
+    document = Document(name=name, path=name, text=text, sha256="")
+    return identify(document, structure_document(document))
+
+
+def region_source(plan) -> str:
+    return dict(plan.sources)["地区/层级"]
+
+
+def test_a_city_plan_placed_by_its_doc_number_prefix_alone():
+    """"绵府发": the first character of one prefecture's name; "市人民政府" says the plan is a city's."""
+    plan = identity_of("市人民政府关于印发碳达峰实施方案的通知\n绵府发〔2023〕8号\n" + BODY.replace("单位", "全市单位"))
+    assert (plan.region, plan.level) == ("绵阳市", "市州")
+    assert "文号" in region_source(plan)
+
+
+def test_a_city_plan_placed_by_its_issuer_line_alone():
+    plan = identity_of("绵阳市人民政府印发碳达峰实施方案的通知\n" + BODY)
+    assert (plan.region, plan.level, plan.title) == ("绵阳市", "市州", "碳达峰实施方案")
+    assert region_source(plan) == "发文机关"
+
+
+def test_a_city_plan_placed_by_its_body_alone():
+    """No place in title, issuer or 文号: the body's 全市 and the districts it names most (all of one city)."""
+    body = BODY + "全市推进涪城区、游仙区光伏整县试点。\n支持江油市、三台县建设绿色园区，全市新建建筑全面执行绿色标准。\n涪城区率先达峰。\n"
+    plan = identity_of("碳达峰实施方案\n" + body)
+    assert (plan.region, plan.level) == ("绵阳市", "市州")
+    assert region_source(plan) == "正文"
+
+
+def test_a_plan_placed_by_its_file_name_alone():
+    plan = identity_of(BODY, name="绵阳市碳达峰实施方案.txt")
+    assert plan.title_from_file_name and (plan.region, plan.level) == ("绵阳市", "市州")
+    assert region_source(plan) == "文件名"
+
+
+def test_signals_that_disagree_leave_the_plan_unknown():
+    plan = identity_of("德阳市人民政府印发绵阳市碳达峰实施方案的通知\n" + BODY)  # issuer and title disagree
+    assert (plan.region, plan.level) == ("", "")
+    assert "未知" in region_source(plan)
+    body = BODY + "全市推进涪城区、游仙区光伏试点，全市建设江油市绿色园区。\n"
+    weak = identity_of("碳达峰实施方案\n赣府发〔2023〕8号\n" + body)  # 文号 and body disagree
+    assert (weak.region, weak.level) == ("", "")
+
+
+def test_the_plans_own_name_outweighs_a_doc_number_it_does_not_spell():
+    """Some cities number by a nickname that is no place's first character: the title decides, the 文号
+    then only fails to confirm."""
+    plan = identity_of("绵阳市碳达峰实施方案\n赣府发〔2023〕8号\n" + BODY)
+    assert (plan.region, plan.level) == ("绵阳市", "市州") and "文号" not in region_source(plan)
+
+
+def test_no_signal_is_unknown_not_national():
+    """"党中央、国务院" in a preamble is what every plan cites, not who issues this one."""
+    plan = identity_of("碳达峰实施方案\n" + BODY)
+    assert (plan.region, plan.level) == ("", "")
+    by_a_city_department = identity_of("市委宣传部印发绿色生活行动方案的通知\n" + BODY)  # 部, but a city's
+    assert (by_a_city_department.region, by_a_city_department.level) == ("", "")
+
+
+def test_a_national_plan_by_a_ministry_doc_number():
+    plan = identity_of("发改环资〔2023〕12号\n重点领域节能降碳行动方案\n" + BODY)
+    assert (plan.region, plan.level) == ("全国", "国家")
+    assert region_source(plan) == "文号"
+
+
+def test_a_doc_number_prefix_is_read_through_the_gazetteer():
+    from assistant.lang.places import doc_number_places, is_national_doc_prefix
+
+    assert [r.name for r in doc_number_places("皖政办发")] == ["安徽省"]  # a province's one-character abbreviation
+    assert "绵阳市" in [r.name for r in doc_number_places("绵府发")]  # a prefecture's first character
+    assert [r.name for r in doc_number_places("涪城府发")] == ["涪城区"]  # a county's first two
+    assert is_national_doc_prefix("国办发") and is_national_doc_prefix("农业农村部") and not is_national_doc_prefix("绵府发")
+
+
+def test_a_place_the_gazetteer_lacks_extends_its_known_parent_and_noise_does_not_conflict():
+    zone = identity_of("四川省绵阳市科技城新区管委会印发碳达峰实施方案的通知\n" + BODY)
+    assert (zone.region, zone.level) == ("四川省绵阳市科技城新区", "县市区")
+    posted = identity_of("发布机构：经济开发区管委会\n绵阳市碳达峰实施方案\n" + BODY)  # the site that posted it
+    assert (posted.region, posted.level) == ("绵阳市", "市州")

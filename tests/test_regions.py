@@ -43,3 +43,25 @@ def test_levels_named_without_a_place() -> None:
 def test_short_and_full_names_are_one_place() -> None:
     assert same_place("苏州", "苏州市") and same_place("海南", "海南省")
     assert not same_place("苏州", "宿州")
+
+
+def test_province_abbreviations_come_from_the_data() -> None:
+    from assistant.lang.places import abbreviations
+
+    assert [r.name for r in abbreviations()["黔"]] == ["贵州省"] == [r.name for r in abbreviations()["贵"]]
+    assert [r.name for r in abbreviations()["滇"]] == ["云南省"]
+    assert len({r.code for found in abbreviations().values() for r in found}) == 34
+
+
+def test_a_county_is_named_with_its_parent_as_plans_write_it() -> None:
+    from assistant.lang.places import full_name
+
+    assert full_name(find_regions("涪城区")[0].region) == "绵阳市涪城区"
+    assert full_name(find_regions("沙坪坝区")[0].region) == "重庆市沙坪坝区"  # a municipality's district
+
+
+def test_a_citys_districts_add_up_to_the_city() -> None:
+    from assistant.lang.places import region_votes
+
+    votes = {r.name: n for r, n in region_votes("涪城区、游仙区和江油市，三台县").items()}
+    assert votes["绵阳市"] == 4 and votes["四川省"] == 4 and votes["涪城区"] == 1

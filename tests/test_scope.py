@@ -69,3 +69,42 @@ def test_a_level_beside_a_place_is_the_level_above_that_place() -> None:
 def test_a_body_named_beside_a_plan_does_not_widen_the_scope() -> None:
     assert resolve_scope("苏州市碳达峰实施方案经市政府第几次常务会议审议通过？", SHELF).docs == ("city",)
     assert resolve_scope("工业领域碳达峰实施方案由国家发展改革委参与印发吗？", SHELF).docs == ("national",)
+
+
+NAMED_SHELF = (
+    FakePlan("transition", "绵阳市加快经济社会发展全面绿色转型工作方案", "绵阳市", "市州", "绵府办发〔2024〕9号"),
+    FakePlan("storage", "新型储能产业高质量发展三年行动计划", "", ""),
+    FakePlan("solar", "德阳市光伏发电开发利用若干措施", "德阳市", "市州"),
+    FakePlan("province", "四川省节能降碳实施方案", "四川省", "省"),
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "docs"),
+    [
+        ("绵阳市加快经济社会发展全面绿色转型工作方案提出哪些目标？", ("transition",)),  # the full title
+        ("经济社会发展绿色转型方案里森林覆盖率目标是多少？", ("transition",)),  # keywords of it, apart
+        ("新型储能产业高质量发展行动计划的装机目标是多少？", ("storage",)),  # without 三年
+        ("光伏发电开发利用措施由谁牵头？", ("solar",)),  # a plan whose region is unknown is still named by title
+        ("绵府办发〔2024〕9号规定的目标是多少？", ("transition",)),  # by its 文号
+        ("森林覆盖率目标是多少？", ()),
+    ],
+)
+def test_a_plan_named_by_its_title_a_short_title_or_its_number(question: str, docs: tuple[str, ...]) -> None:
+    assert resolve_scope(question, NAMED_SHELF).docs == docs
+
+
+def test_a_title_word_that_is_also_the_topic_stays_in_the_question() -> None:
+    """"光伏发电" names the plan and is what is asked about: the topic keeps it; 方案 words are scope only."""
+    from assistant.answer.named_plans import scope_words
+
+    bare = "光伏发电开发利用的装机目标是多少？"
+    assert resolve_scope(bare, NAMED_SHELF).docs == ("solar",)
+    assert not any("光伏" in word for word in scope_words(bare, NAMED_SHELF))
+    assert "光伏发电开发利用若干措施" in scope_words("光伏发电开发利用若干措施中装机目标是多少？", NAMED_SHELF)
+
+
+def test_a_plan_of_unknown_place_is_reached_by_its_full_title() -> None:
+    shelf = (*NAMED_SHELF, FakePlan("unplaced", "广元市碳达峰实施方案", "", ""))
+    scope = resolve_scope("广元市碳达峰实施方案中非化石能源比重目标是多少？", shelf)
+    assert scope.docs == ("unplaced",) and scope.missing == ()

@@ -59,3 +59,51 @@ def test_front_matter(knowledge):
     assert ("期号", "第2期") in meta and ("总期号", "总第8期") in meta
     assert ("总编辑", "罗媛媛") in meta and ("主任", "杨曜徽") in meta
     assert ("方案名称", "怀化市鹤城区碳达峰实施方案") in meta
+
+
+# --- a document flattened to one line (assistant/ingest/segment.py) -----------------------------------------
+
+FLAT = (
+    "关于印发绵阳市节能降碳实施方案的通知为深入贯彻落实党中央决策部署，结合我市实际，制定本方案。"
+    "一、主要目标到2025年，全市单位地区生产总值能耗比2020年下降14%，非化石能源消费比重达到35%。"
+    "二、重点任务（一）优化能源结构1.推进光伏发电建设到2025年全市光伏装机容量达到1002.推动风电开发建设"
+    "风电项目，新增装机20万千瓦（市发展改革委负责）3.统一、规范绿色电力交易（市经信局负责）"
+    "（二）推进工业节能一是推动重点行业能效达标二是建设绿色工厂20家。"
+)
+
+
+def flat_clauses():
+    from assistant.ingest.structure import structure_document
+    from assistant.models import Document
+
+    document = Document(name="flat.txt", path="flat.txt", text=FLAT, sha256="")
+    return structure_document(document)
+
+
+def test_a_one_line_document_is_cut_into_its_items():
+    clauses = flat_clauses()
+    tasks = [c for c in clauses if c.kind == "task"]
+    assert [c.section.split(" > ")[-1][:2] for c in tasks] == ["1.", "2.", "3."]
+    assert all(c.section.startswith("二、重点任务 > （一）优化能源结构") for c in tasks)
+    assert tasks[0].text.endswith("达到100") and tasks[1].text.startswith("2.推动风电")
+    points = [c.text for c in clauses if c.section.startswith("二、重点任务 > （二）")]
+    assert [p[:2] for p in points] == ["一是", "二是"]  # 一是…二是 cut apart as well
+    for clause in clauses:  # offsets still point into the original line
+        assert clause.text[:3].replace("(", "（") == FLAT[clause.start : clause.start + 3]
+
+
+def test_targets_of_a_one_line_document_are_still_read():
+    from assistant.facts.targets import extract_targets
+
+    targets = {(t.value_text, t.unit) for c in flat_clauses() for t in extract_targets(c)}
+    assert {("14", "%"), ("35", "%"), ("100", ""), ("20", "万千瓦"), ("20", "家")} <= targets
+
+
+def test_an_item_number_run_into_a_figure_does_not_merge_items():
+    """"达到1002.推动…": the figure is 100, item 2 begins at its last digit."""
+    from assistant.ingest.segment import outline_markers
+
+    markers = [(m.level, m.value) for m in outline_markers(FLAT)]
+    assert ("l3", 2) in markers and ("l3", 1002) not in markers
+    assert ("l1", 1) in markers and ("l4", 2) in markers
+    assert not any(FLAT[m.start - 1] == "统" for m in outline_markers(FLAT))  # "统一、" is a word, not item 一

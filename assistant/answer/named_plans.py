@@ -22,7 +22,14 @@ TITLE_SHARE = 0.6  # and this share of them
 NATION = re.compile(r"全国|国家层面")
 # "去北京招商", "赴深圳考察": a place travelled to is where something happened, not a plan asked about.
 TRAVEL = re.compile(r"(?:去|赴|前往|来到|到访|出访)$")
-GENERIC_TITLE = re.compile(r"《|》|“|”|关于印发|的通知|实施方案|工作方案|行动方案|方案|规划|[（(].*?[)）]")
+GENERIC_TITLE = re.compile(
+    r"《|》|“|”|关于印发|的通知|(?:三年|专项)?行动计划|工作计划|若干措施|若干政策措施|实施意见|实施方案|工作方案|行动方案"
+    r"|方案|规划|[（(].*?[)）]"
+)
+# A question that names a plan as a plan: "…方案里", "《…》", "这个文件"; beside one, title keywords quoted
+# apart ("某某转型方案" for "加快某某全面某某转型工作方案") name it too.
+PLAN_WORD = re.compile(r"方案|计划|措施|规划|意见|《|文件")
+KEYWORD_RUN = 2  # a keyword of a title: at least two characters in a row
 
 
 class Plan(Protocol):
@@ -111,10 +118,26 @@ def scope_words(question: str, plans: Sequence[Plan]) -> list[str]:
     """The literal words by which a question names plans (文号, titles, places): they say nothing about its topic."""
     words = DOC_NUMBER.findall(question)
     for plan in plans_by_title(question, plans):
-        words += [w for w in (plan.title, title_core(plan), quoted_run(question, title_core(plan))) if w and w in question]
+        words += [w for w in (plan.title, *_titled_runs(question, plan)) if w and w in question]
     words += [question[m.start : m.end] for m in find_regions(question)]
     words += [m.group() for pattern in LEVEL_WORDS.values() for m in pattern.finditer(question)]  # "全国", "省里"
     return sorted(dict.fromkeys(words), key=len, reverse=True)
+
+
+def _titled_runs(question: str, plan: Plan) -> list[str]:
+    """The title words a question writes as a title ("某某方案里", "《某某》"), with their plan word: scope only.
+    Written bare ("某某的目标"), the same words are also the topic, and stay in the question."""
+    runs = []
+    for run in (title_core(plan), quoted_run(question, title_core(plan))):
+        if not run or run not in question:
+            continue
+        start = question.index(run)
+        end = start + len(run)
+        while m := GENERIC_TITLE.match(question, end):
+            end = m.end()
+        if end > start + len(run) or question[:start].endswith(("《", "“")):
+            runs.append(question[start:end])
+    return runs
 
 
 def places_named(question: str, plans: Sequence[Plan] = ()) -> list[str]:
@@ -154,14 +177,19 @@ def plans_by_title(question: str, plans: Sequence[Plan]) -> list[Plan]:
 
     Beside a place, a title quoted is that place's plan ("贵州省“十四五”节能减排…" is not 广东省's).
     """
-    matched = [p for p in plans if quotes_title(question, title_core(p))]
+    matched = [p for p in plans if quotes_title(question, title_core(p)) or (not p.region and p.title in question)]
     places = places_named(question, plans)
     if places:
-        return [p for p in matched if any(governs(p, place) for place in places)]
+        return [p for p in matched if any(governs(p, place) or _titled_with(p, place) for place in places)]
     if len(matched) > 1:
         national = [p for p in matched if p.level == "国家" or not p.region]
         matched = national or matched
     return matched
+
+
+def _titled_with(plan: Plan, place: str) -> bool:
+    """A plan whose place is unknown (its signals disagreed) is still named by its own title's place."""
+    return not plan.region and any(same_place(m.region.name, place) for m in find_regions(plan.title))
 
 
 def governs(plan: Plan, place: str) -> bool:
@@ -179,8 +207,16 @@ def quotes_title(question: str, core: str) -> bool:
     if core in question:
         return True
     bare = GENERIC_TITLE.sub("", question)
-    longest = SequenceMatcher(None, core, bare, autojunk=False).find_longest_match(0, len(core), 0, len(bare)).size
-    return longest >= max(TITLE_RUN, TITLE_SHARE * len(core))
+    matcher = SequenceMatcher(None, core, bare, autojunk=False)
+    longest = matcher.find_longest_match(0, len(core), 0, len(bare)).size
+    if longest >= max(TITLE_RUN, TITLE_SHARE * len(core)):
+        return True
+    return bool(PLAN_WORD.search(question)) and longest >= 4 and _keyword_share(matcher) >= TITLE_SHARE * len(core)
+
+
+def _keyword_share(matcher: SequenceMatcher) -> int:
+    """How many of a title's characters the question quotes as keywords, in the title's order."""
+    return sum(block.size for block in matcher.get_matching_blocks() if block.size >= KEYWORD_RUN)
 
 
 def quoted_run(question: str, core: str) -> str:

@@ -11,10 +11,11 @@ from assistant.facts.deadlines import Deadline, extract_deadlines
 from assistant.facts.front_matter import extract_meta
 from assistant.facts.responsibilities import parse_responsible_units
 from assistant.facts.targets import extract_targets
-from assistant.ingest.identity import identify, place_names
+from assistant.ingest.identity import identify
 from assistant.ingest.load import LoadError, load_corpus
 from assistant.ingest.structure import structure_document
 from assistant.lang.agencies import AgencyAliases
+from assistant.lang.places import place_names
 from assistant.models import (
     Answerer,
     Clause,

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
+from assistant.ingest.segment import segment_flat_line
 from assistant.lang.agencies import ENDS_WITH_UNITS
 from assistant.lang.text import to_simplified
 
@@ -86,7 +87,7 @@ def split_lines(original: str) -> list[Paragraph]:
     lines = []
     for match in re.finditer(r"[^\n]+", original):
         long_line = len(match.group()) >= LONG_LINE
-        for start, piece in split_run_in_headings(match.group(), match.start()):
+        for start, piece in split_long_line(match.group(), match.start()):
             chars, offsets = normalise_chars(piece, start)
             if long_line:
                 chars, offsets = drop_wrap_spaces(chars, offsets)
@@ -114,6 +115,12 @@ def split_run_in_headings(line: str, base: int) -> list[tuple[int, str]]:
             cuts.append(title.end())
     cuts.append(len(line))
     return [(base + a, line[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if line[a:b].strip()]
+
+
+def split_long_line(line: str, base: int) -> list[tuple[int, str]]:
+    """A long line's headings run in after spaces; without even those, its ordinals in sequence (segment.py)."""
+    pieces = split_run_in_headings(line, base)
+    return segment_flat_line(line, base) if len(line) >= LONG_LINE and len(pieces) == 1 else pieces
 
 
 RUN_IN_TITLE = re.compile(rf"(?:[{CN_NUM}]+、|[(（][{CN_NUM}]+[)）]|第[{CN_NUM}]+[章条])\s?[^\s，,。；;：:、]{{2,20}}(?=\s)")

@@ -127,3 +127,157 @@ def short_name(name: str) -> str:
     """"苏州" for 苏州市, but "苏州" stays "苏州" (a one-character stem is no name)."""
     short = SHORTENABLE.sub("", name)
     return short if len(short) >= 2 else name
+
+
+# --- places as plans write them: full names, abbreviations, 文号 prefixes --------------------------------
+
+MUNICIPALITY_CODES = ("11", "12", "31", "50")  # 北京, 天津, 上海, 重庆: their districts sit directly under them
+# Where a 文号's issuer part begins: "苏府〔…〕", "宿政办发", "晋政发", "西青政发", "岳县政发", "鹤政函".
+DOC_NUMBER_BODY = re.compile(r"(?:政|府|办|发|函|委|字|党|规|令)")
+
+
+@cache
+def all_regions() -> tuple[Region, ...]:
+    """Every region of the gazetteer once, by code (provinces, prefectures, counties)."""
+    regions: dict[str, Region] = {}
+    for found in gazetteer().values():
+        for region in found:
+            if region.code and region.code[:2] != "99":
+                regions.setdefault(region.code, region)
+    return tuple(sorted(regions.values(), key=lambda r: r.code))
+
+
+@cache
+def province_names() -> tuple[str, ...]:
+    """The provincial-level names, 北京市 … 新疆维吾尔自治区."""
+    return tuple(r.name for r in all_regions() if r.level == "省")
+
+
+@cache
+def region_by_code(code: str) -> Region | None:
+    return next((r for r in all_regions() if r.code == code), None)
+
+
+def parents(region: Region) -> list[Region]:
+    """The province and prefecture a region lies in, highest first (not the region itself)."""
+    if not region.code:
+        return []
+    codes = {"省": [], "市": [region.code[:2] + "0000"], "县": [region.code[:2] + "0000", region.code[:4] + "00"]}[region.level]
+    return [r for code in codes if (r := region_by_code(code)) is not None]
+
+
+def full_name(region: Region) -> str:
+    """How a plan names its place: "苏州市", "天津市西青区", "怀化市鹤城区" (a county with its parent)."""
+    if region.level != "县":
+        return region.name
+    above = parents(region)
+    parent = above[0] if region.code[:2] in MUNICIPALITY_CODES else above[-1] if above else None
+    return (parent.name if parent else "") + region.name
+
+
+@cache
+def abbreviations() -> dict[str, tuple[Region, ...]]:
+    """One-character province abbreviations (data/province_abbreviations.tsv) → the provinces they mean."""
+    found: dict[str, list[Region]] = {}
+    text = resources.files("assistant").joinpath("data/province_abbreviations.tsv").read_text("utf-8")
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            code, written = line.split("\t")
+            if region := region_by_code(code):
+                for abbreviation in written.split():
+                    found.setdefault(abbreviation, []).append(region)
+    return {key: tuple(value) for key, value in found.items()}
+
+
+@cache
+def national_doc_prefixes() -> tuple[str, ...]:
+    text = resources.files("assistant").joinpath("data/national_doc_prefixes.txt").read_text("utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def is_national_doc_prefix(prefix: str) -> bool:
+    """"国办发", "工信部联节", "环综合", "发改能源": a number of the State Council or a ministry."""
+    return prefix.startswith(national_doc_prefixes()) or (
+        "部" in prefix and not find_regions(prefix[: prefix.index("部")])
+    )
+
+
+def doc_number_places(prefix: str) -> list[Region]:
+    """The regions whose bodies could number a document so: the place part of the prefix read as a province's
+    one-character abbreviation, or as the first characters of a prefecture's or county's name.
+
+    "晋政发" → 山西省 (and prefectures named 晋…); "苏府" → 江苏省, 苏州市; "岳县政发" → counties 岳…县. Several
+    candidates are left to the other signals (the level, the body's places) to choose between.
+    """
+    cut = DOC_NUMBER_BODY.search(prefix)
+    stem = prefix[: cut.start()] if cut else prefix
+    if not stem or is_national_doc_prefix(prefix):
+        return []
+    if stem in gazetteer():
+        return list(gazetteer()[stem])
+    if len(stem) == 1:
+        provinces = list(abbreviations().get(stem, ()))
+        return provinces + [r for r in all_regions() if r.level != "省" and r.name.startswith(stem)]
+    if len(stem) == 2 and stem[1] in "县区市旗":  # "岳县": a county named 岳…县
+        return [r for r in all_regions() if r.level == "县" and r.name[0] == stem[0] and r.name.endswith(stem[1])]
+    return [r for r in all_regions() if r.level != "省" and r.name.startswith(stem)]
+
+
+def region_votes(text: str) -> dict[Region, int]:
+    """How often a text names each region, a place counting for itself and for the regions it lies in.
+
+    A city plan names its own districts most ("全市…某区、某县"): their votes add up to the city's.
+    """
+    votes: dict[Region, int] = {}
+    for mention in find_regions(text):
+        region = mention.region
+        if not region.code or len(SHORTENABLE.sub("", region.name)) < 2:
+            continue  # zones the gazetteer lacks; "城区", "矿区": words before places
+        if mention.end - mention.start < len(region.name) and region.level == "县":
+            continue  # a county's bare short name is too often an everyday word ("新建", "资源")
+        for place in [region, *parents(region)]:
+            votes[place] = votes.get(place, 0) + 1
+    return votes
+
+
+# --- a place as a name writes it, by its suffixes (for names the gazetteer may lack: new districts, zones) ---
+
+PROVINCE_SUFFIX = re.compile(r"(?:壮族|回族|维吾尔)?自治区$|特别行政区$|省$|市$")
+CITY = re.compile(r"^([\u4e00-\u9fff]{2,7}?(?:自治州|地区|市|州|盟))")
+COUNTY = re.compile(r"^([\u4e00-\u9fff]{1,7}?(?:自治县|经开区|高新区|新区|县|区|旗))")
+PART = re.compile(r"[\u4e00-\u9fff]+?(?:自治区|自治州|自治县|经开区|高新区|新区|省|市|州|盟|县|区|旗)")
+PART_SUFFIX = re.compile(r"(?:自治区|自治州|自治县|经开区|高新区|新区|省|市|州|盟|县|区|旗)$")
+
+
+def read_place_name(name: str) -> tuple[str, str]:
+    """The place a name starts with and its level: "某某省某某市碳达峰…" → ("某某省某某市", "市"), "" when none."""
+    rest, parts, level = name, [], ""
+    province, length = _province_at_start(name)
+    if province:
+        parts, level, rest = [province], "省", rest[length:]
+    if m := CITY.match(rest):
+        parts, level, rest = parts + [m.group(1)], "市", rest[m.end() :]
+    if m := COUNTY.match(rest):
+        parts, level = parts + [m.group(1)], "县"
+    return "".join(parts), level
+
+
+def _province_at_start(name: str) -> tuple[str, int]:
+    """The province a name starts with, written in full ("山西省") or short ("山西", not "吉林市")."""
+    for province in province_names():
+        if name.startswith(province):
+            return province, len(province)
+    for province in province_names():
+        short = PROVINCE_SUFFIX.sub("", province)
+        if name.startswith(short) and name[len(short) : len(short) + 1] not in ("市", "州", "县", "区", "盟"):
+            return province, len(short)
+    return "", 0
+
+
+def place_names(region: str) -> list[str]:
+    """"某市某区" → the whole, each part, and each part without its suffix: how unit names start."""
+    if region in ("", "全国"):
+        return []
+    parts = PART.findall(region)
+    names = [region, *parts, *(PART_SUFFIX.sub("", p) for p in parts)]
+    return [n for n in dict.fromkeys(names) if len(n) >= 2]
