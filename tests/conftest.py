@@ -114,7 +114,7 @@ def served(app):
 @contextmanager
 def served_page(assistant, settings, tmp_path_factory, keys: tuple[str, ...] = ()):
     """The real app (API + page + /embed) over the session's assistant, its audit in a fresh folder."""
-    from assistant.web.page import build_app
+    from assistant.web.app import build_app
 
     audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
     with served(build_app(settings.with_overrides(audit_log=audit, api_keys=keys), assistant)) as url:

@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from assistant.web.api import create_app, key_id
+from assistant.web.api import create_app
+from assistant.web.security import key_id
 from tests.conftest import xlsx_bytes
 
 

@@ -29,7 +29,8 @@ from assistant.audit import AuditedAnswerer, AuditStore, feedback, open_engine, 
 from assistant.config import Settings, load_settings
 from assistant.errors import SettingsError
 from assistant.models import Answer, Citation
-from assistant.web.api import create_app, key_id
+from assistant.web.api import create_app
+from assistant.web.security import key_id
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -330,8 +331,8 @@ def test_feedback_needs_a_key_and_is_declared_in_openapi(api):
 
 
 def test_page_thumbs_and_comment(tmp_path):
-    from assistant.web.api import AskService
-    from assistant.web.page import ANSWER_ID, chat_turn, comment_answer, rate_answer
+    from assistant.web.chat import ANSWER_ID, chat_turn, comment_answer, rate_answer
+    from assistant.web.service import AskService
 
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     service = AskService(Echo(), AuditStore(url))
@@ -359,7 +360,7 @@ class EchoOver(Echo):
 @pytest.fixture
 def base_url(knowledge, tmp_path):
     """The real page over the stand-in assistant, served by uvicorn (the e2e tier, by this fixture's name)."""
-    from assistant.web.page import build_app
+    from assistant.web.app import build_app
     from tests.conftest import served
 
     settings = Settings(index_dir=tmp_path, audit_db=f"sqlite:///{tmp_path / 'audit.db'}")
@@ -480,8 +481,9 @@ def test_disliked_answers_with_comments_become_eval_candidates(recorded, tmp_pat
 
 def test_planqa_ask_is_audited_as_the_local_user(recorded, monkeypatch, capsys):
     from assistant import cli
+    from assistant.cli import commands
 
-    monkeypatch.setattr(cli, "_assistant", lambda settings, progress=True: Echo())
+    monkeypatch.setattr(commands, "_assistant", lambda settings, progress=True: Echo())
     assert cli.main(["ask", "碳达峰的年份？"]) == 0
     [row] = [r for r in stored(recorded) if r["question"] == "碳达峰的年份？"]
     assert row["channel"] == "cli" and row["caller"].startswith("cli")

@@ -92,7 +92,7 @@ def test_serve_batch_and_eval_are_planqa_commands(capsys):
 DEFAULT_PATHS = """
 import sys
 from assistant.cli import main
-from assistant.web.page import build_app
+from assistant.web.app import build_app
 from assistant.answer import Assistant
 from assistant.config import load_settings
 assert main(["ask", "老旧小区改造谁牵头？"]) == 0

@@ -26,7 +26,8 @@ from assistant.retrieval.index import IndexError_, build_index, current_build
 from assistant.retrieval.lexical import LexicalIndex
 from assistant.retrieval.retrieve import HybridRetriever
 from assistant.web.api import create_app
-from assistant.web.page import chat_turn, render_answer
+from assistant.web.chat import chat_turn
+from assistant.web.render import render_answer
 from tests.conftest import xlsx_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
@@ -309,7 +310,7 @@ def test_milvus_build_records_the_store_and_switching_rebuilds(assistant, small)
 
 def test_page_shows_a_bug_as_internal_error(knowledge, tmp_path, caplog):
     from assistant.audit import AuditStore
-    from assistant.web.api import AskService
+    from assistant.web.service import AskService
 
     class Buggy:
         knowledge = None
@@ -325,7 +326,7 @@ def test_page_shows_a_bug_as_internal_error(knowledge, tmp_path, caplog):
 
 
 def test_while_the_index_builds_the_api_says_503_and_health_says_loading(knowledge, settings, tmp_path):
-    from assistant.web.page import BackgroundAssistant
+    from assistant.web.service import BackgroundAssistant
 
     release = threading.Event()
 

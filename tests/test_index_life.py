@@ -29,7 +29,7 @@ from assistant.retrieval.index import (
 )
 from assistant.retrieval.lexical import LexicalIndex
 from assistant.web.api import create_app
-from assistant.web.page import BackgroundAssistant
+from assistant.web.service import BackgroundAssistant
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_PLAN = (

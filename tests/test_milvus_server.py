@@ -233,7 +233,7 @@ def test_a_server_outage_is_a_503_with_the_reason_and_answers_resume_when_it_is_
 
     from assistant.answer import Assistant
     from assistant.web.api import create_app
-    from assistant.web.page import chat_turn
+    from assistant.web.chat import chat_turn
 
     if milvus_server is None:
         pytest.skip("PLANQA_MILVUS_URI names a server this test does not run")

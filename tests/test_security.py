@@ -25,8 +25,10 @@ from assistant.office.questionnaire import (
     answer_questionnaire,
     read_table,
 )
-from assistant.web.api import create_app, key_id
-from assistant.web.page import build_app, plain_text
+from assistant.web.api import create_app
+from assistant.web.app import build_app
+from assistant.web.render import plain_text
+from assistant.web.security import key_id
 from tests.conftest import served_page, xlsx_bytes
 
 KEY = "s3cret-key-for-tests"
