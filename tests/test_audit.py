@@ -31,19 +31,14 @@ from assistant.errors import SettingsError
 from assistant.models import Answer, Citation
 from assistant.web.api import create_app
 from assistant.web.security import key_id
+from assistant.web.service import ServedAssistant
+from tests.conftest import StandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class NoClauses:
-    def clause(self, clause_id):
-        raise KeyError(clause_id)
-
-
-class Echo:
+class Echo(StandIn):
     """A stand-in assistant: answers at once, with one citation (no index needed)."""
-
-    knowledge = NoClauses()
 
     def ask(self, question, history=None):
         citation = Citation("plan", "plan:s1", "一、目标", f"原文：{question}", 0, 4)
@@ -272,7 +267,7 @@ def test_the_database_defaults_to_sqlite_where_the_audit_log_was(tmp_path, monke
 ])
 def test_a_bad_database_url_stops_the_server_at_start(tmp_path, url, needle):
     with pytest.raises(SettingsError, match=needle):
-        create_app(Echo(), Settings(index_dir=tmp_path, audit_db=url))
+        create_app(ServedAssistant.of(Echo()), Settings(index_dir=tmp_path, audit_db=url))
 
 
 def test_the_password_of_a_database_url_is_never_shown():
@@ -287,7 +282,7 @@ def test_the_password_of_a_database_url_is_never_shown():
 @pytest.fixture
 def api(tmp_path) -> TestClient:
     settings = Settings(index_dir=tmp_path, audit_db=f"sqlite:///{tmp_path / 'audit.db'}", api_keys=("secret-key-1",))
-    return TestClient(create_app(Echo(), settings))
+    return TestClient(create_app(ServedAssistant.of(Echo()), settings))
 
 
 KEY = {"X-API-Key": "secret-key-1"}
@@ -335,7 +330,7 @@ def test_page_thumbs_and_comment(tmp_path):
     from assistant.web.service import AskService
 
     url = f"sqlite:///{tmp_path / 'audit.db'}"
-    service = AskService(Echo(), AuditStore(url))
+    service = AskService(ServedAssistant.of(Echo()), AuditStore(url))
     _, messages, _, answer_id = chat_turn(service, "老旧小区改造谁牵头？", [], [])
     assert len(messages) == 2 and answer_id
     ids = [messages[0], {**messages[1], ANSWER_ID: answer_id}]  # as the page keeps them
@@ -364,7 +359,7 @@ def base_url(knowledge, tmp_path):
     from tests.conftest import served
 
     settings = Settings(index_dir=tmp_path, audit_db=f"sqlite:///{tmp_path / 'audit.db'}")
-    with served(build_app(settings, EchoOver(knowledge))) as url:
+    with served(build_app(settings, ServedAssistant.of(EchoOver(knowledge)))) as url:
         yield url
 
 

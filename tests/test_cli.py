@@ -93,12 +93,13 @@ DEFAULT_PATHS = """
 import sys
 from assistant.cli import main
 from assistant.web.app import build_app
+from assistant.web.service import ServedAssistant
 from assistant.answer import Assistant
 from assistant.config import load_settings
 assert main(["ask", "老旧小区改造谁牵头？"]) == 0
 assert main(["targets", "--year", "2030"]) == 0
 assert main(["batch", sys.argv[1], "-o", sys.argv[2], "--no-progress"]) == 0
-build_app(load_settings(), Assistant.from_settings(load_settings()))
+build_app(load_settings(), ServedAssistant.of(Assistant.from_settings(load_settings())))
 heavy = [m for m in ("matplotlib", "llama_index") if m in sys.modules]
 print("HEAVY", heavy)
 """

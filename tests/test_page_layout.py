@@ -279,7 +279,7 @@ def test_batch_summary_counts_skipped_rows_and_errors_read_chinese(driver, base_
 def building(assistant, settings, tmp_path):
     """The app over an assistant whose build finishes only when the test opens the gate."""
     from assistant.web.app import build_app
-    from assistant.web.service import BackgroundAssistant
+    from assistant.web.service import ServedAssistant
 
     gate = threading.Event()
 
@@ -287,7 +287,7 @@ def building(assistant, settings, tmp_path):
         gate.wait(120)
         return assistant
 
-    starting = BackgroundAssistant(settings, factory=slow_build).start()
+    starting = ServedAssistant(settings, factory=slow_build).start()
     app = build_app(settings.with_overrides(audit_log=tmp_path / "audit.jsonl", api_keys=()), starting)
     with served(app) as url:
         yield url, gate

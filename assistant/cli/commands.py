@@ -10,9 +10,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from assistant.errors import InputFileError, PlanqaError, QuestionError, SettingsError
+
+if TYPE_CHECKING:  # the web service imports the audit database's driver: only when a command asks
+    from assistant.web.service import AuditedAssistant
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -155,7 +159,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         return _ask_each(args, assistant)
 
 
-def _ask_each(args: argparse.Namespace, assistant) -> int:
+def _ask_each(args: argparse.Namespace, assistant: AuditedAssistant) -> int:
     status = 0
     for question in _lines(args.question):
         try:
@@ -204,13 +208,15 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @contextmanager
-def _audited(answerer, settings: Settings, channel: str) -> Iterator:
-    """The answerer, recording each answer in the audit database as the local user; written before exit."""
-    from assistant.audit import AuditedAnswerer, AuditStore
+def _audited(answerer, settings: Settings, channel: str) -> Iterator[AuditedAssistant]:
+    """The answerer behind the one surface the web uses too (assistant/web/service.py), recording each
+    answer in the audit database as the local user; written before exit."""
+    from assistant.audit import AuditStore
+    from assistant.web.service import AskService, ServedAssistant
 
     store = AuditStore.from_settings(settings)
     try:
-        yield AuditedAnswerer(answerer, store, _local_user(), channel)
+        yield AskService(ServedAssistant.of(answerer), store).asker(_local_user(), channel)
     finally:
         store.close()
 

@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant.audit import AuditStore
 from assistant.config import Settings
 from assistant.errors import INTERNAL_ERROR, IndexError_, PlanqaError, QuestionError
-from assistant.facts.knowledge import KnowledgeAnswerer, ledger_rows
+from assistant.facts.knowledge import ledger_rows
 from assistant.models import LedgerRow
 from assistant.office.questionnaire import MAX_ROWS
 from assistant.web.schemas import (
@@ -64,7 +64,7 @@ from assistant.web.security import (
     audit_secret,
     size_text,
 )
-from assistant.web.service import AskService
+from assistant.web.service import AskService, ServedAssistant
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ DOCS_ASSETS = "/docs-assets"
 
 
 
-def create_app(assistant: KnowledgeAnswerer, settings: Settings, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+def create_app(assistant: ServedAssistant, settings: Settings, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
     """The API app; serve.py mounts the web page on the same app."""
     from fastapi_offline import FastAPIOffline
 
@@ -196,14 +196,15 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int, max_qu
     def health() -> Any:
         """Open (no key): for load balancers. `status` is "loading" while the index is being built;
         503 "unhealthy" with the reason when it cannot be loaded, so traffic goes elsewhere."""
-        if not service.ready:
-            if service.error:
-                return JSONResponse({"status": "unhealthy", "detail": service.status}, status_code=503)
-            return {"status": "loading", "detail": service.status}
-        problem = service.problem()
+        served = service.assistant
+        if not served.ready:
+            if served.error:
+                return JSONResponse({"status": "unhealthy", "detail": served.status}, status_code=503)
+            return {"status": "loading", "detail": served.status}
+        problem = served.problem()
         if problem:
             return JSONResponse({"status": "unhealthy", "detail": problem}, status_code=503)
-        knowledge = service.knowledge
+        knowledge = served.knowledge
         return {"status": "ok", "documents": len(knowledge.documents), "clauses": len(knowledge.clauses)}
 
     def ask(body: AskRequest, caller: Caller) -> dict:
@@ -254,7 +255,7 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
             deprecated=True, description="xlsx: the same as /api/targets.xlsx (kept for scripts that use it)")] = "json",
     ) -> Any:
         """The targets ledger (目标任务台账), filtered, with English field names."""
-        rows = ledger_rows(service.knowledge, **filters)
+        rows = ledger_rows(service.assistant.knowledge, **filters)
         if format == "xlsx":
             return _ledger_xlsx(rows)
         return {"count": len(rows), "targets": [row.to_dict() for row in rows]}
@@ -264,7 +265,7 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
                         **error_responses(401, 422, 429, 500, 503)})
     def targets_xlsx(caller: Caller, filters: LedgerFilters) -> Response:
         """The same ledger as a workbook with Chinese headers, ready to print (one operation, one media type)."""
-        return _ledger_xlsx(ledger_rows(service.knowledge, **filters))
+        return _ledger_xlsx(ledger_rows(service.assistant.knowledge, **filters))
 
     from assistant.office.styling import DOCX_MEDIA_TYPE, ledger_report
 
@@ -273,9 +274,9 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
                         **error_responses(401, 422, 429, 500, 503)})
     def report(caller: Caller, filters: LedgerFilters) -> Response:
         """The targets ledger as a DOCX a leader reads: per plan and action, each target with its units, deadline and citation."""
-        rows = ledger_rows(service.knowledge, **filters)
+        rows = ledger_rows(service.assistant.knowledge, **filters)
         headers = {"Content-Disposition": "attachment; filename=\"targets-report.docx\"; filename*=UTF-8''%E7%9B%AE%E6%A0%87%E5%8F%B0%E8%B4%A6%E6%8A%A5%E5%91%8A.docx"}
-        return Response(ledger_report(service.knowledge, rows), media_type=DOCX_MEDIA_TYPE, headers=headers)
+        return Response(ledger_report(service.assistant.knowledge, rows), media_type=DOCX_MEDIA_TYPE, headers=headers)
 
     @app.get("/api/docs", tags=["data"], operation_id="docs", response_model=DocsOut,
              responses=error_responses(401, 429, 500, 503))
@@ -283,14 +284,14 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
         """The plans loaded: title, level, region, 文号, date, period, and whether the title is only the file name."""
         from assistant.ingest.identity import document_rows
 
-        rows = document_rows(service.knowledge)
+        rows = document_rows(service.assistant.knowledge)
         return {"count": len(rows), "docs": rows}
 
     @app.get("/api/clauses/{clause_id}", tags=["data"], operation_id="clause", response_model=ClauseOut,
              responses=error_responses(401, 404, 429, 500, 503))
     def clause(clause_id: str, caller: Caller) -> Any:
         """One clause with its section path, span, and the verbatim original text (`original`)."""
-        knowledge = service.knowledge
+        knowledge = service.assistant.knowledge
         try:
             found = knowledge.clause(clause_id)
         except KeyError as exc:
@@ -328,7 +329,7 @@ def _run_batch(service: AskService, caller: str, upload: UploadFile, column: str
     """Validate the upload, answer it in a temporary folder, and stream the result back."""
     from assistant.office.questionnaire import answer_questionnaire
 
-    service.wait_until_ready()
+    service.assistant.wait_until_ready()
     suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise HTTPException(400, f"不支持的文件类型 / unsupported file type {suffix or '(none)'!r}: upload .xlsx or .csv")

@@ -8,9 +8,8 @@ from typing import Any
 
 from assistant.config import Settings, load_settings, settings_environ
 from assistant.errors import IndexError_, SettingsError
-from assistant.facts.knowledge import KnowledgeAnswerer
 from assistant.web.page import CSS, EMBED_CSS, FONTS, MAX_UPLOAD, ON_LOAD, TITLE, build_embed, build_page
-from assistant.web.service import BackgroundAssistant, build_assistant
+from assistant.web.service import ServedAssistant, build_assistant
 
 # gradio chooses its own interface strings (toasts, upload hints) by the browser's language; the page is
 # Chinese whatever language the browser reports, so the page tells gradio zh-CN before its code starts
@@ -22,18 +21,21 @@ LANGUAGE_SCRIPT = (
 )
 
 
-def build_app(settings: Settings, assistant: KnowledgeAnswerer | None = None):
-    """The one ASGI app: API routes first, then /embed, then the page at / (routes match in order)."""
+def build_app(settings: Settings, assistant: ServedAssistant | None = None):
+    """The one ASGI app: API routes first, then /embed, then the page at / (routes match in order).
+
+    Without `assistant`, the Assistant is built in the background (the page is up at once).
+    """
     import gradio as gr
 
     from assistant.facts.knowledge import load_knowledge
     from assistant.web.api import create_app
 
-    assistant = assistant if assistant is not None else BackgroundAssistant(settings).start()
+    assistant = assistant if assistant is not None else ServedAssistant(settings).start()
     app = create_app(assistant, settings)
     service = app.state.service
     # The ledger needs only the parsed plan (0.1 s), not the index: the tab works while it builds.
-    knowledge = assistant.knowledge if service.ready else load_knowledge(settings.corpus_dir)
+    knowledge = assistant.knowledge if assistant.ready else load_knowledge(settings.corpus_dir)
     theme = gr.themes.Soft(font=FONTS, font_mono=["Consolas", "monospace"])
     common = {"max_file_size": MAX_UPLOAD, "theme": theme, "footer_links": [], "js": ON_LOAD, **page_access(settings, app.state.api_keys)}
     embed, page = build_embed(service), build_page(service, knowledge)

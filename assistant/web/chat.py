@@ -6,8 +6,8 @@ import html
 import logging
 
 from assistant.errors import INTERNAL_ERROR, PlanqaError
-from assistant.models import Starting
 from assistant.web.render import PRIVATE, plain_text, render_answer, render_error
+from assistant.web.service import ServedAssistant
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def chat_turn(service, question: str, messages: list[dict], history: list[tuple[
         return "", messages, history, answer_id
     try:
         answer, answer_id = service.ask_recorded(question, history[-10:] or None, key_id="web", channel="web")
-        reply = render_answer(answer, service.knowledge)
+        reply = render_answer(answer, service.assistant.knowledge)
         history = [*history, (question, answer.answer)]
     except PlanqaError as exc:  # rejected question, or index not ready: the message says which
         reply = render_error(str(exc))
@@ -100,7 +100,7 @@ def add_chat(gr, service, min_height: int, examples: list[str]) -> None:
 
     def turn(question: str, messages: list[dict], pairs: list[tuple[str, str]]):
         """The question shows at once (with a waiting note while the index is built), then its answer."""
-        if pending := pending_chat(service, question, messages):
+        if pending := pending_chat(service.assistant, question, messages):
             yield "", pending, messages, pairs
         box_text, messages, pairs, answer_id = chat_turn(service, question, messages, pairs)
         if answer_id:  # kept with the server's copy only, for 👍/👎 on this answer
@@ -144,23 +144,23 @@ def _feedback_widgets(gr, service, chatbot, shown) -> None:
     comment.submit(on_comment, [rated, comment], [rated, note, comment_row, comment], api_visibility=PRIVATE, show_progress="hidden")
 
 
-def pending_chat(service, question: str, messages: list[dict] | None) -> list[dict]:
+def pending_chat(assistant: ServedAssistant, question: str, messages: list[dict] | None) -> list[dict]:
     """The chat while a question is being answered: the question itself, and while the index is still
     being built a note that the answer will come (else the question would vanish for ~30 s)."""
     asked = (question or "").strip()
     if not asked:
         return []
     pending = [*(messages or []), {"role": "user", "content": plain_text(asked)}]
-    if not service.ready:
+    if not assistant.ready:
         pending.append({"role": "assistant", "content": f'<div class="planqa-waiting">{WAITING_NOTE}</div>'})
     return pending
 
 
-def status_text(service) -> str:
+def status_text(assistant: ServedAssistant) -> str:
     """What the status line says: nothing once the assistant is ready, else why answers wait."""
-    if service.ready:
+    if assistant.ready:
         return ""
-    error = service.assistant.error if isinstance(service.assistant, Starting) else None
+    error = assistant.error
     if error:
         return f"启动失败，请管理员查看服务器日志 / the assistant failed to start: {html.escape(error)}"
     return LOADING_TEXT
@@ -173,8 +173,8 @@ def add_status_line(gr, page, service) -> None:
     timer = gr.Timer(1.0, active=False)
 
     def poll():
-        text = status_text(service)
-        waiting = bool(text) and not (isinstance(service.assistant, Starting) and service.assistant.error)
+        text = status_text(service.assistant)
+        waiting = service.assistant.waiting
         return gr.HTML(text, visible=bool(text)), gr.Timer(active=waiting)
 
     quiet = {"api_visibility": PRIVATE, "show_progress": "hidden"}
