@@ -146,6 +146,18 @@ def test_trusted_proxy_header_guards_the_page(assistant, settings, audit_env):
         assert client.get(f"{mount}/config", headers={"X-Forwarded-User": "zhang.san"}).status_code == 200
 
 
+def test_the_batch_tab_refuses_what_is_not_an_upload_as_the_users_fault(tmp_path):
+    from assistant.errors import PlanqaError, UploadError
+    from assistant.web.files import own_upload
+
+    with pytest.raises(UploadError, match="upload a file first"):
+        own_upload(None)
+    (tmp_path / "q.csv").write_text("问题\n")
+    with pytest.raises(UploadError, match="only a file uploaded here") as raised:
+        own_upload(str(tmp_path / "q.csv"))
+    assert isinstance(raised.value, PlanqaError) and not isinstance(raised.value, ValueError)
+
+
 def test_batch_tab_reads_only_its_own_upload(open_server, tmp_path):
     secret = tmp_path / "server-side.csv"
     secret.write_text("SECRET_HEADER_Q7,other\nvalue,1\n", "utf-8")

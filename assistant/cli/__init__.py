@@ -39,9 +39,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except BrokenPipeError:  # `planqa clauses | head`
         return 0
-    except OSError as exc:  # the system refused a file or folder we were pointed at; the message names it
-        print(f"错误 / error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except Exception as exc:  # a bug: say so briefly, never as the user's fault
         print(f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}", file=sys.stderr)
         if args.verbose:

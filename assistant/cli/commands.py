@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.config import Settings
-from assistant.errors import InputFileError, PlanqaError, QuestionError, SettingsError
+from assistant.errors import InputFileError, OutputFileError, PlanqaError, QuestionError, SettingsError
 
 if TYPE_CHECKING:  # the web service imports the audit database's driver: only when a command asks
     from assistant.web.service import AuditedAssistant
@@ -67,7 +67,8 @@ def cmd_targets(args: argparse.Namespace, settings: Settings) -> int:
     rows = ledger_rows(_knowledge(settings), action=args.action, unit=args.unit, year=args.year, plan=args.plan)
     fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "table")
     if args.output:
-        write_ledger(rows, args.output, fmt)
+        with _writing(args.output):
+            write_ledger(rows, args.output, fmt)
         print(f"wrote {len(rows)} targets to {args.output}", file=sys.stderr)
     elif fmt == "xlsx":
         raise SettingsError("xlsx 需要输出文件 / xlsx needs an output file: add -o FILE.xlsx")
@@ -87,7 +88,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     output = args.output or Path(f"{REPORT_NAME}.{fmt}")
     knowledge = _knowledge(settings)
     rows = ledger_rows(knowledge, action=args.action, unit=args.unit, year=args.year, plan=args.plan)
-    write_atomic(output, ledger_report(knowledge, rows, fmt))
+    data = ledger_report(knowledge, rows, fmt)
+    with _writing(output):
+        write_atomic(output, data)
     print(f"已生成报告 / wrote the report of {len(rows)} targets to {output}", file=sys.stderr)
     return 0
 
@@ -192,10 +195,11 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     check_paths(args.input, args.output)  # a wrong -o is said at once, not after the index loads
     try:
         with _audited(_assistant(settings, progress=False), settings, "batch") as assistant:
-            report = answer_questionnaire(
-                assistant, args.input, args.output, column=args.column, sheet=args.sheet,
-                resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows,
-            )
+            with _writing(args.output):
+                report = answer_questionnaire(
+                    assistant, args.input, args.output, column=args.column, sheet=args.sheet,
+                    resume=args.resume, progress=not args.no_progress, max_rows=args.max_rows,
+                )
     except KeyboardInterrupt:
         print(f"\n已中断 / interrupted: rerun with --resume to continue ({checkpoint_path(answered_path(args.output))})", file=sys.stderr)
         return 130
@@ -221,6 +225,15 @@ def _audited(answerer, settings: Settings, channel: str) -> Iterator[AuditedAssi
         store.close()
 
 
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A file the user named that the system will not let us write: theirs to fix (exit 2), not a bug."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputFileError(path, f"无法写入 / cannot write: {exc}") from exc
+
+
 def _local_user() -> str:
     try:
         return f"cli:{getpass.getuser()}"[:64]
@@ -240,7 +253,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     rows = _read_audit(settings, lambda engine: question_rows(engine, args.since, args.until))
     data = render_rows(rows, fmt)
     if args.output:
-        write_atomic(args.output, data)
+        with _writing(args.output):
+            write_atomic(args.output, data)
         print(f"wrote {len(rows)} questions to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(data.decode("utf-8-sig"))
@@ -260,7 +274,8 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
         rows = [row for row in asked if row["👍"] or row["👎"]]
         data, what = render_rows(rows, "csv"), "questions with feedback"
     if args.output:
-        write_atomic(args.output, data)
+        with _writing(args.output):
+            write_atomic(args.output, data)
         print(f"wrote {len(rows)} {what} to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(data.decode("utf-8-sig"))

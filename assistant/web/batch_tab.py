@@ -33,7 +33,7 @@ def add_batch_tab(gr, service, files_root: Path) -> None:
             target = web_files(files_root) / f"{source.stem}_答案{source.suffix.lower()}"
             for progress_text, report in _batch_progress(service, source, target, column_name, sheet_name):
                 yield (progress_text, None) if report is None else (batch_summary(report), str(target))
-        except (PlanqaError, ValueError) as exc:  # a file without the column, not xlsx/csv…: the message says what to do
+        except PlanqaError as exc:  # no upload, a file without the column, not xlsx/csv…: the message says what to do
             yield f"未完成：{exc}", None
             raise gr.Error(str(exc), title=ERROR_TITLE) from exc
         except Exception as exc:

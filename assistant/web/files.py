@@ -7,6 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from assistant.errors import UploadError
+
 # Files the page hands out (ledger xlsx, answered questionnaires) and gradio's copies of them and of
 # uploads are removed after this long; a download link is for the caller who asked, not for ever.
 WEB_FILE_MAX_AGE = 3600
@@ -34,8 +36,8 @@ def own_upload(path: str | None) -> Path:
     from gradio.utils import get_upload_folder
 
     if not path:
-        raise ValueError("请先上传文件 / upload a file first")
+        raise UploadError("请先上传文件 / upload a file first")
     source = Path(path).resolve()
     if not source.is_relative_to(Path(get_upload_folder()).resolve()) or not source.is_file():
-        raise ValueError("只能处理本次上传的文件 / only a file uploaded here can be answered: upload it again")
+        raise UploadError("只能处理本次上传的文件 / only a file uploaded here can be answered: upload it again")
     return source
