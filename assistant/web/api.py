@@ -1,6 +1,6 @@
 """The portal API: the assistant over HTTP for the government portal and other office systems.
 
-`create_app(assistant, settings)` returns a FastAPI app with /api/ask, /api/batch, /api/targets,
+`create_app(assistant, settings)` (assistant: the served one, assistant/web/service.py) returns a FastAPI app with /api/ask, /api/batch, /api/targets,
 /api/clauses/{id}, /api/feedback and /api/health (OpenAPI at /docs). Deployment is configured by these settings
 (assistant/config.py, from their environment variables):
 
@@ -78,7 +78,7 @@ DOCS_ASSETS = "/docs-assets"
 
 
 def create_app(assistant: ServedAssistant, settings: Settings, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
-    """The API app; serve.py mounts the web page on the same app."""
+    """The API app; assistant/web/app.py mounts the web page on the same app."""
     from fastapi_offline import FastAPIOffline
 
     # /docs and /redoc with their scripts served from the package: an intranet has no CDN.
