@@ -243,7 +243,7 @@ def _local_user() -> str:
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.audit import question_rows
-    from assistant.office.ledger import render_rows, write_atomic
+    from assistant.office.ledger import render_rows
 
     fmt = args.format or (args.output.suffix.lstrip(".").lower() if args.output else "csv")
     if fmt not in ("csv", "xlsx"):
@@ -251,19 +251,13 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     if fmt == "xlsx" and not args.output:
         raise SettingsError("xlsx 需要输出文件 / xlsx needs an output file: add -o FILE.xlsx")
     rows = _read_audit(settings, lambda engine: question_rows(engine, args.since, args.until))
-    data = render_rows(rows, fmt)
-    if args.output:
-        with _writing(args.output):
-            write_atomic(args.output, data)
-        print(f"wrote {len(rows)} questions to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(data.decode("utf-8-sig"))
+    _deliver(args.output, render_rows(rows, fmt), f"{len(rows)} questions")
     return 0
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.audit import eval_candidates, question_rows
-    from assistant.office.ledger import render_rows, write_atomic
+    from assistant.office.ledger import render_rows
 
     if args.to_eval:
         rows = _read_audit(settings, lambda engine: eval_candidates(engine, args.since))
@@ -273,15 +267,22 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
         asked = _read_audit(settings, lambda engine: question_rows(engine, args.since))
         rows = [row for row in asked if row["👍"] or row["👎"]]
         data, what = render_rows(rows, "csv"), "questions with feedback"
-    if args.output:
-        with _writing(args.output):
-            write_atomic(args.output, data)
-        print(f"wrote {len(rows)} {what} to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(data.decode("utf-8-sig"))
+    _deliver(args.output, data, f"{len(rows)} {what}")
     if not rows:
         print("（没有符合条件的反馈 / no feedback matches）", file=sys.stderr)
     return 0
+
+
+def _deliver(output: Path | None, data: bytes, counted: str) -> None:
+    """To the file the user named (written whole or not at all), else to the terminal."""
+    from assistant.office.ledger import write_atomic
+
+    if not output:
+        sys.stdout.write(data.decode("utf-8-sig"))
+        return
+    with _writing(output):
+        write_atomic(output, data)
+    print(f"wrote {counted} to {output}", file=sys.stderr)
 
 
 def _read_audit(settings: Settings, read) -> list[dict]:
