@@ -21,6 +21,8 @@ ROUTED = [
     ("哪些任务由区财政局牵头？", "unit_tasks"),
     ("老旧小区改造由哪些部门负责？", "responsible"),
     ("什么时候基本淘汰国三及以下排放标准汽车？", "deadline"),
+    ("方案有没有提到新型储能？", "mention"),
+    ("完善财税价格支持政策具体有哪些？", "section"),
     ("到2025年非化石能源消费比重要达到多少？", "target"),
 ]
 
@@ -50,6 +52,17 @@ def test_every_route_is_reached_in_order(assistant):
         assert route.name == name, question
         reached.append(assistant.routes.index(route))
     assert reached == list(range(len(ROUTES)))  # each route, the default last, answers its question
+
+
+def test_a_handler_that_passes_hands_the_question_to_the_next_route(assistant):
+    from assistant.answer.evidence import Evidence
+    from assistant.answer.routes import handle
+
+    question = parse("2030年非化石能源消费比重的目标是什么？", [], assistant.plan.places)
+    assert route_for(question, assistant.routes).name == "section"  # it asks "是什么", but names no section
+    evidence = Evidence(question, assistant.knowledge, assistant.plan, assistant.retriever)
+    route, outcome = handle(question, evidence, assistant.routes)
+    assert route.name == "target" and "31%" in outcome.text
 
 
 def test_the_default_route_takes_anything(assistant):

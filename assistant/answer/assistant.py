@@ -9,7 +9,7 @@ from assistant.answer.drafts import compose, join_parts, per_plan, with_referenc
 from assistant.answer.evidence import Evidence
 from assistant.answer.named_plans import Scope
 from assistant.answer.question import normalise, parse, validate
-from assistant.answer.routes import route_for
+from assistant.answer.routes import handle
 from assistant.answer.scoping import Shelf, View, asks_levels, compares, level_lines, without_doc_numbers
 from assistant.answer.sentence import sentence_answer
 from assistant.config import Settings, load_settings
@@ -113,8 +113,7 @@ class Assistant:
         named = tuple(self.shelf.words(normalise(text)))
         parsed = parse(text, history, view.plan.places + named)
         evidence = Evidence(parsed, view.knowledge, view.plan, self.retriever, view.docs)
-        route = route_for(parsed, self.routes if view.docs is None else view.routes)  # self.routes may be replaced
-        outcome = route.handler(parsed, evidence)
+        route, outcome = handle(parsed, evidence, self.routes if view.docs is None else view.routes)  # self.routes may be replaced
         if outcome is None:
             outcome = sentence_answer(parsed, evidence, route.sentence_needs_figure)
         return compose(raw, route.name, outcome, evidence, label)

@@ -71,6 +71,13 @@ class Abstain:
     stated: str = ""
 
 
+class Pass:
+    """A handler's "not mine after all": the next matching route is tried (no section named, say)."""
+
+
+PASS = Pass()
+
+
 def compose(raw: str, intent: str, outcome: Draft | Abstain, evidence: Evidence, label: bool = False) -> Answer:
     """Stamp the intent and the confidence of the basis; cite each source as a verbatim slice.
 

@@ -70,20 +70,23 @@ class Evidence:
     @cached_property
     def best_sentence(self) -> SentenceMatch | None:
         """The best-covering part of a sentence of the top clauses (a year asked must not be contradicted)."""
-        question = self.question
+        return self.best_sentence_for(set(self.question.grams))
+
+    def best_sentence_for(self, grams: set[str]) -> SentenceMatch | None:
+        """The same, for the content words a handler asks about (the question's, less its own words)."""
+        year = self.question.year
         best: SentenceMatch | None = None
         for rank, clause in enumerate(self.clauses(k=SENTENCE_CLAUSES)):
             for sentence in split_sentences(clause):
-                if question.year and str(question.year) not in sentence.text and re.search(r"20\d\d年", sentence.text):
+                if year and str(year) not in sentence.text and re.search(r"20\d\d年", sentence.text):
                     continue
-                match = _best_part(question, clause, sentence, rank)
+                match = _best_part(grams, clause, sentence, rank)
                 if best is None or match.score > best.score:
                     best = match
         return best
 
 
-def _best_part(question: Question, clause: Clause, sentence: Sentence, rank: int) -> SentenceMatch:
-    grams = set(question.grams)
+def _best_part(grams: set[str], clause: Clause, sentence: Sentence, rank: int) -> SentenceMatch:
     whole = coverage(grams, apply_synonyms(clause.section + sentence.text))
     best: SentenceMatch | None = None
     for part in re.split(r"(?<=[,:])", sentence.text):

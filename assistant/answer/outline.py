@@ -10,6 +10,7 @@ import re
 from assistant.answer.drafts import EXACT_FACT, STRUCTURE, Abstain, Draft, Source
 from assistant.answer.evidence import Evidence
 from assistant.answer.question import Question
+from assistant.answer.sections import named_section
 from assistant.answer.text import coverage
 
 NAMES_A_PART = 0.5  # share of the question's content words a section title must hold to be the one asked
@@ -39,8 +40,8 @@ def answer_list_actions(question: Question, evidence: Evidence) -> Draft | Absta
     plan = evidence.plan
     if not plan.actions:
         return Abstain()
-    if "任务" in question.text and _action_named(question, plan.actions):
-        return answer_count_tasks(question, evidence)  # "节能降碳增效行动有哪些任务": that action's tasks
+    if "任务" in question.text and _action_named(question, plan.actions) or named_section(question, set(plan.actions)):
+        return answer_count_tasks(question, evidence)  # "节能降碳增效行动有哪些任务/措施": that action's tasks
     if ASKS_TOTAL.search(question.text):
         counts = {name: sum(1 for c in clauses if c.kind == "task") for name, clauses in plan.actions.items()}
         text = f"{len(counts)}大行动共有{sum(counts.values())}项具体任务：" + "；".join(
@@ -64,7 +65,7 @@ def answer_count_tasks(question: Question, evidence: Evidence) -> Draft | Abstai
     actions = evidence.plan.actions
     if not actions:
         return Abstain()
-    name = _action_named(question, actions)
+    name = named_section(question, set(actions)) or _action_named(question, actions)
     if not name:
         return Abstain("该行动")
     tasks = [c for c in actions[name] if c.kind == "task"]

@@ -15,7 +15,11 @@ from assistant.facts.knowledge import PLAN_KINDS, Knowledge
 from assistant.models import Clause, Target
 
 ISSUERS = ("发文机关", "编印单位")  # front-matter fields that name the plan's own government
-ORDINAL = re.compile(r"^[一二三四五六七八九十]+、")
+# An outline label at the start of a heading, of any level: 一、 / （一） / (1) / 1. / 1、 / ① / 第一章.
+ORDINAL = re.compile(
+    r"^\s*(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[）)]|\d+[.、．]\s*|[①-⑳]|"
+    r"第[一二三四五六七八九十\d]+[章节条部分]\s*)"
+)
 AREA = re.compile(r"[\u4e00-\u9fff]{1,8}?(?:自治区|自治州|省|市|州|盟|县|区|旗)")
 
 
@@ -61,7 +65,7 @@ def read_shape(knowledge: Knowledge) -> PlanShape:
 
 
 def title_name(section: str) -> str:
-    """A heading without its ordinal: "四、政策保障" → "政策保障"."""
+    """A heading without its outline label: "四、政策保障" → "政策保障", "4. 加强…" → "加强…"."""
     return ORDINAL.sub("", section)
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from assistant.answer.drafts import Abstain, Draft
+from assistant.answer.drafts import Abstain, Draft, Pass
 from assistant.answer.evidence import Evidence
 from assistant.answer.outline import (
     answer_count_tasks,
@@ -22,14 +22,20 @@ from assistant.answer.outline import (
 from assistant.answer.plan import title_name
 from assistant.answer.question import Question
 from assistant.answer.records import answer_chronicle, answer_deadline, answer_meta
+from assistant.answer.sections import answer_section_content
+from assistant.answer.sentence import answer_mention
 from assistant.answer.targets import answer_target
 from assistant.answer.units import answer_responsible, answer_unit_names, answer_unit_tasks
 
-Handler = Callable[[Question, Evidence], Draft | Abstain | None]
+Handler = Callable[[Question, Evidence], Draft | Abstain | Pass | None]
 SECTION = "<SECTION>"
 NEVER = "(?!)"
 
 UNIT_TASKS = r"(负责|牵头|参与|承担|涉及).{0,4}(哪些|哪几|什么|几项|多少)"
+CONTENT_ASKED = (
+    r"哪些|包括|包含|内容|举措|措施|讲了什么|说了什么|写了什么|"
+    r"(是|有)什么|怎么(表述|写|说|讲|要求|搞|安排)|什么要求"
+)
 RESPONSIBLE = r"谁|哪个部门|哪些部门|哪个单位|哪些单位|什么部门|什么单位|责任单位|牵头单位|配合单位|参加单位|参与单位|负责单位|由.{0,10}负责|牵头"
 
 
@@ -73,6 +79,9 @@ ROUTES: tuple[Route, ...] = (
     Route("unit_tasks", (RESPONSIBLE, r"负责|牵头", r"哪些|哪几|几项"), answer_unit_tasks, needs=("units",)),
     Route("responsible", (RESPONSIBLE,), answer_responsible),
     Route("deadline", (r"什么时候|何时|哪一年|哪年|时间节点|期限|截止|多久|时限|什么时间",), answer_deadline),
+    Route("mention", (r"有没有|是否|有无|(提到|提及|涉及|说到).*吗|[了么]吗[?？]?$",), answer_mention),
+    # "X具体有哪些", "X的指导思想是什么": what a section the question names by its heading says.
+    Route("section", (CONTENT_ASKED,), answer_section_content),
     Route("target", ("",), answer_target, sentence_needs_figure=True),  # the default: a figure asked
 )
 
@@ -87,3 +96,13 @@ def bind(routes: tuple[Route, ...], section_titles: list[str]) -> tuple[Route, .
 def route_for(question: Question, routes: tuple[Route, ...]) -> Route:
     """The first route that matches; the last route matches everything."""
     return next(route for route in routes if route.matches(question))
+
+
+def handle(question: Question, evidence: Evidence, routes: tuple[Route, ...]) -> tuple[Route, Draft | Abstain | None]:
+    """The first matching route whose handler does not pass, and what it returned."""
+    for route in routes:
+        if route.matches(question):
+            outcome = route.handler(question, evidence)
+            if not isinstance(outcome, Pass):
+                return route, outcome
+    raise AssertionError("the last route matches everything and never passes")
