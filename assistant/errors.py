@@ -14,7 +14,7 @@ class PlanqaError(Exception):
     """Base of every error the user (or operator) can act on; the message says how."""
 
 
-class QuestionError(PlanqaError, ValueError):  # ValueError only until every edge catches PlanqaError
+class QuestionError(PlanqaError):
     """The question itself is unusable: empty, over-long, or not text."""
 
 
@@ -25,6 +25,24 @@ class InputFileError(PlanqaError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path.name}: {reason}")
+
+
+class OutputFileError(PlanqaError):
+    """A file the user asked for that the system will not let us write (no permission, a full disk)."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class UploadError(PlanqaError):
+    """An upload the page cannot use: none was given, or it is not a file the page received."""
+
+
+class ConversionError(PlanqaError):
+    """An outside converter (LibreOffice, for the PDF report) is missing or failed; the message says what
+    to install, or which format to ask for instead."""
 
 
 class IndexError_(PlanqaError):  # noqa: N801 - the trailing underscore keeps the builtin IndexError visible

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 History = list[tuple[str, str]]  # earlier turns, oldest first: (question, answer)
 
@@ -251,23 +251,10 @@ LEDGER_HEADERS = {column.field: column.header for column in LEDGER_COLUMNS}
 
 
 class Answerer(Protocol):
-    """Something that answers: the Assistant, one still loading, an auditing wrapper, a test double."""
+    """Something that answers: the Assistant, an auditing wrapper, a baseline, a test double. What the entry
+    points ask through is the fuller KnowledgeAnswerer (assistant/facts/knowledge.py)."""
 
     def ask(self, question: str, history: History | None = None) -> Answer: ...
-
-
-@runtime_checkable
-class Starting(Protocol):
-    """An answerer that loads in the background (serve.BackgroundAssistant): ready yet, and if not, why."""
-
-    @property
-    def ready(self) -> bool: ...
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def error(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

@@ -114,10 +114,11 @@ def served(app):
 @contextmanager
 def served_page(assistant, settings, tmp_path_factory, keys: tuple[str, ...] = ()):
     """The real app (API + page + /embed) over the session's assistant, its audit in a fresh folder."""
-    from assistant.web.page import build_app
+    from assistant.web.app import build_app
+    from assistant.web.service import ServedAssistant
 
     audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=keys), assistant)) as url:
+    with served(build_app(settings.with_overrides(audit_log=audit, api_keys=keys), ServedAssistant.of(assistant))) as url:
         yield url
 
 
@@ -131,6 +132,29 @@ class _Chunk:
 class _Hit:
     chunk: _Chunk
     score: float
+
+
+class NoPlans:
+    """The knowledge of a stand-in answerer: no plan loaded, no clause to look up."""
+
+    documents: tuple = ()
+    identities: dict = {}  # noqa: RUF012 - read only
+
+    def clause(self, clause_id):
+        raise KeyError(clause_id)
+
+
+class StandIn:
+    """The rest of the answerer surface (KnowledgeAnswerer, assistant/facts/knowledge.py) for a test's
+    stand-in that only answers: no plans, nothing to embed ahead, no server to lose."""
+
+    knowledge = NoPlans()
+
+    def prefetch(self, questions):
+        return None
+
+    def problem(self):
+        return None
 
 
 class OverlapRetriever:

@@ -10,7 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from assistant.web.api import create_app, key_id
+from assistant.web.api import create_app
+from assistant.web.security import key_id
+from assistant.web.service import ServedAssistant
 from tests.conftest import xlsx_bytes
 
 
@@ -26,12 +28,12 @@ def api_settings(settings, audit_file):
 
 @pytest.fixture
 def client(assistant, api_settings) -> TestClient:
-    return TestClient(create_app(assistant, api_settings))
+    return TestClient(create_app(ServedAssistant.of(assistant), api_settings))
 
 
 @pytest.fixture
 def keyed_client(assistant, api_settings) -> TestClient:
-    return TestClient(create_app(assistant, api_settings.with_overrides(api_keys="alpha-key-123, beta-key-456")))
+    return TestClient(create_app(ServedAssistant.of(assistant), api_settings.with_overrides(api_keys="alpha-key-123, beta-key-456")))
 
 
 # ---------------------------------------------------------------- endpoints
@@ -167,7 +169,7 @@ def test_batch_oversized_upload_is_413(client):
 
 
 def test_batch_oversized_upload_small_limit(assistant, api_settings):
-    small = TestClient(create_app(assistant, api_settings, max_upload_bytes=1000))
+    small = TestClient(create_app(ServedAssistant.of(assistant), api_settings, max_upload_bytes=1000))
     response = small.post("/api/batch", files={"file": ("q.csv", "问题\n".encode() + b"a" * 2000)})
     assert response.status_code == 413
 
@@ -237,7 +239,7 @@ def test_audit_names_key_by_hash_never_the_key(keyed_client, audit_file):
 
 
 def test_cors_allow_list(assistant, api_settings):
-    cors = TestClient(create_app(assistant, api_settings.with_overrides(cors_origins="https://portal.example.gov.cn")))
+    cors = TestClient(create_app(ServedAssistant.of(assistant), api_settings.with_overrides(cors_origins="https://portal.example.gov.cn")))
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
     allowed = cors.options("/api/ask", headers={"Origin": "https://portal.example.gov.cn", **preflight})
     assert allowed.headers.get("access-control-allow-origin") == "https://portal.example.gov.cn"
@@ -261,10 +263,16 @@ class Broken:
     def ask(self, question, history=None):
         raise self.error
 
+    def prefetch(self, questions):
+        self.assistant.prefetch(questions)
+
+    def problem(self):
+        return self.assistant.problem()
+
 
 @pytest.mark.parametrize("error", [ValueError("max() arg is an empty sequence"), KeyError("s9.9")], ids=["ValueError", "KeyError"])
 def test_internal_error_is_500_not_a_bad_question(assistant, api_settings, error, caplog):
-    broken = TestClient(create_app(Broken(assistant, error), api_settings), raise_server_exceptions=False)
+    broken = TestClient(create_app(ServedAssistant.of(Broken(assistant, error)), api_settings), raise_server_exceptions=False)
     response = broken.post("/api/ask", json={"question": "区长调研了什么？"})
     assert response.status_code == 500
     detail = response.json()["detail"]
@@ -273,7 +281,7 @@ def test_internal_error_is_500_not_a_bad_question(assistant, api_settings, error
 
 
 def test_internal_error_in_batch_is_a_cell_not_a_400(assistant, api_settings):
-    broken = TestClient(create_app(Broken(assistant, ValueError("bug")), api_settings), raise_server_exceptions=False)
+    broken = TestClient(create_app(ServedAssistant.of(Broken(assistant, ValueError("bug"))), api_settings), raise_server_exceptions=False)
     response = broken.post("/api/batch", files={"file": ("q.csv", "问题\n老旧小区改造谁牵头？\n".encode())})
     assert response.status_code == 200 and response.headers["x-planqa-errors"] == "1"
     assert "internal error" in response.content.decode("utf-8-sig").splitlines()[1]

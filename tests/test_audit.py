@@ -29,20 +29,16 @@ from assistant.audit import AuditedAnswerer, AuditStore, feedback, open_engine, 
 from assistant.config import Settings, load_settings
 from assistant.errors import SettingsError
 from assistant.models import Answer, Citation
-from assistant.web.api import create_app, key_id
+from assistant.web.api import create_app
+from assistant.web.security import key_id
+from assistant.web.service import ServedAssistant
+from tests.conftest import StandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class NoClauses:
-    def clause(self, clause_id):
-        raise KeyError(clause_id)
-
-
-class Echo:
+class Echo(StandIn):
     """A stand-in assistant: answers at once, with one citation (no index needed)."""
-
-    knowledge = NoClauses()
 
     def ask(self, question, history=None):
         citation = Citation("plan", "plan:s1", "一、目标", f"原文：{question}", 0, 4)
@@ -271,7 +267,7 @@ def test_the_database_defaults_to_sqlite_where_the_audit_log_was(tmp_path, monke
 ])
 def test_a_bad_database_url_stops_the_server_at_start(tmp_path, url, needle):
     with pytest.raises(SettingsError, match=needle):
-        create_app(Echo(), Settings(index_dir=tmp_path, audit_db=url))
+        create_app(ServedAssistant.of(Echo()), Settings(index_dir=tmp_path, audit_db=url))
 
 
 def test_the_password_of_a_database_url_is_never_shown():
@@ -286,7 +282,7 @@ def test_the_password_of_a_database_url_is_never_shown():
 @pytest.fixture
 def api(tmp_path) -> TestClient:
     settings = Settings(index_dir=tmp_path, audit_db=f"sqlite:///{tmp_path / 'audit.db'}", api_keys=("secret-key-1",))
-    return TestClient(create_app(Echo(), settings))
+    return TestClient(create_app(ServedAssistant.of(Echo()), settings))
 
 
 KEY = {"X-API-Key": "secret-key-1"}
@@ -330,11 +326,11 @@ def test_feedback_needs_a_key_and_is_declared_in_openapi(api):
 
 
 def test_page_thumbs_and_comment(tmp_path):
-    from assistant.web.api import AskService
-    from assistant.web.page import ANSWER_ID, chat_turn, comment_answer, rate_answer
+    from assistant.web.chat import ANSWER_ID, chat_turn, comment_answer, rate_answer
+    from assistant.web.service import AskService
 
     url = f"sqlite:///{tmp_path / 'audit.db'}"
-    service = AskService(Echo(), AuditStore(url))
+    service = AskService(ServedAssistant.of(Echo()), AuditStore(url))
     _, messages, _, answer_id = chat_turn(service, "老旧小区改造谁牵头？", [], [])
     assert len(messages) == 2 and answer_id
     ids = [messages[0], {**messages[1], ANSWER_ID: answer_id}]  # as the page keeps them
@@ -359,11 +355,11 @@ class EchoOver(Echo):
 @pytest.fixture
 def base_url(knowledge, tmp_path):
     """The real page over the stand-in assistant, served by uvicorn (the e2e tier, by this fixture's name)."""
-    from assistant.web.page import build_app
+    from assistant.web.app import build_app
     from tests.conftest import served
 
     settings = Settings(index_dir=tmp_path, audit_db=f"sqlite:///{tmp_path / 'audit.db'}")
-    with served(build_app(settings, EchoOver(knowledge))) as url:
+    with served(build_app(settings, ServedAssistant.of(EchoOver(knowledge)))) as url:
         yield url
 
 
@@ -480,8 +476,9 @@ def test_disliked_answers_with_comments_become_eval_candidates(recorded, tmp_pat
 
 def test_planqa_ask_is_audited_as_the_local_user(recorded, monkeypatch, capsys):
     from assistant import cli
+    from assistant.cli import commands
 
-    monkeypatch.setattr(cli, "_assistant", lambda settings, progress=True: Echo())
+    monkeypatch.setattr(commands, "_assistant", lambda settings, progress=True: Echo())
     assert cli.main(["ask", "碳达峰的年份？"]) == 0
     [row] = [r for r in stored(recorded) if r["question"] == "碳达峰的年份？"]
     assert row["channel"] == "cli" and row["caller"].startswith("cli")

@@ -48,6 +48,16 @@ class Counting:
         self.asked.append(question)
         return self.assistant.ask(question, history)
 
+    @property
+    def knowledge(self):
+        return self.assistant.knowledge
+
+    def prefetch(self, questions):
+        self.assistant.prefetch(questions)
+
+    def problem(self):
+        return self.assistant.problem()
+
 
 def test_xlsx_rows_and_columns_kept(assistant, tmp_path):
     source = make_xlsx(tmp_path / "q.xlsx", title_row=True)

@@ -15,7 +15,7 @@ import shutil
 import pytest
 
 from assistant.models import Answer, Citation
-from assistant.web.page import highlight_figures, render_answer
+from assistant.web.render import highlight_figures, render_answer
 from tests.conftest import served_page
 
 CHROMIUM_FLAGS = [

@@ -35,6 +35,42 @@ def test_clauses_json(capsys):
 def test_missing_corpus_is_a_clear_error(tmp_path, capsys):
     assert main(["--corpus", str(tmp_path / "nope"), "targets"]) == 2
     assert "corpus folder not found" in capsys.readouterr().err
+    from assistant.errors import InputFileError
+    from assistant.ingest.load import load_corpus
+
+    with pytest.raises(InputFileError, match="corpus folder not found"):  # one of the family, not a FileNotFoundError
+        load_corpus(tmp_path / "nope")
+
+
+def test_an_output_the_system_refuses_is_the_users_to_fix(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("x")
+    output = tmp_path / "a-file" / "ledger.csv"  # a file where a folder should be
+    assert main(["targets", "--format", "csv", "-o", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and str(output) in err and "internal error" not in err
+
+
+def test_an_unexpected_os_error_is_an_internal_error(monkeypatch, capsys):
+    import assistant.facts.knowledge
+
+    def broken(_corpus):
+        raise OSError("something no user asked for")
+
+    monkeypatch.setattr(assistant.facts.knowledge, "load_knowledge", broken)
+    assert main(["targets"]) == 1
+    assert "internal error" in capsys.readouterr().err
+
+
+def test_pdf_without_libreoffice_is_a_conversion_error(tmp_path, monkeypatch, capsys):
+    import assistant.office.styling
+    from assistant.errors import ConversionError, SettingsError
+
+    monkeypatch.setattr(assistant.office.styling.shutil, "which", lambda _name: None)
+    assert main(["report", "-o", str(tmp_path / "report.pdf")]) == 2
+    assert "PDF needs LibreOffice" in capsys.readouterr().err
+    with pytest.raises(ConversionError) as raised:
+        assistant.office.styling.docx_to_pdf(b"")
+    assert not isinstance(raised.value, SettingsError)  # a missing converter is not a bad setting
 
 
 def test_xlsx_needs_an_output_file(capsys):
@@ -92,13 +128,14 @@ def test_serve_batch_and_eval_are_planqa_commands(capsys):
 DEFAULT_PATHS = """
 import sys
 from assistant.cli import main
-from assistant.web.page import build_app
+from assistant.web.app import build_app
+from assistant.web.service import ServedAssistant
 from assistant.answer import Assistant
 from assistant.config import load_settings
 assert main(["ask", "老旧小区改造谁牵头？"]) == 0
 assert main(["targets", "--year", "2030"]) == 0
 assert main(["batch", sys.argv[1], "-o", sys.argv[2], "--no-progress"]) == 0
-build_app(load_settings(), Assistant.from_settings(load_settings()))
+build_app(load_settings(), ServedAssistant.of(Assistant.from_settings(load_settings())))
 heavy = [m for m in ("matplotlib", "llama_index") if m in sys.modules]
 print("HEAVY", heavy)
 """

@@ -26,8 +26,10 @@ from assistant.retrieval.index import IndexError_, build_index, current_build
 from assistant.retrieval.lexical import LexicalIndex
 from assistant.retrieval.retrieve import HybridRetriever
 from assistant.web.api import create_app
-from assistant.web.page import chat_turn, render_answer
-from tests.conftest import xlsx_bytes
+from assistant.web.chat import chat_turn
+from assistant.web.render import render_answer
+from assistant.web.service import ServedAssistant
+from tests.conftest import StandIn, xlsx_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
 SMALL_PLAN = "一、工作目标\n\n到2027年，全县光伏装机达到88.8万千瓦以上。\n\n二、保障措施\n\n县发改局牵头建立调度机制，每季度通报一次进展。\n"
@@ -35,7 +37,7 @@ SMALL_PLAN = "一、工作目标\n\n到2027年，全县光伏装机达到88.8万
 
 @pytest.fixture
 def client(assistant, settings, tmp_path) -> TestClient:
-    return TestClient(create_app(assistant, settings.with_overrides(audit_log=tmp_path / "audit.jsonl")), raise_server_exceptions=False)
+    return TestClient(create_app(ServedAssistant.of(assistant), settings.with_overrides(audit_log=tmp_path / "audit.jsonl")), raise_server_exceptions=False)
 
 
 # ---------------------------------------------------------------- hostile questions
@@ -309,15 +311,13 @@ def test_milvus_build_records_the_store_and_switching_rebuilds(assistant, small)
 
 def test_page_shows_a_bug_as_internal_error(knowledge, tmp_path, caplog):
     from assistant.audit import AuditStore
-    from assistant.web.api import AskService
+    from assistant.web.service import AskService
 
-    class Buggy:
-        knowledge = None
-
+    class Buggy(StandIn):
         def ask(self, question, history=None):
             return max([])
 
-    service = AskService(Buggy(), AuditStore(f"sqlite:///{tmp_path / 'audit.db'}"))
+    service = AskService(ServedAssistant.of(Buggy()), AuditStore(f"sqlite:///{tmp_path / 'audit.db'}"))
     _, messages, history, _ = chat_turn(service, "区长调研了什么？", [], [])
     reply = messages[-1]["content"]
     assert "internal error" in reply and "empty sequence" not in reply and history == []
@@ -325,7 +325,6 @@ def test_page_shows_a_bug_as_internal_error(knowledge, tmp_path, caplog):
 
 
 def test_while_the_index_builds_the_api_says_503_and_health_says_loading(knowledge, settings, tmp_path):
-    from assistant.web.page import BackgroundAssistant
 
     release = threading.Event()
 
@@ -333,7 +332,7 @@ def test_while_the_index_builds_the_api_says_503_and_health_says_loading(knowled
         release.wait(30)
         raise IndexError_("index corrupt: run `planqa build`")
 
-    background = BackgroundAssistant(settings, factory=slow_factory, wait_seconds=0.01).start()
+    background = ServedAssistant(settings, factory=slow_factory, wait_seconds=0.01).start()
     client = TestClient(create_app(background, settings.with_overrides(audit_log=tmp_path / "a.jsonl")))
     assert client.get("/api/health").json()["status"] == "loading"
     response = client.post("/api/ask", json={"question": "老旧小区改造谁牵头？"})
@@ -350,7 +349,7 @@ def test_while_the_index_builds_the_api_says_503_and_health_says_loading(knowled
 # ---------------------------------------------------------------- a full disk, a wrong path
 
 
-class _Echo:
+class _Echo(StandIn):
     """An answerer that needs no index: the answer repeats the question."""
 
     def ask(self, question, history=None):
@@ -364,12 +363,13 @@ import json, resource, signal, sqlite3, sys
 from pathlib import Path
 from fastapi.testclient import TestClient
 from assistant.web.api import create_app
+from assistant.web.service import ServedAssistant
 from assistant.config import load_settings
 from tests.test_faults import _Echo
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the size limit a write fails (EFBIG) instead
 folder = Path(sys.argv[1])
-app = create_app(_Echo(), load_settings(index_dir=folder))
+app = create_app(ServedAssistant.of(_Echo()), load_settings(index_dir=folder))
 store = app.state.service.audit
 client = TestClient(app)
 codes = [client.post("/api/ask", json={"question": "第一个问题"}).status_code]

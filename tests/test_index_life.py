@@ -29,7 +29,7 @@ from assistant.retrieval.index import (
 )
 from assistant.retrieval.lexical import LexicalIndex
 from assistant.web.api import create_app
-from assistant.web.page import BackgroundAssistant
+from assistant.web.service import ServedAssistant
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_PLAN = (
@@ -163,7 +163,7 @@ def test_a_broken_index_makes_health_503_with_the_reason(small, embedder, name, 
     corrupt(build_index(knowledge, small, embedder) / relative)
     replica = small.with_overrides(on_stale="error", audit_log=tmp_path / "audit.jsonl")
 
-    background = BackgroundAssistant(replica, factory=lambda s: open_index(knowledge, s, embedder)).start()
+    background = ServedAssistant(replica, factory=lambda s: open_index(knowledge, s, embedder)).start()
     assert background._done.wait(60)
     client = TestClient(create_app(background, replica), raise_server_exceptions=False)
     health = client.get("/api/health")

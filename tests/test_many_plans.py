@@ -176,8 +176,9 @@ def test_api_lists_the_plans_and_filters_the_ledger_by_plan(levels, tmp_path):
     from fastapi.testclient import TestClient
 
     from assistant.web.api import create_app
+    from assistant.web.service import ServedAssistant
 
-    client = TestClient(create_app(levels, load_settings().with_overrides(audit_log=tmp_path / "audit.jsonl")))
+    client = TestClient(create_app(ServedAssistant.of(levels), load_settings().with_overrides(audit_log=tmp_path / "audit.jsonl")))
     docs = client.get("/api/docs").json()
     assert docs["count"] == 3 and {d["标题"] for d in docs["docs"]} >= {"苏州市碳达峰实施方案", "江苏省碳达峰实施方案"}
     rows = client.get("/api/targets", params={"plan": "江苏"}).json()["targets"]

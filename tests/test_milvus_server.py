@@ -233,7 +233,8 @@ def test_a_server_outage_is_a_503_with_the_reason_and_answers_resume_when_it_is_
 
     from assistant.answer import Assistant
     from assistant.web.api import create_app
-    from assistant.web.page import chat_turn
+    from assistant.web.chat import chat_turn
+    from assistant.web.service import ServedAssistant
 
     if milvus_server is None:
         pytest.skip("PLANQA_MILVUS_URI names a server this test does not run")
@@ -241,7 +242,7 @@ def test_a_server_outage_is_a_503_with_the_reason_and_answers_resume_when_it_is_
     outage.restore()
     settings = assistant.settings.with_overrides(store="milvus", milvus_uri=outage.uri, index_dir=tmp_path / "index")
     build_index(assistant.knowledge, settings, assistant.retriever.embedder)
-    app = create_app(Assistant.from_settings(settings), settings)
+    app = create_app(ServedAssistant.of(Assistant.from_settings(settings)), settings)
     client = TestClient(app)
     question = {"question": "老旧小区改造谁牵头？"}
     before = client.post("/api/ask", json=question)

@@ -355,9 +355,10 @@ def test_report_api_is_key_protected_and_declared_binary(assistant, settings, tm
 
     from assistant.office.report import DOCX_MEDIA_TYPE
     from assistant.web.api import create_app
+    from assistant.web.service import ServedAssistant
 
     keyed = settings.with_overrides(api_keys="report-key-1", audit_log=tmp_path / "audit.jsonl")
-    client = TestClient(create_app(assistant, keyed))
+    client = TestClient(create_app(ServedAssistant.of(assistant), keyed))
     assert client.get("/api/report").status_code == 401
     response = client.get("/api/report", params={"year": 2030}, headers={"X-API-Key": "report-key-1"})
     assert response.status_code == 200 and response.headers["content-type"] == DOCX_MEDIA_TYPE

@@ -13,6 +13,8 @@ import io
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from openpyxl import load_workbook
 from assistant.answer import Assistant
 from assistant.errors import IndexError_
 from assistant.web.api import create_app
+from assistant.web.service import ServedAssistant
 from tests.conftest import ROOT, OverlapRetriever, served, xlsx_bytes
 
 KEY = "client-test-key"
@@ -34,8 +37,6 @@ QUESTION = "2030年非化石能源消费比重的目标是多少？"
 class Broken:
     """An assistant with a bug: every request that reaches it must come back 500 "internal error"."""
 
-    ready = True
-
     def ask(self, question, history=None):
         raise RuntimeError("a bug")
 
@@ -43,21 +44,25 @@ class Broken:
     def knowledge(self):
         raise RuntimeError("a bug")
 
+    def prefetch(self, questions):
+        raise RuntimeError("a bug")
 
-class Loading:
-    """serve.BackgroundAssistant's surface while the index is being built, or after it failed."""
+    def problem(self):
+        raise RuntimeError("a bug")
 
-    def __init__(self, error: str | None) -> None:
-        self.error = error
-        self.ready = False
-        self.status = f"启动失败 / failed: {error}" if error else "正在建立索引 / building the index"
 
-    def ask(self, question, history=None):
-        raise IndexError_(self.status)
+def loading(settings, error: str | None) -> ServedAssistant:
+    """The served assistant while its index is being built (for ever), or after building it failed."""
 
-    @property
-    def knowledge(self):
-        raise IndexError_(self.status)
+    def build(_settings):
+        if error is None:
+            threading.Event().wait()
+        raise IndexError_(error)
+
+    served = ServedAssistant(settings, factory=build, wait_seconds=0.01).start()
+    while error is not None and served.error is None:
+        time.sleep(0.01)
+    return served
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +72,11 @@ def spec_and_servers(knowledge, settings, tmp_path_factory):
     base = settings.with_overrides(audit_log=audit, api_keys=(KEY,))
     working = Assistant(knowledge, OverlapRetriever(knowledge), settings)
     apps = {
-        "ok": create_app(working, base, max_upload_bytes=UPLOAD_LIMIT),
-        "limited": create_app(working, base.with_overrides(rate_limit=1)),
-        "loading": create_app(Loading(None), base),
-        "failed": create_app(Loading("IndexError_: index corrupt: run `planqa build`"), base),
-        "broken": create_app(Broken(), base),
+        "ok": create_app(ServedAssistant.of(working), base, max_upload_bytes=UPLOAD_LIMIT),
+        "limited": create_app(ServedAssistant.of(working), base.with_overrides(rate_limit=1)),
+        "loading": create_app(loading(base, None), base),
+        "failed": create_app(loading(base, "index corrupt: run `planqa build`"), base),
+        "broken": create_app(ServedAssistant.of(Broken()), base),
     }
     urls, stack = {}, []
     for name, app in apps.items():

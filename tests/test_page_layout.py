@@ -278,7 +278,8 @@ def test_batch_summary_counts_skipped_rows_and_errors_read_chinese(driver, base_
 @pytest.fixture()
 def building(assistant, settings, tmp_path):
     """The app over an assistant whose build finishes only when the test opens the gate."""
-    from assistant.web.page import BackgroundAssistant, build_app
+    from assistant.web.app import build_app
+    from assistant.web.service import ServedAssistant
 
     gate = threading.Event()
 
@@ -286,7 +287,7 @@ def building(assistant, settings, tmp_path):
         gate.wait(120)
         return assistant
 
-    starting = BackgroundAssistant(settings, factory=slow_build).start()
+    starting = ServedAssistant(settings, factory=slow_build).start()
     app = build_app(settings.with_overrides(audit_log=tmp_path / "audit.jsonl", api_keys=()), starting)
     with served(app) as url:
         yield url, gate
@@ -361,7 +362,7 @@ def test_ledger_table_escapes_and_labels_every_cell():
 
 
 def test_pending_chat_keeps_the_question_and_notes_the_wait_only_while_building():
-    from assistant.web.page import WAITING_NOTE, pending_chat
+    from assistant.web.chat import WAITING_NOTE, pending_chat
 
     class Service:
         ready = False
@@ -375,7 +376,8 @@ def test_pending_chat_keeps_the_question_and_notes_the_wait_only_while_building(
 
 def test_status_and_batch_summary_are_chinese():
     from assistant.office.questionnaire import BatchReport
-    from assistant.web.page import batch_summary, status_text
+    from assistant.web.batch_tab import batch_summary
+    from assistant.web.chat import status_text
 
     class Ready:
         ready = True
@@ -393,7 +395,7 @@ def test_page_html_tells_gradio_the_language():
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    from assistant.web.page import LANGUAGE_SCRIPT, ChineseInterface
+    from assistant.web.app import LANGUAGE_SCRIPT, ChineseInterface
 
     inner = Starlette(routes=[Route("/", lambda _r: HTMLResponse("<html><head><script>gradio</script></head></html>")),
                               Route("/api/x", lambda _r: JSONResponse({"head": "<head>"}))])

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from assistant.answer import Assistant
 from assistant.web.api import create_app
+from assistant.web.service import ServedAssistant
 from tests.conftest import OverlapRetriever
 
 KEY = "schemathesis-key"
@@ -25,7 +26,7 @@ def api_schema(knowledge, settings, tmp_path_factory):
 
     audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
     app = create_app(
-        Assistant(knowledge, OverlapRetriever(knowledge), settings),
+        ServedAssistant.of(Assistant(knowledge, OverlapRetriever(knowledge), settings)),
         settings.with_overrides(audit_log=audit, api_keys=(KEY,), rate_limit=0),
         max_upload_bytes=256 * 1024,
     )

@@ -20,9 +20,12 @@ from starlette.routing import Mount
 from assistant.errors import InputFileError, SettingsError
 from assistant.office.questionnaire import answer_questionnaire
 from assistant.office.sheets import MAX_COLUMNS, MAX_CSV_FIELD_CHARS, MAX_ROWS, read_table
-from assistant.web.api import create_app, key_id
-from assistant.web.page import build_app, plain_text
-from tests.conftest import served_page, xlsx_bytes
+from assistant.web.api import create_app
+from assistant.web.app import build_app
+from assistant.web.render import plain_text
+from assistant.web.security import key_id
+from assistant.web.service import ServedAssistant
+from tests.conftest import StandIn, served_page, xlsx_bytes
 
 KEY = "s3cret-key-for-tests"
 SERVER_FILES = ["/etc/passwd", "/proc/self/environ"]
@@ -131,11 +134,23 @@ def test_gradio_file_route_refuses_server_files(open_server, settings):
 
 
 def test_trusted_proxy_header_guards_the_page(assistant, settings, audit_env):
-    app = build_app(env_settings(settings).with_overrides(trusted_user_header="X-Forwarded-User"), assistant)
+    app = build_app(env_settings(settings).with_overrides(trusted_user_header="X-Forwarded-User"), ServedAssistant.of(assistant))
     client = TestClient(app)
     for mount in ("", "/embed"):
         assert client.get(f"{mount}/config").status_code == 401
         assert client.get(f"{mount}/config", headers={"X-Forwarded-User": "zhang.san"}).status_code == 200
+
+
+def test_the_batch_tab_refuses_what_is_not_an_upload_as_the_users_fault(tmp_path):
+    from assistant.errors import PlanqaError, UploadError
+    from assistant.web.files import own_upload
+
+    with pytest.raises(UploadError, match="upload a file first"):
+        own_upload(None)
+    (tmp_path / "q.csv").write_text("问题\n")
+    with pytest.raises(UploadError, match="only a file uploaded here") as raised:
+        own_upload(str(tmp_path / "q.csv"))
+    assert isinstance(raised.value, PlanqaError) and not isinstance(raised.value, ValueError)
 
 
 def test_batch_tab_reads_only_its_own_upload(open_server, tmp_path):
@@ -266,7 +281,7 @@ def _concrete(path: str) -> str:
 def test_every_route_refuses_an_anonymous_caller(assistant, settings, tmp_path, monkeypatch):
     monkeypatch.setenv("PLANQA_API_KEYS", KEY)
     monkeypatch.setenv("PLANQA_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-    app = build_app(env_settings(settings), assistant)
+    app = build_app(env_settings(settings), ServedAssistant.of(assistant))
     client = TestClient(app, raise_server_exceptions=False)
     routes = list(_routes(app))
     assert len(routes) > 30  # the mounts were walked, not only /api
@@ -298,14 +313,14 @@ def test_blank_keys_refused_at_start(assistant, settings, audit_env, monkeypatch
     monkeypatch.setenv("PLANQA_API_KEYS", raw)
     if raw.strip():
         with pytest.raises(SettingsError, match="PLANQA_API_KEYS"):
-            create_app(assistant, env_settings(settings))
+            create_app(ServedAssistant.of(assistant), env_settings(settings))
     else:  # set to nothing at all: unset, the API is open (as documented)
-        assert create_app(assistant, env_settings(settings)).state.api_keys == []
+        assert create_app(ServedAssistant.of(assistant), env_settings(settings)).state.api_keys == []
 
 
 def test_audit_caller_id_is_keyed_by_a_server_secret(assistant, settings, audit_env, monkeypatch, tmp_path):
     monkeypatch.setenv("PLANQA_API_KEYS", "abc")
-    client = TestClient(create_app(assistant, env_settings(settings)))
+    client = TestClient(create_app(ServedAssistant.of(assistant), env_settings(settings)))
     client.post("/api/ask", json={"question": "老旧小区改造谁牵头？"}, headers={"X-API-Key": "abc"})
     import sqlalchemy as sa
 
@@ -320,13 +335,13 @@ def test_audit_caller_id_is_keyed_by_a_server_secret(assistant, settings, audit_
     assert secret_file.stat().st_mode & 0o077 == 0
     assert recorded == key_id("abc", secret_file.read_text().strip().encode())
     other = settings.with_overrides(audit_secret="another-secret")
-    assert create_app(assistant, other).state.audit_secret == b"another-secret"
+    assert create_app(ServedAssistant.of(assistant), other).state.audit_secret == b"another-secret"
     assert key_id("abc", b"another-secret") != recorded
 
 
 def test_rate_limit_per_key_is_429_with_retry_after(assistant, settings, audit_env, monkeypatch):
     monkeypatch.setenv("PLANQA_API_KEYS", "k1,k2")
-    client = TestClient(create_app(assistant, env_settings(settings).with_overrides(rate_limit=3)))
+    client = TestClient(create_app(ServedAssistant.of(assistant), env_settings(settings).with_overrides(rate_limit=3)))
     codes = [client.get("/api/targets", headers={"X-API-Key": "k1"}).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     limited = client.get("/api/targets", headers={"X-API-Key": "k1"})
@@ -337,7 +352,7 @@ def test_rate_limit_per_key_is_429_with_retry_after(assistant, settings, audit_e
 
 def test_security_headers_everywhere(assistant, settings, audit_env):
     portal = "https://www.portal.example.gov.cn"
-    app = build_app(env_settings(settings).with_overrides(frame_ancestors=f"'self' {portal}"), assistant)
+    app = build_app(env_settings(settings).with_overrides(frame_ancestors=f"'self' {portal}"), ServedAssistant.of(assistant))
     client = TestClient(app)
     for path in ("/", "/embed/", "/api/health", "/docs"):
         headers = client.get(path).headers
@@ -347,7 +362,7 @@ def test_security_headers_everywhere(assistant, settings, audit_env):
 
 
 def test_chunked_body_over_256kb_is_413(assistant, settings, audit_env):
-    client = TestClient(create_app(assistant, env_settings(settings)))
+    client = TestClient(create_app(ServedAssistant.of(assistant), env_settings(settings)))
 
     def chunks():
         yield b'{"question": "'
@@ -404,7 +419,7 @@ def _chart_xlsx() -> bytes:
 def test_one_far_cell_is_refused_fast(assistant, settings, audit_env):
     data = _wide_xlsx()
     assert len(data) < 8000
-    client = TestClient(create_app(assistant, env_settings(settings)))
+    client = TestClient(create_app(ServedAssistant.of(assistant), env_settings(settings)))
     started = time.monotonic()
     response = client.post("/api/batch", files={"file": ("wide.xlsx", data)})
     assert response.status_code == 400 and str(MAX_COLUMNS) in response.json()["detail"]
@@ -412,7 +427,7 @@ def test_one_far_cell_is_refused_fast(assistant, settings, audit_env):
 
 
 def test_chart_sheet_is_a_clear_400(assistant, settings, audit_env):
-    client = TestClient(create_app(assistant, env_settings(settings)))
+    client = TestClient(create_app(ServedAssistant.of(assistant), env_settings(settings)))
     response = client.post("/api/batch", files={"file": ("chart.xlsx", _chart_xlsx())})
     assert response.status_code == 400 and "--sheet" in response.json()["detail"]
 
@@ -424,7 +439,7 @@ def test_row_cap_on_every_channel(tmp_path, assistant, settings, audit_env):
     with pytest.raises(InputFileError, match="too many questions"):
         read_table(source)
     assert len(read_table(source, max_rows=None).data_rows) == MAX_ROWS + 1  # the CLI's --max-rows
-    client = TestClient(create_app(assistant, env_settings(settings)))
+    client = TestClient(create_app(ServedAssistant.of(assistant), env_settings(settings)))
     response = client.post("/api/batch", files={"file": ("many.csv", rows.encode())})
     assert response.status_code == 400 and "too many questions" in response.json()["detail"]
 
@@ -442,7 +457,7 @@ def test_long_csv_field_is_read_and_an_over_long_one_is_a_clear_400(assistant, s
     source = tmp_path / "long.csv"
     source.write_text(long_field, "utf-8")
     assert len(read_table(source).data_rows) == 1  # over csv's default 131,072
-    client = TestClient(create_app(assistant, env_settings(settings)))
+    client = TestClient(create_app(ServedAssistant.of(assistant), env_settings(settings)))
     too_long = "问题,备注\n你好," + "x" * (MAX_CSV_FIELD_CHARS + 10) + "\n"
     response = client.post("/api/batch", files={"file": ("long.csv", too_long.encode())})
     assert response.status_code == 400 and "cannot read" in response.json()["detail"]
@@ -469,7 +484,7 @@ def test_formula_question_cell_is_named_as_a_formula(assistant, tmp_path):
 def test_docs_load_nothing_from_the_internet(assistant, settings, audit_env, page):
     import re
 
-    client = TestClient(create_app(assistant, env_settings(settings)))
+    client = TestClient(create_app(ServedAssistant.of(assistant), env_settings(settings)))
     html = client.get(page).text
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert any(a.endswith(".js") for a in assets)
@@ -480,7 +495,7 @@ def test_docs_load_nothing_from_the_internet(assistant, settings, audit_env, pag
 
 
 def test_openapi_has_stable_operation_ids_and_declared_errors(assistant, settings, audit_env):
-    spec = TestClient(create_app(assistant, env_settings(settings))).get("/openapi.json").json()
+    spec = TestClient(create_app(ServedAssistant.of(assistant), env_settings(settings))).get("/openapi.json").json()
     operations = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
     assert set(operations) == {
         "ask", "batch", "targets", "targets_xlsx", "report", "clause", "docs", "health", "feedback"
@@ -509,7 +524,7 @@ def test_cli_batch_refuses_hostile_workbooks_clearly(assistant, settings, tmp_pa
     assert time.monotonic() - started < 60 and not (tmp_path / "out.xlsx").exists()
 
 
-class _Echo:
+class _Echo(StandIn):
     """An answerer that needs no index: the answer repeats the question."""
 
     def ask(self, question, history=None):

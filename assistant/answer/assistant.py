@@ -57,6 +57,11 @@ class Assistant:
         if hasattr(self.retriever, "prefetch"):
             self.retriever.prefetch(texts)
 
+    def problem(self) -> str | None:
+        """Why this assistant cannot answer now (its vector store's server is down), or None."""
+        check = getattr(self.retriever, "problem", None)  # a test's stand-in retriever has no server to lose
+        return check() if callable(check) else None
+
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
         """Read the question first (labels, courtesies, script, English); the conversation only for an
         elliptical question; a multi-part question part by part, joined into one answer."""

@@ -188,7 +188,14 @@ def _ledger_row(knowledge: Knowledge, target: Target) -> LedgerRow:
 
 
 class KnowledgeAnswerer(Answerer, Protocol):
-    """An answerer that also exposes the plan it answers from (the API's ledger and clause lookups)."""
+    """What every entry point asks through (API, page, batch, CLI; assistant/web/service.py): answers,
+    the plans it answers from (ledger, clause lookups, a questionnaire's sources), questions embedded
+    ahead of a questionnaire (nothing to do for an answerer without an embedding model), and why it
+    cannot answer now (a vector store's server down), or None."""
 
     @property
     def knowledge(self) -> Knowledge: ...
+
+    def prefetch(self, questions: list[str]) -> None: ...
+
+    def problem(self) -> str | None: ...

@@ -28,7 +28,7 @@ class Corpus:
 def load_corpus(corpus_dir: Path) -> Corpus:
     """Load every supported file; a bad file is reported and skipped, the others still load."""
     if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"corpus folder not found: {corpus_dir} (pass --corpus or set PLANQA_CORPUS)")
+        raise InputFileError(corpus_dir, f"corpus folder not found: {corpus_dir} (pass --corpus or set PLANQA_CORPUS)")
     documents, errors = [], []
     for path in sorted(corpus_dir.iterdir()):
         if path.name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES:

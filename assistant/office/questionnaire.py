@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import INTERNAL_ERROR, InputFileError, PlanqaError
+from assistant.facts.knowledge import Knowledge, KnowledgeAnswerer
 from assistant.lang.asking import classify_row
 from assistant.models import Answerer
 from assistant.office.safe_text import csv_value, set_xlsx_cell
@@ -73,7 +74,7 @@ class BatchReport:
 
 
 def answer_questionnaire(
-    assistant: Answerer,
+    assistant: KnowledgeAnswerer,
     input_path: Path | str,
     output_path: Path | str,
     column: str = "问题",
@@ -94,11 +95,11 @@ def answer_questionnaire(
     checkpoint = checkpoint_path(output_path)
     done = _load_checkpoint(checkpoint, table) if resume else {}
     report.resumed = len(done)
-    if hasattr(assistant, "prefetch"):  # embed the questions together (assistant/retrieval/retrieve.py, QueryVectors)
-        assistant.prefetch([cell_text(_cell_at(table.rows[i], table.question_col)) for i in table.data_rows if i not in done])
+    # embed the questions together (assistant/retrieval/retrieve.py, QueryVectors)
+    assistant.prefetch([cell_text(_cell_at(table.rows[i], table.question_col)) for i in table.data_rows if i not in done])
     cells = _answer_rows(assistant, table, done, checkpoint, report, progress, on_progress)
     _tally(report, table, cells)
-    write_answered(input_path, output_path, table, cells, sources=plan_sources(assistant))
+    write_answered(input_path, output_path, table, cells, sources=plan_sources(assistant.knowledge))
     checkpoint.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
     return report
@@ -281,15 +282,12 @@ def answered_grid(table: Table, cells: dict[int, list[object]]) -> list[list[obj
 GENERATED_COLUMN = "附加列"
 
 
-def plan_sources(assistant: object) -> tuple[str, ...]:
-    """The plans the answers come from, for the 说明 sheet: titles when the assistant knows them."""
-    knowledge = getattr(assistant, "knowledge", None)
-    documents = getattr(knowledge, "documents", ()) or ()
-    identities = getattr(knowledge, "identities", {}) or {}
+def plan_sources(knowledge: Knowledge) -> tuple[str, ...]:
+    """The plans the answers come from, for the 说明 sheet: titles where the plans name them."""
     sources = []
-    for document in documents:
-        identity = identities.get(document.name)
-        title = getattr(identity, "title", "") if identity else ""
+    for document in knowledge.documents:
+        identity = knowledge.identities.get(document.name)
+        title = identity.title if identity else ""
         sources.append(f"{title}（{document.name}）" if title and title != document.name else document.name)
     return tuple(sources)
 

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.errors import SettingsError
+from assistant.errors import ConversionError, SettingsError
 from assistant.models import LEDGER_HEADERS, LedgerRow
 from assistant.office.safe_text import clean_text
 
@@ -241,7 +241,7 @@ def docx_to_pdf(data: bytes) -> bytes:
     """LibreOffice headless, in a private profile (a running LibreOffice would otherwise swallow the job)."""
     office = shutil.which("soffice") or shutil.which("libreoffice")
     if not office:
-        raise SettingsError("PDF 需要 LibreOffice / PDF needs LibreOffice (soffice): install it, or use --format docx")
+        raise ConversionError("PDF 需要 LibreOffice / PDF needs LibreOffice (soffice): install it, or use --format docx")
     with tempfile.TemporaryDirectory(prefix="planqa-report-") as folder:
         source = Path(folder) / "report.docx"
         source.write_bytes(data)
@@ -250,10 +250,10 @@ def docx_to_pdf(data: bytes) -> bytes:
         try:
             done = subprocess.run(command, check=True, capture_output=True, timeout=PDF_TIMEOUT_SECONDS, text=True)
         except (subprocess.SubprocessError, OSError) as exc:
-            raise SettingsError(f"PDF 转换失败 / LibreOffice could not convert the report ({exc}): use --format docx") from exc
+            raise ConversionError(f"PDF 转换失败 / LibreOffice could not convert the report ({exc}): use --format docx") from exc
         pdf = source.with_suffix(".pdf")
         if not pdf.is_file():  # soffice exits 0 when it has no Writer to load a DOCX with
-            raise SettingsError(
+            raise ConversionError(
                 f"PDF 转换失败 / LibreOffice wrote no PDF ({done.stderr.strip()[-200:] or 'no message'}): "
                 "install LibreOffice Writer (Debian: libreoffice-writer-nogui), or use --format docx"
             )

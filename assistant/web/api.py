@@ -1,6 +1,6 @@
 """The portal API: the assistant over HTTP for the government portal and other office systems.
 
-`create_app(assistant, settings)` returns a FastAPI app with /api/ask, /api/batch, /api/targets,
+`create_app(assistant, settings)` (assistant: the served one, assistant/web/service.py) returns a FastAPI app with /api/ask, /api/batch, /api/targets,
 /api/clauses/{id}, /api/feedback and /api/health (OpenAPI at /docs). Deployment is configured by these settings
 (assistant/config.py, from their environment variables):
 
@@ -17,18 +17,11 @@ traceback and answered 500 "internal error", never blamed on the caller's input.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import math
-import os
 import re
-import secrets
 import shutil
 import tempfile
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,454 +30,55 @@ from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request,
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.audit import MAX_COMMENT_CHARS, AuditedAnswerer, AuditStore
+from assistant.audit import AuditStore
 from assistant.config import Settings
 from assistant.errors import INTERNAL_ERROR, IndexError_, PlanqaError, QuestionError
-from assistant.facts.knowledge import KnowledgeAnswerer, ledger_rows
-from assistant.models import Answer, History, LedgerRow, Starting
+from assistant.facts.knowledge import ledger_rows
+from assistant.models import LedgerRow
 from assistant.office.questionnaire import MAX_ROWS
-from assistant.web.ledger_views import ledger_row_model
+from assistant.web.schemas import (
+    BATCH_RESPONSE,
+    BINARY_SCHEMA,
+    ERROR_MEANINGS,
+    TARGETS_XLSX,
+    XLSX_MEDIA_TYPE,
+    AnswerOut,
+    AskRequest,
+    ClauseOut,
+    DocsOut,
+    FeedbackIn,
+    FeedbackOut,
+    HealthOut,
+    TargetsOut,
+    ask_request_model,
+    error_responses,
+)
+from assistant.web.security import (
+    BodyLimitMiddleware,
+    Caller,
+    RateLimiter,
+    SecurityHeadersMiddleware,
+    audit_secret,
+    size_text,
+)
+from assistant.web.service import AskService, ServedAssistant
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a questionnaire of thousands of questions is well below this
 MAX_JSON_BYTES = 256 * 1024  # /api/ask bodies: a question and a short history
 MAX_BATCH_ROWS = MAX_ROWS  # above this, one HTTP request would hold a worker for too long: use `planqa batch`
-MAX_HISTORY_TURNS = 20
 XLSX_MAGIC = b"PK\x03\x04"
 DOCS_ASSETS = "/docs-assets"
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-# ---------------------------------------------------------------- shared service
 
 
-class AskService:
-    """The one assistant behind the API, the page and batch uploads: asks and audits.
-
-    No lock here: ask() is thread-safe (tests/test_faults.py asks from 16 threads at once); the
-    retriever embeds one query at a time itself, so the rest of a request runs concurrently.
-    """
-
-    def __init__(self, assistant: KnowledgeAnswerer, audit: AuditStore) -> None:
-        self.assistant = assistant
-        self.audit = audit
-
-    @property
-    def ready(self) -> bool:
-        return not isinstance(self.assistant, Starting) or self.assistant.ready
-
-    @property
-    def status(self) -> str:
-        return self.assistant.status if isinstance(self.assistant, Starting) else "ready"
-
-    @property
-    def error(self) -> str | None:
-        """Why the assistant could not start (None while it starts, or once it is ready)."""
-        return self.assistant.error if isinstance(self.assistant, Starting) else None
-
-    @property
-    def knowledge(self):
-        return self.assistant.knowledge
-
-    def wait_until_ready(self) -> None:
-        """Wait for the index, else raise IndexError_ (503): a batch must not answer every row with that error."""
-        if not self.ready:
-            _ = self.knowledge  # BackgroundAssistant waits for its build, then raises if it has none
-
-    def problem(self) -> str | None:
-        """Why a ready assistant cannot answer now (its vector store's server is down), or None."""
-        assistant = self.assistant.get() if isinstance(self.assistant, Starting) else self.assistant
-        check = getattr(getattr(assistant, "retriever", None), "problem", None)
-        return check() if callable(check) else None
-
-    def ask(self, question: str, history: History | None = None, *, key_id: str = "web", channel: str = "web") -> Answer:
-        return self.ask_recorded(question, history, key_id=key_id, channel=channel)[0]
-
-    def ask_recorded(
-        self, question: str, history: History | None = None, *, key_id: str = "web", channel: str = "web"
-    ) -> tuple[Answer, str]:
-        """The answer and its audit id, which feedback (page or /api/feedback) refers to."""
-        return self.asker(key_id, channel).ask_recorded(question, history)
-
-    def asker(self, key_id: str, channel: str) -> AuditedAnswerer:
-        """An answerer (e.g. for batch.answer_questionnaire) that audits as this caller."""
-        return AuditedAnswerer(self.assistant, self.audit, key_id, channel)
-
-
-# ---------------------------------------------------------------- auth
-
-
-def key_id(key: str, secret: bytes) -> str:
-    """What the audit log records instead of the key: an HMAC under a server secret, so that even a
-    short key cannot be found from the log by hashing guesses."""
-    return "key-" + hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-
-
-def matches_key(supplied: str | None, keys: list[bytes]) -> bool:
-    """Compare against every key, constant-time, so timing says nothing about which key was close."""
-    supplied_bytes = (supplied or "").encode("utf-8")
-    matches = [hmac.compare_digest(supplied_bytes, k) for k in keys]
-    return bool(supplied) and any(matches)
-
-
-def audit_secret(settings: Settings) -> bytes:
-    """settings.audit_secret, else a random secret kept beside the index (created once, mode 0600)."""
-    if settings.audit_secret:
-        return settings.audit_secret.encode("utf-8")
-    path = Path(settings.index_dir) / ".audit-secret"
-    try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-        return path.read_text("utf-8").strip().encode("utf-8")
-    except FileExistsError:  # another worker created it a moment ago
-        return path.read_text("utf-8").strip().encode("utf-8")
-    except OSError as exc:  # a read-only index: ids still keyed, but not stable across restarts
-        log.warning("cannot keep the audit secret in %s (%s): set PLANQA_AUDIT_SECRET; using a per-process one", path, exc)
-        return secrets.token_bytes(32)
-
-
-class RateLimiter:
-    """A token bucket per caller: `per_minute` requests a minute, with bursts up to that many."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def wait_seconds(self, caller: str) -> int:
-        """0 when the call may go ahead (and is counted), else how long to wait before trying again."""
-        if self.capacity <= 0:
-            return 0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(caller, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[caller] = (tokens - 1, now)
-                return 0
-            self._buckets[caller] = (tokens, now)
-            return max(1, math.ceil((1 - tokens) / self.rate))
-
-
-bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer KEY (a key from PLANQA_API_KEYS)")
-header_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: KEY")
-
-
-def require_key(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    header: Annotated[str | None, Depends(header_scheme)],
-) -> str:
-    """The dependency guarding /api: returns the caller's key id ("open" when no keys are configured)."""
-    caller = _caller(request, (bearer.credentials if bearer else None) or header or "")
-    wait = request.app.state.rate_limiter.wait_seconds(caller if caller != "open" else f"open:{_client_host(request)}")
-    if wait:
-        raise HTTPException(
-            429, f"请求过于频繁 / too many requests: try again in {wait} s", headers={"Retry-After": str(wait)}
-        )
-    return caller
-
-
-def _client_host(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _caller(request: Request, supplied: str) -> str:
-    keys: list[bytes] = request.app.state.api_keys
-    if not keys:
-        return "open"
-    if matches_key(supplied, keys):
-        return key_id(supplied, request.app.state.audit_secret)
-    raise HTTPException(
-        401,
-        "缺少或无效的API密钥 / missing or invalid API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
-Caller = Annotated[str, Depends(require_key)]
-
-
-# ---------------------------------------------------------------- request size
-
-
-class BodyLimit(Exception):
-    pass
-
-
-class BodyLimitMiddleware:
-    """413 for /api bodies over the limit, by Content-Length or by counting a chunked stream."""
-
-    def __init__(self, app: ASGIApp, upload_limit: int, json_limit: int) -> None:
-        self.app = app
-        self.upload_limit = upload_limit
-        self.json_limit = json_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        limit = self.upload_limit if scope["path"].startswith("/api/batch") else self.json_limit
-        length = dict(scope["headers"]).get(b"content-length")
-        if length and length.isdigit() and int(length) > limit:
-            await _too_large(limit)(scope, receive, send)
-            return
-        if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
-            await self._chunked(scope, receive, send, limit)
-            return
-        seen, started = 0, False
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyLimit
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyLimit:
-            if not started:
-                await _too_large(limit)(scope, receive, send)
-
-
-    async def _chunked(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        """A body without Content-Length is read up to the limit before the app sees it: once FastAPI
-        is parsing, a refusal would come out as its own 400 "error parsing the body"."""
-        messages: list[Message] = []
-        seen, more = 0, True
-        while more:
-            message = await receive()
-            messages.append(message)
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                await _too_large(limit)(scope, receive, send)
-                return
-            more = message["type"] == "http.request" and message.get("more_body", False)
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
-
-
-class SecurityHeadersMiddleware:
-    """Headers for a page that a portal embeds: who may frame it, no MIME sniffing, no referrer leaks.
-
-    img-src keeps the page from fetching images elsewhere (a markdown image in a question).
-    """
-
-    def __init__(self, app: ASGIApp, frame_ancestors: str) -> None:
-        self.app = app
-        policy = f"frame-ancestors {frame_ancestors}; img-src 'self' data: blob:; object-src 'none'; base-uri 'self'"
-        self.headers = [
-            (b"content-security-policy", policy.encode("latin-1")),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"same-origin"),
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in self.headers if n not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(
-        {"detail": f"请求过大 / request too large: the limit is {_size(limit)}"},
-        status_code=413,
-    )
-
-
-def _size(limit: int) -> str:
-    return f"{limit / 1024 / 1024:.0f} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
-
-
-# ---------------------------------------------------------------- schemas
-
-
-HistoryText = Annotated[str, StringConstraints(max_length=4000)]
-BINARY_SCHEMA = {"type": "string", "format": "binary"}
-
-
-class AskRequest(BaseModel):
-    """The body of /api/ask; `question`'s length limit is the server's setting (see ask_request_model)."""
-
-    question: str = Field(description="the question, in Chinese")
-    history: list[tuple[HistoryText, HistoryText]] | None = Field(
-        default=None,
-        max_length=MAX_HISTORY_TURNS,
-        description="earlier turns as [question, answer] pairs, oldest first, for follow-up questions",
-    )
-
-
-def ask_request_model(max_chars: int) -> type[AskRequest]:
-    """AskRequest with the numeric limits this server enforces, so the OpenAPI document states them.
-
-    The pattern asks for one visible character: a question of spaces is empty and refused (422).
-    """
-    question = (
-        Annotated[str, StringConstraints(min_length=1, max_length=max_chars, pattern=r"\S")],
-        Field(description=f"the question, in Chinese; 1 to {max_chars} characters, not only spaces"),
-    )
-    return create_model("AskRequest", __base__=AskRequest, question=question)
-
-
-class CitationOut(BaseModel):
-    doc: str
-    clause_id: str
-    section: str
-    quote: str = Field(description="verbatim slice of the source file")
-    start: int
-    end: int
-    plan: str = Field("", description="title of the plan cited")
-
-
-class AnswerOut(BaseModel):
-    question: str
-    answer: str
-    intent: str
-    confidence: float
-    abstained: bool = Field(description="true when the plan does not state the answer (方案中未明确)")
-    citations: list[CitationOut]
-    answer_id: str | None = Field(None, description="this answer's id in the audit log: send it to /api/feedback")
-
-
-class FeedbackIn(BaseModel):
-    answer_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="the answer_id of an /api/ask response")
-    rating: Literal[1, -1] = Field(description="1 = 👍 right and useful, -1 = 👎 wrong or unhelpful")
-    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS, description="optional: what was wrong, or the right answer")
-
-
-class FeedbackOut(BaseModel):
-    status: Literal["accepted"]
-    answer_id: str
-
-
-LedgerRowOut = ledger_row_model()  # the ledger's columns (models.LEDGER_COLUMNS), as every export has them
-
-
-class TargetsOut(BaseModel):
-    count: int
-    targets: list[LedgerRowOut]
-
-
-class DocOut(BaseModel):
-    """One loaded plan, under the Chinese keys of `planqa docs` (aliases), English names in a client."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str = Field(description="the file name without its extension")
-    title: str = Field(alias="标题")
-    level: str = Field(alias="层级", description="国家/省/市州/县市区, or empty")
-    region: str = Field(alias="地区")
-    doc_number: str = Field(alias="文号")
-    date: str = Field(alias="日期")
-    period: str = Field(alias="期间")
-    title_source: str = Field(alias="标题来源", description="正文, or 文件名 / file name when the text names no title")
-
-
-class DocsOut(BaseModel):
-    count: int
-    docs: list[DocOut]
-
-
-class ClauseOut(BaseModel):
-    id: str
-    doc: str
-    section: str = Field(description="the section path, e.g. \"三、… > （二）…行动 > 4. …\"")
-    kind: str = Field(description="goal / task / paragraph / event / meta / heading")
-    text: str = Field(description="cleaned and normalised for matching")
-    start: int
-    end: int
-    date: str | None = Field(description="the date of a chronicle entry")
-    original: str = Field(description="the verbatim original text of the clause")
-
-
-class HealthOut(BaseModel):
-    status: Literal["ok", "loading", "unhealthy"]
-    detail: str | None = Field(None, description="what the server is doing, or why the index cannot be loaded")
-    documents: int | None = None
-    clauses: int | None = None
-
-
-class ErrorOut(BaseModel):
-    """Every error body but 422's: one message."""
-
-    detail: str = Field(description="中文 / English message saying what to do")
-
-
-class FieldErrorOut(BaseModel):
-    loc: list[str | int] = Field(description="where in the request, e.g. [\"body\", \"question\"]")
-    msg: str
-    type: str
-
-
-class ValidationErrorOut(ErrorOut):
-    """422: the message, and for a malformed request the fields at fault (empty for a question refused once read)."""
-
-    errors: list[FieldErrorOut] = Field(default_factory=list)
-
-
-ERROR_MEANINGS = {
-    400: "the file is not a usable xlsx/csv questionnaire (type, column, size in rows/columns, chart sheet)",
-    401: "missing or invalid API key",
-    404: "no such clause",
-    413: "body or upload too large",
-    422: "empty, over-long or malformed question or parameters",
-    429: "too many requests for this key: see the Retry-After header",
-    500: "internal error (logged on the server)",
-    503: "the index cannot be loaded or its vector store (Milvus server) does not answer (the reason in detail), or it is still being built",
-}
-BATCH_RESPONSE = {
-    "description": "the questionnaire with the answer columns added, in the upload's format",
-    "content": {XLSX_MEDIA_TYPE: {"schema": BINARY_SCHEMA}, "text/csv": {"schema": BINARY_SCHEMA}},
-}
-TARGETS_XLSX = {"content": {XLSX_MEDIA_TYPE: {"schema": BINARY_SCHEMA}}}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI `responses` for these error codes, with their real body model, for generated clients."""
-    responses: dict[int | str, dict[str, Any]] = {
-        code: {"model": ValidationErrorOut if code == 422 else ErrorOut, "description": ERROR_MEANINGS[code]}
-        for code in codes
-    }
-    if 429 in responses:
-        responses[429]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
-    return responses
-
-
-# ---------------------------------------------------------------- the app
-
-
-def create_app(assistant: KnowledgeAnswerer, settings: Settings, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
-    """The API app; serve.py mounts the web page on the same app."""
+def create_app(assistant: ServedAssistant, settings: Settings, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+    """The API app; assistant/web/app.py mounts the web page on the same app."""
     from fastapi_offline import FastAPIOffline
 
     # /docs and /redoc with their scripts served from the package: an intranet has no CDN.
@@ -602,14 +196,15 @@ def _add_routes(app: FastAPI, service: AskService, max_upload_bytes: int, max_qu
     def health() -> Any:
         """Open (no key): for load balancers. `status` is "loading" while the index is being built;
         503 "unhealthy" with the reason when it cannot be loaded, so traffic goes elsewhere."""
-        if not service.ready:
-            if service.error:
-                return JSONResponse({"status": "unhealthy", "detail": service.status}, status_code=503)
-            return {"status": "loading", "detail": service.status}
-        problem = service.problem()
+        served = service.assistant
+        if not served.ready:
+            if served.error:
+                return JSONResponse({"status": "unhealthy", "detail": served.status}, status_code=503)
+            return {"status": "loading", "detail": served.status}
+        problem = served.problem()
         if problem:
             return JSONResponse({"status": "unhealthy", "detail": problem}, status_code=503)
-        knowledge = service.knowledge
+        knowledge = served.knowledge
         return {"status": "ok", "documents": len(knowledge.documents), "clauses": len(knowledge.clauses)}
 
     def ask(body: AskRequest, caller: Caller) -> dict:
@@ -660,7 +255,7 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
             deprecated=True, description="xlsx: the same as /api/targets.xlsx (kept for scripts that use it)")] = "json",
     ) -> Any:
         """The targets ledger (目标任务台账), filtered, with English field names."""
-        rows = ledger_rows(service.knowledge, **filters)
+        rows = ledger_rows(service.assistant.knowledge, **filters)
         if format == "xlsx":
             return _ledger_xlsx(rows)
         return {"count": len(rows), "targets": [row.to_dict() for row in rows]}
@@ -670,7 +265,7 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
                         **error_responses(401, 422, 429, 500, 503)})
     def targets_xlsx(caller: Caller, filters: LedgerFilters) -> Response:
         """The same ledger as a workbook with Chinese headers, ready to print (one operation, one media type)."""
-        return _ledger_xlsx(ledger_rows(service.knowledge, **filters))
+        return _ledger_xlsx(ledger_rows(service.assistant.knowledge, **filters))
 
     from assistant.office.report import DOCX_MEDIA_TYPE, ledger_report
 
@@ -679,9 +274,9 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
                         **error_responses(401, 422, 429, 500, 503)})
     def report(caller: Caller, filters: LedgerFilters) -> Response:
         """The targets ledger as a DOCX a leader reads: per plan and action, each target with its units, deadline and citation."""
-        rows = ledger_rows(service.knowledge, **filters)
+        rows = ledger_rows(service.assistant.knowledge, **filters)
         headers = {"Content-Disposition": "attachment; filename=\"targets-report.docx\"; filename*=UTF-8''%E7%9B%AE%E6%A0%87%E5%8F%B0%E8%B4%A6%E6%8A%A5%E5%91%8A.docx"}
-        return Response(ledger_report(service.knowledge, rows), media_type=DOCX_MEDIA_TYPE, headers=headers)
+        return Response(ledger_report(service.assistant.knowledge, rows), media_type=DOCX_MEDIA_TYPE, headers=headers)
 
     @app.get("/api/docs", tags=["data"], operation_id="docs", response_model=DocsOut,
              responses=error_responses(401, 429, 500, 503))
@@ -689,14 +284,14 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
         """The plans loaded: title, level, region, 文号, date, period, and whether the title is only the file name."""
         from assistant.ingest.identity import document_rows
 
-        rows = document_rows(service.knowledge)
+        rows = document_rows(service.assistant.knowledge)
         return {"count": len(rows), "docs": rows}
 
     @app.get("/api/clauses/{clause_id}", tags=["data"], operation_id="clause", response_model=ClauseOut,
              responses=error_responses(401, 404, 429, 500, 503))
     def clause(clause_id: str, caller: Caller) -> Any:
         """One clause with its section path, span, and the verbatim original text (`original`)."""
-        knowledge = service.knowledge
+        knowledge = service.assistant.knowledge
         try:
             found = knowledge.clause(clause_id)
         except KeyError as exc:
@@ -734,13 +329,13 @@ def _run_batch(service: AskService, caller: str, upload: UploadFile, column: str
     """Validate the upload, answer it in a temporary folder, and stream the result back."""
     from assistant.office.questionnaire import answer_questionnaire
 
-    service.wait_until_ready()
+    service.assistant.wait_until_ready()
     suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise HTTPException(400, f"不支持的文件类型 / unsupported file type {suffix or '(none)'!r}: upload .xlsx or .csv")
     data = upload.file.read(limit + 1)
     if len(data) > limit:
-        raise HTTPException(413, f"文件过大 / file too large: the limit is {_size(limit)}")
+        raise HTTPException(413, f"文件过大 / file too large: the limit is {size_text(limit)}")
     if suffix == ".xlsx" and not data.startswith(XLSX_MAGIC):
         raise HTTPException(400, "不是有效的xlsx文件 / not a valid .xlsx file (is it an old .xls? save as .xlsx)")
     workdir = Path(tempfile.mkdtemp(prefix="planqa-batch-"))
