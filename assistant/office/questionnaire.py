@@ -29,6 +29,7 @@ from assistant.office.safe_text import csv_value, set_xlsx_cell
 from assistant.office.sheets import (
     MAX_ROWS,
     Table,
+    bounded_merges,
     cell_text,
     open_workbook,
     open_xls,
@@ -365,11 +366,12 @@ def _copy_xls_layout(input_path: Path, table: Table, worksheet) -> None:
 
     try:
         source = pick_xls_sheet(open_xls(input_path, formatting=True), table.sheet_name, input_path)
-    except InputFileError:  # formatting that xlrd cannot parse: the values are already in place
-        log.warning("%s: column widths and merged cells of the .xls were not copied", input_path.name)
+        merges = bounded_merges(input_path, source.merged_cells)
+    except InputFileError as exc:  # formatting that xlrd cannot parse, or too many merges: the values are in place
+        log.warning("%s: column widths and merged cells of the .xls were not copied (%s)", input_path.name, exc)
         return
     answers_from = min(_answer_column_positions(table.rows[table.header], _data_width(table)))
-    for top, bottom, left, right in source.merged_cells:
+    for top, bottom, left, right in merges:
         if right <= answers_from or bottom <= table.header:  # never over an answer cell
             worksheet.merge_cells(start_row=top + 1, end_row=bottom, start_column=left + 1, end_column=right)
     for column, info in source.colinfo_map.items():
