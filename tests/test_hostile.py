@@ -6,6 +6,7 @@ The bombs are small files built by writing the zip parts directly: what openpyxl
 
 from __future__ import annotations
 
+import random
 import resource
 import shutil
 import subprocess
@@ -157,3 +158,20 @@ def test_an_xls_with_a_mutated_codepage_is_an_input_error(small_xls, tmp_path):
     (tmp_path / "cp.xls").write_bytes(bytes(data))
     with pytest.raises(InputFileError, match="cannot read it as an .xls workbook"):
         read_table(tmp_path / "cp.xls")
+
+
+def test_mutated_xls_files_are_read_or_refused_as_input_errors(small_xls, tmp_path):
+    """Seeded byte mutations (one of them once made xlrd loop forever on a short-sector chain)."""
+    chooser = random.Random(25)
+    for attempt in range(60):
+        data = bytearray(small_xls)
+        for _ in range(8):
+            data[chooser.randrange(512, len(data))] = chooser.randrange(256)
+        path = tmp_path / f"m{attempt}.xls"
+        path.write_bytes(bytes(data))
+        started = time.monotonic()
+        try:
+            read_table(path)
+        except InputFileError:
+            pass
+        assert time.monotonic() - started < 2.0, f"mutation {attempt}"

@@ -162,10 +162,7 @@ def _read_xls(path: Path, sheet: str | None, row_limit: int | None = None) -> li
     import xlrd
 
     book = open_xls(path)
-    try:
-        worksheet = pick_xls_sheet(book, sheet, path)  # on_demand: the sheet's records are parsed here
-    except _XLS_PARSE_ERRORS as exc:
-        raise _unreadable_xls(path, exc) from exc
+    worksheet = pick_xls_sheet(book, sheet, path)
     if worksheet.ncols > MAX_COLUMNS:
         raise _too_big(path, f"a row reaches column {worksheet.ncols} (at most {MAX_COLUMNS})")
     if row_limit is not None and worksheet.nrows > row_limit:
@@ -205,11 +202,34 @@ def _xls_value(cell, datemode: int, xlrd) -> object:
 def open_xls(path: Path, formatting: bool = False):
     import xlrd
 
-    try:  # ragged rows: xlrd would otherwise pad every row to the widest, and one mutated cell address
+    try:
+        _check_xls_short_chains(path)
+        # ragged rows: xlrd would otherwise pad every row to the widest, and one mutated cell address
         # (row 65000, column 250) turns a 5 KB file into 16 million cells before any bound is checked
         return xlrd.open_workbook(str(path), formatting_info=formatting, on_demand=True, ragged_rows=True)
     except (xlrd.XLRDError, xlrd.compdoc.CompDocError, *_XLS_PARSE_ERRORS) as exc:
         raise _unreadable_xls(path, exc) from exc
+
+
+def _check_xls_short_chains(path: Path) -> None:
+    """xlrd follows a small stream's sector chain with no loop check (xlrd/compdoc.py `_get_stream`, seen_id
+    None): one mutated byte makes it append empty sectors forever (254 s, 6.1 GB). Walk the chain first."""
+    from xlrd import compdoc
+
+    data = path.read_bytes()
+    if not data.startswith(compdoc.SIGNATURE):
+        return  # not a compound file: xlrd reads it as a bare BIFF stream
+    document = compdoc.CompDoc(data, logfile=io.StringIO())
+    for name in ("Workbook", "Book"):
+        node = document._dir_search([name])
+        if node is None or node.tot_size >= document.min_size_std_stream:
+            continue  # a large stream's chain is followed with xlrd's own loop check
+        sector, seen = node.first_SID, set()
+        while sector >= 0:
+            if sector in seen or sector >= len(document.SSAT):
+                raise compdoc.CompDocError(f"the {name} stream's short-sector chain loops or breaks at {sector}")
+            seen.add(sector)
+            sector = document.SSAT[sector]
 
 
 # What xlrd raises on a damaged or mutated file (its parser trusts record lengths and indexes).
@@ -221,14 +241,20 @@ def _unreadable_xls(path: Path, exc: Exception) -> InputFileError:
 
 
 def pick_xls_sheet(book, sheet: str | None, path: Path):
-    """The named sheet, else the one selected when the file was saved, else the first."""
+    """The named sheet, else the one selected when the file was saved, else the first (on_demand: its records
+    are parsed here, so a damaged sheet is an InputFileError here too)."""
+    import xlrd
+
     names = book.sheet_names()
     if sheet is not None and sheet not in names:
         raise InputFileError(path, f"找不到工作表 / no sheet {sheet!r}; sheets: {', '.join(names)}")
-    if sheet is not None:
-        return book.sheet_by_name(sheet)
-    sheets = [book.sheet_by_index(i) for i in range(book.nsheets)]
-    return next((s for s in sheets if getattr(s, "sheet_selected", 0)), sheets[0])
+    try:
+        if sheet is not None:
+            return book.sheet_by_name(sheet)
+        sheets = [book.sheet_by_index(i) for i in range(book.nsheets)]
+        return next((s for s in sheets if getattr(s, "sheet_selected", 0)), sheets[0])
+    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, *_XLS_PARSE_ERRORS) as exc:
+        raise _unreadable_xls(path, exc) from exc
 
 
 def _xls_sheet_name(path: Path, sheet: str | None) -> str:
