@@ -59,10 +59,10 @@ def _sheet_xml(body: bytes) -> bytes:
 def _refused_fast(path, bound: str, **kwargs):
     """read_table refuses `path` naming `bound`, in under a second and growing the peak RSS by under 50 MB."""
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: the machine's other work does not count against the file
     with pytest.raises(InputFileError, match=bound):
         read_table(path, **kwargs)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 50 * 1024  # kB
 
 
@@ -169,9 +169,25 @@ def test_mutated_xls_files_are_read_or_refused_as_input_errors(small_xls, tmp_pa
             data[chooser.randrange(512, len(data))] = chooser.randrange(256)
         path = tmp_path / f"m{attempt}.xls"
         path.write_bytes(bytes(data))
-        started = time.monotonic()
+        started = time.process_time()
         try:
             read_table(path)
         except InputFileError:
             pass
-        assert time.monotonic() - started < 2.0, f"mutation {attempt}"
+        assert time.process_time() - started < 2.0, f"mutation {attempt}"
+
+
+def test_the_page_refuses_a_question_over_the_api_limit_without_keeping_it():
+    from types import SimpleNamespace
+
+    from assistant.config import Settings
+    from assistant.web.chat import KEPT_MESSAGES, chat_turn
+
+    asked = []
+    service = SimpleNamespace(assistant=SimpleNamespace(settings=Settings(max_question_chars=50)),
+                              ask_recorded=lambda *args, **kwargs: asked.append(args))
+    old = [{"role": "user", "content": "x"}] * (KEPT_MESSAGES + 50)
+    _, messages, history, answer_id = chat_turn(service, "碳" * 10_000, old, [])
+    assert not asked and answer_id is None and history == []
+    assert "too long (10,000 characters, at most 50)" in messages[-1]["content"]
+    assert len(messages) == KEPT_MESSAGES + 2 and sum(len(m["content"]) for m in messages[-2:]) < 500

@@ -23,20 +23,36 @@ SHOW_LAST_TURN = """() => { requestAnimationFrame(() => {
 }); }"""
 
 
+KEPT_MESSAGES = 200  # the chat a session keeps on the server: older turns drop off (the asking uses the last 10)
+SHOWN_OF_LONG_QUESTION = 80
+
+
+def question_limit(service) -> int:
+    """The API's question length (settings.max_question_chars), so the page refuses what the API refuses."""
+    from assistant.config import Settings
+
+    return (getattr(getattr(service, "assistant", None), "settings", None) or Settings()).max_question_chars
+
+
 def chat_turn(service, question: str, messages: list[dict], history: list[tuple[str, str]]):
     """One question: ask with the earlier turns (for follow-ups like "那2030年呢？"), append to the chat.
 
     Also returns the answer's audit id (None for an error), which 👍/👎 on that answer refers to.
     """
     question = (question or "").strip()
-    messages = list(messages or [])
+    messages = list(messages or [])[-KEPT_MESSAGES:]
     answer_id = None
     if not question:
         return "", messages, history, answer_id
+    limit = question_limit(service)
+    if len(question) > limit:  # the API's limit (settings.max_question_chars); never kept whole in the session
+        shown = plain_text(question[:SHOWN_OF_LONG_QUESTION]) + "…"
+        reply = render_error(f"问题过长 / the question is too long ({len(question):,} characters, at most {limit}): shorten it")
+        return "", [*messages, {"role": "user", "content": shown}, {"role": "assistant", "content": reply}], history, None
     try:
         answer, answer_id = service.ask_recorded(question, history[-10:] or None, key_id="web", channel="web")
         reply = render_answer(answer, service.assistant.knowledge)
-        history = [*history, (question, answer.answer)]
+        history = [*history, (question, answer.answer)][-10:]  # what a follow-up is read with, and no more
     except PlanqaError as exc:  # rejected question, or index not ready: the message says which
         reply = render_error(str(exc))
     except Exception:  # a bug: logged, and not blamed on the question
@@ -91,7 +107,8 @@ def add_chat(gr, service, min_height: int, examples: list[str]) -> None:
     shown = gr.State([])  # the chat as displayed, kept on the server: the browser never sends it back
     with gr.Row(elem_id="planqa-input", equal_height=True):
         box = gr.Textbox(placeholder="例如：2030年非化石能源消费比重的目标是多少？", show_label=False, scale=5,
-                         elem_id="planqa-question", max_lines=4, min_width=160, container=False)
+                         elem_id="planqa-question", max_lines=4, min_width=160, container=False,
+                         max_length=question_limit(service))
         send = gr.Button("提问", variant="primary", scale=1, elem_id="planqa-send", min_width=64)
     with gr.Row(equal_height=True):
         if examples:
