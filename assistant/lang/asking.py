@@ -148,11 +148,13 @@ def split_parts(text: str) -> list[str]:
     if len(asks) < 2:
         return [text]
     subject = text[: asks[0].start()]
-    pieces = re.split(r"[、，,；;]|(?:以及|并且|还有)", text[asks[0].start() :])
+    # "…目标是多少？由哪些单位负责？": a question mark between two asks ends a part like a comma does.
+    pieces = re.split(r"[、，,；;？?]|(?:以及|并且|还有)", text[asks[0].start() :])
     pieces = [piece.strip(" ？?") for piece in pieces if piece.strip(" ？?")]
     if len(pieces) < 2 or any(not INTERROGATIVE.search(piece) for piece in pieces):
         return [text]
-    return [f"{subject}{piece}？" for piece in pieces]
+    bare = re.sub(r"(?:是|为)+$", "", subject)  # "…目标是|多少" but "…目标|由哪些单位负责"
+    return [f"{subject if i == 0 else bare}{piece}？" for i, piece in enumerate(pieces)]
 
 
 @dataclass(frozen=True)
@@ -196,9 +198,40 @@ def complete_follow_up(text: str, previous: str) -> str:
     asked = previous[ask.start() :] if ask else "？"
     if reference := ELLIPSIS_REFERENCE.search(core):
         return core[: reference.start()] + topic + core[reference.end() :] + "？"
-    if not core or INTERROGATIVE.search(core):
+    if not core:
         return text
+    if has_own_ask(core):  # "那什么时候完成？": its own ask, about the earlier question's subject
+        subject = follow_up_subject(previous)
+        return f"{subject}{core}？" if subject else text
     return sibling_indicator(core, previous) or core + asked
+
+
+# What a question asks, after its subject: "老旧小区改造|谁牵头", "非化石能源消费比重|要达到多少".
+SUBJECT_END = re.compile(r"由|要|应|将|需|的?目标|" + INTERROGATIVE.pattern)
+ASKED_YEAR = re.compile(r"(?:到|至|在)?20\d\d年(?:底|末|前|以前|之前)?(?:的|时)?")
+# An ask a year changes: a figure or a list for that year; a unit or a date is asked again as the year's target.
+YEARLY_ASK = re.compile(r"多少|多大|几[个项家座条次]|哪些|哪几|目标|达到|提高|下降|控制")
+
+
+def has_own_ask(core: str) -> bool:
+    """"什么时候完成", "牵头单位是谁": a follow-up whose intent is its own, whatever the earlier question asked."""
+    return bool(INTERROGATIVE.search(core))
+
+
+def follow_up_subject(previous: str) -> str:
+    """What the earlier question was about, without its year or its ask: "2025年非化石能源消费比重是多少？" →
+    "非化石能源消费比重". A follow-up with its own ask ("那牵头单位是谁？") is asked of this."""
+    core = ASKED_YEAR.sub("", re.sub(r"[?？。!！\s]", "", previous))
+    end = SUBJECT_END.search(core)
+    return re.sub(r"(?:的|是|为)+$", "", core[: end.start()] if end else core)
+
+
+def year_follow_up(year: int, previous: str) -> str:
+    """"那2030年呢？" after a question naming no year: the earlier question for that year. An earlier question
+    that asked no figure ("老旧小区改造谁牵头？") has no other answer in 2030: the subject's target then is asked."""
+    if YEARLY_ASK.search(previous) or not (subject := follow_up_subject(previous)):
+        return f"{year}年{previous}"
+    return f"到{year}年{subject}的目标是多少？"
 
 
 # The kind of figure an indicator is: "…利用率" and "…处置率" are two figures of one kind.
