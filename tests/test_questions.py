@@ -147,3 +147,15 @@ def test_a_multi_part_question_split_at_its_question_marks() -> None:
         "2025年非化石能源消费比重目标是多少？",
         "2025年非化石能源消费比重目标由哪些单位负责？",
     ]
+
+
+def test_a_second_ask_that_details_the_first_is_no_part_of_its_own() -> None:
+    question = "4到6月区政府一共开了几次常务会议？各是哪天？"
+    assert split_parts(question) == [question]
+
+
+def test_a_part_with_a_subject_of_its_own_keeps_it() -> None:
+    assert split_parts("2025年森林覆盖率是多少？2030年的碳排放目标是多少？") == [
+        "2025年森林覆盖率是多少？",
+        "2030年的碳排放目标是多少？",
+    ]

@@ -51,6 +51,8 @@ ENGLISH_FILLER = (
 YEAR_PAIR = re.compile(r"(20\d\d)\s*年?\s*(?:和|与|及|、|以及|跟)\s*(20\d\d)\s*年")
 # "第50次和第51次", "300米和500米": two numbers with the same word, each one part of the question.
 NUMBER_PAIR = re.compile(r"(第?)(\d+(?:\.\d+)?)([次米个号项])(?:和|与|及|、|以及|跟)\1(\d+(?:\.\d+)?)\3")
+# "…开了几次会？各是哪天？": a second ask that details the first is one question with it, not a part of its own.
+ELABORATION = re.compile(r"各|分别|具体|都|其中|每")
 # What a follow-up keeps of the question before it: from its year or its question word on.
 ASK_START = re.compile(r"20\d\d年|由|要|应|将|" + INTERROGATIVE.pattern)
 # English words left once the glossary has run: dropped, but acronyms and figures (PUE, PM2.5, R&D) stay.
@@ -151,10 +153,21 @@ def split_parts(text: str) -> list[str]:
     # "…目标是多少？由哪些单位负责？": a question mark between two asks ends a part like a comma does.
     pieces = re.split(r"[、，,；;？?]|(?:以及|并且|还有)", text[asks[0].start() :])
     pieces = [piece.strip(" ？?") for piece in pieces if piece.strip(" ？?")]
-    if len(pieces) < 2 or any(not INTERROGATIVE.search(piece) for piece in pieces):
+    if len(pieces) < 2 or any(not INTERROGATIVE.search(piece) or ELABORATION.match(piece) for piece in pieces):
         return [text]
     bare = re.sub(r"(?:是|为)+$", "", subject)  # "…目标是|多少" but "…目标|由哪些单位负责"
-    return [f"{subject if i == 0 else bare}{piece}？" for i, piece in enumerate(pieces)]
+    return [piece + "？" if i and _has_own_subject(piece) else f"{subject if i == 0 else bare}{piece}？"
+            for i, piece in enumerate(pieces)]
+
+
+OWN_SUBJECT = 4  # characters before a part's ask, beyond 由/要/是…, that make it a question of its own
+
+
+def _has_own_subject(piece: str) -> bool:
+    """"鹤城区2035年的GDP目标是多少" stands alone; "由哪些单位负责" leans on the subject before it."""
+    ask = INTERROGATIVE.search(piece)
+    own = piece[: ask.start()] if ask else piece
+    return len(re.sub(r"由|要|应|将|需|是|为|的", "", own)) >= OWN_SUBJECT
 
 
 @dataclass(frozen=True)
