@@ -114,7 +114,7 @@ def join_parts(raw: str, parts: list[Answer]) -> Answer:
     Its confidence is that of the least sure part answered.
     """
     answered = [part for part in parts if not part.abstained] or parts
-    text = "；".join(part.answer.rstrip("。；") for part in parts) + "。"
+    text = "；".join(dict.fromkeys(part.answer.rstrip("。；") for part in parts)) + "。"  # "哪几个单位负责？谁牵头？": one clause
     citations = tuple(dict.fromkeys(c for part in parts for c in part.citations))
     confidence = min(part.confidence for part in answered)
     return Answer(raw, text, answered[0].intent, confidence, any(p.abstained for p in parts), citations)

@@ -87,7 +87,8 @@ def resolve_scope(question: str, plans: Sequence[Plan], home: Sequence[Plan] = (
         named.append(level)
         at_level = _at_level(question, level, plans, places, home)
         docs.update(dict.fromkeys(p.doc for p in at_level))
-        if not at_level:  # "省里…" with no provincial plan loaded: said, never answered from another level
+        if not at_level and not places:  # "省里…" with no provincial plan loaded: said, never answered from another
+            # level; beside a place, "全市" is that place's own word ("重庆市…全市要…")
             missing.append(LEVEL_LABEL.get(level, level))
     for neighbour in dict.fromkeys(NEIGHBOUR.findall(question)):
         named.append(neighbour)

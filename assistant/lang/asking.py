@@ -149,15 +149,31 @@ def split_parts(text: str) -> list[str]:
     asks = list(INTERROGATIVE.finditer(text))
     if len(asks) < 2:
         return [text]
+    if len(sentences := _asked_sentences(text)) > 1:
+        return sentences
     subject = text[: asks[0].start()]
-    # "…目标是多少？由哪些单位负责？": a question mark between two asks ends a part like a comma does.
-    pieces = re.split(r"[、，,；;？?]|(?:以及|并且|还有)", text[asks[0].start() :])
+    pieces = re.split(r"[、，,；;]|(?:以及|并且|还有)", text[asks[0].start() :])
     pieces = [piece.strip(" ？?") for piece in pieces if piece.strip(" ？?")]
-    if len(pieces) < 2 or any(not INTERROGATIVE.search(piece) or ELABORATION.match(piece) for piece in pieces):
+    if len(pieces) < 2 or any(not INTERROGATIVE.search(piece) for piece in pieces):
         return [text]
-    bare = re.sub(r"(?:是|为)+$", "", subject)  # "…目标是|多少" but "…目标|由哪些单位负责"
-    return [piece + "？" if i and _has_own_subject(piece) else f"{subject if i == 0 else bare}{piece}？"
-            for i, piece in enumerate(pieces)]
+    return [f"{subject}{piece}？" for piece in pieces]
+
+
+# An ask with its measure and noun, taken out of a sentence whose subject the next one reuses.
+ASK_PHRASE = re.compile(rf"(?:{INTERROGATIVE.pattern})[个项家]?(?:部门|单位)?(?:负责)?")
+
+
+def _asked_sentences(text: str) -> list[str]:
+    """"…目标是多少？由哪些单位负责？": each sentence one part; one without a subject of its own asks about
+    the sentence before it, its ask left out ("…目标" + "由哪些单位负责？"). [] when it is one question."""
+    sentences = [s.strip() for s in re.split(r"[？?]", text) if s.strip()]
+    if len(sentences) < 2 or any(not INTERROGATIVE.search(s) or ELABORATION.match(s) for s in sentences):
+        return []
+    parts = [sentences[0] + "？"]
+    for before, sentence in zip(sentences, sentences[1:]):
+        context = re.sub(r"(?:是|为|吗|由)+$", "", ASK_PHRASE.sub("", before))
+        parts.append(sentence + "？" if _has_own_subject(sentence) else f"{context}{sentence}？")
+    return parts
 
 
 OWN_SUBJECT = 4  # characters before a part's ask, beyond 由/要/是…, that make it a question of its own
