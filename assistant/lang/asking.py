@@ -170,7 +170,7 @@ def _asked_sentences(text: str) -> list[str]:
     if len(sentences) < 2 or any(not INTERROGATIVE.search(s) or ELABORATION.match(s) for s in sentences):
         return []
     parts = [sentences[0] + "？"]
-    for before, sentence in zip(sentences, sentences[1:]):
+    for before, sentence in zip(sentences, sentences[1:], strict=False):
         context = re.sub(r"(?:是|为|吗|由)+$", "", ASK_PHRASE.sub("", before))
         parts.append(sentence + "？" if _has_own_subject(sentence) else f"{context}{sentence}？")
     return parts
