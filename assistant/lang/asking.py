@@ -16,17 +16,24 @@ from importlib import resources
 
 from assistant.lang.text import to_simplified
 
-# Item labels at the start: 1、 1. 1) （1） ① 一、 问题3： 第3题 Q3 — a digit label needs its separator so
-# that "2025年…" or "1.3的PUE" are left alone.
+# Item labels at the start: 1、 1. 1) （1） ① 一、 1.1 1.1.2 2.3、 2-3 问题3： 问题1.2： 第3题 第一项 Q3 — a digit
+# label needs its separator, or an outline number its space or a word after it that no figure takes, so that
+# "2025年…", "1.3的PUE", "1.3是哪个指标…" and "2-3个" are left alone. Widths are folded before matching.
+_DIGITS = r"[0-9一二三四五六七八九十]"
+_OUTLINE_NUMBER = r"[0-9]{1,3}(?:[.．\-－—][0-9]{1,3}){1,3}"
+# What may follow a figure such as 1.3 or 2-3 directly: a unit, 是/为/的, a comparison, a range's other end
+# ("1.1到1.3", but "1.1到2025年" is a label and a year) — then it is no label.
+_FIGURE_FOLLOWER = r"[0-9.．\-－—%％‰是为的倍万亿千百十个家项次吨米元度瓦户人天年月日台辆座条以及和或~～左上下内余多]|[到至](?!(?:19|20)[0-9][0-9])[0-9]"
 LEADING_LABEL = re.compile(
     r"^\s*(?:"
-    r"(?:问题|题目)\s*[0-9０-９一二三四五六七八九十]+\s*[、.．:：)）]?"
-    r"|第\s*[0-9０-９一二三四五六七八九十]+\s*[题问]\s*[、.．:：)）]?"
-    r"|[Qq]\s*[0-9０-９]+\s*[、.．:：)）]?"
-    r"|[0-9０-９]{1,3}\s*(?:[、:：)）]|[.．](?![0-9０-９]))"
-    r"|[（(]\s*[0-9０-９一二三四五六七八九十]{1,3}\s*[)）]"
+    rf"(?:问题|题目)\s*(?:{_OUTLINE_NUMBER}|{_DIGITS}+)\s*[、.．:：)）]?"
+    rf"|第\s*{_DIGITS}+\s*[题问项]\s*[、.．:：)）]?"
+    r"|[Qq]\s*[0-9]+\s*[、.．:：)）]?"
+    rf"|{_OUTLINE_NUMBER}(?:\s*[、.．:：)）](?![0-9])|\s+|(?!{_FIGURE_FOLLOWER}))"
+    r"|[0-9]{1,3}\s*(?:[、:：)）]|[.．](?![0-9]))"
+    rf"|[（(]\s*{_DIGITS}{{1,3}}\s*[)）]"
     r"|[①-⑳㉑-㉟]"
-    r"|[一二三四五六七八九十]{1,3}\s*、"
+    rf"|{_DIGITS}{{1,3}}\s*、"
     r")\s*"
 )
 # Item labels at the end: （第9题） (第9题) 第9题 — and a bare (9) only after the question's own end.
