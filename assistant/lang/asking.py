@@ -24,12 +24,14 @@ _OUTLINE_NUMBER = r"[0-9]{1,3}(?:[.．\-－—][0-9]{1,3}){1,3}"
 # What may follow a figure such as 1.3 or 2-3 directly: a unit, 是/为/的, a comparison, a range's other end
 # ("1.1到1.3", but "1.1到2025年" is a label and a year) — then it is no label.
 _FIGURE_FOLLOWER = r"[0-9.．\-－—%％‰是为的倍万亿千百十个家项次吨米元度瓦户人天年月日台辆座条以及和或~～左上下内余多]|[到至](?!(?:19|20)[0-9][0-9])[0-9]"
+# A date written straight after an outline number ("1.12030年…", "4.24月3日…") ends the number where the date begins.
+_DATE_AFTER = r"(?:19|20)[0-9]{2}年|(?:1[0-2]|[1-9])月[0-9]"
 LEADING_LABEL = re.compile(
     r"^\s*(?:"
     rf"(?:问题|题目)\s*(?:{_OUTLINE_NUMBER}|{_DIGITS}+)\s*[、.．:：)）]?"
     rf"|第\s*{_DIGITS}+\s*[题问项]\s*[、.．:：)）]?"
     r"|[Qq]\s*[0-9]+\s*[、.．:：)）]?"
-    rf"|{_OUTLINE_NUMBER}(?:\s*[、.．:：)）](?![0-9])|\s+|(?!{_FIGURE_FOLLOWER}))"
+    rf"|{_OUTLINE_NUMBER}(?:\s*[、.．:：)）](?![0-9])|\s+|(?!{_FIGURE_FOLLOWER})|(?={_DATE_AFTER}))"
     r"|[0-9]{1,3}\s*(?:[、:：)）]|[.．](?![0-9]))"
     rf"|[（(]\s*{_DIGITS}{{1,3}}\s*[)）]"
     r"|[①-⑳㉑-㉟]"
