@@ -5,13 +5,13 @@ import re
 import pytest
 
 from assistant.lang.asking import (
-    classify_row,
     complete_follow_up,
     fold_widths,
     is_elliptical,
     read_question,
     split_parts,
 )
+from assistant.office.layout import classify_row
 
 PLAIN = "森林覆盖率2025年目标是多少？"
 

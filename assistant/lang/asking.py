@@ -164,30 +164,6 @@ def split_parts(text: str) -> list[str]:
     return [f"{subject}{piece}？" for piece in pieces]
 
 
-@dataclass(frozen=True)
-class RowKind:
-    """Whether a questionnaire cell holds a question, and if not, why it is skipped."""
-
-    is_question: bool
-    reason: str = ""
-
-
-def classify_row(cell: object) -> RowKind:
-    """Questionnaires hold totals, formulas, instructions and section headers among the questions."""
-    if cell is None or not str(cell).strip():
-        return RowKind(False, "空行 / blank")
-    text = str(cell).strip()
-    if text.startswith("="):
-        return RowKind(False, "公式 / formula")
-    if re.fullmatch(r"(?:合计|总计|小计|共计|总数)[:：]?.{0,20}", text) and not INTERROGATIVE.search(text):
-        return RowKind(False, "合计行 / totals row")
-    if re.match(r"(?:填表说明|填报说明|说明|备注|注)\s*[:：]", text):
-        return RowKind(False, "说明 / instructions")
-    if len(text) <= 20 and not re.search(r"[?？]", text) and not INTERROGATIVE.search(text) and LEADING_LABEL.match(text):
-        return RowKind(False, "分节标题 / section header")
-    return RowKind(True)
-
-
 def follow_up_core(text: str) -> str:
     """What a follow-up asks once its leaning words are gone: "那2030年呢？" → "2030年"."""
     return ELLIPSIS_END.sub("", ELLIPSIS_START.sub("", re.sub(r"[?？。!！\s]", "", text)))
