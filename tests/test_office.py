@@ -210,8 +210,8 @@ def test_ledger_columns_are_defined_once_and_every_rendering_follows_them():
 
     from assistant.models import LEDGER_COLUMNS, LEDGER_HEADERS, LedgerRow
     from assistant.office.ledger import render_ledger
-    from assistant.web.schemas import LedgerRowOut
     from assistant.web.ledger_views import ledger_table
+    from assistant.web.schemas import LedgerRowOut
 
     assert sorted(c.field for c in LEDGER_COLUMNS) == sorted(f.name for f in fields(LedgerRow))
     headers = [c.header for c in LEDGER_COLUMNS]

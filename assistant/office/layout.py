@@ -26,6 +26,8 @@ INSTRUCTIONS = re.compile(
     r"|^请(?:于|在).{0,30}(?:前|之前)(?:报送|报|反馈|提交|填报)"
 )
 SECTION_MAX_CHARS = 20
+# A section's label standing alone in the 序号 column: 一 / 二、 / （三）.
+BARE_LABEL = re.compile(r"[（(]?[一二三四五六七八九十]{1,3}[)）]?[、.．]?")
 # Header names of a questionnaire's own answer column (whitespace ignored).
 OWN_ANSWER_HEADERS = (
     "被检查单位答复", "被调查单位答复", "答复", "回复", "答复内容", "回复内容", "答复意见", "填报内容", "填报情况",
@@ -51,6 +53,8 @@ def classify_row(cell: object, row: Sequence[object] = (), question_col: int = -
         return RowKind(False, "签章日期行 / signature footer")
     if not text:
         return RowKind(False, "空行 / blank")
+    if any(BARE_LABEL.fullmatch(v) for v in others) and len(text) <= SECTION_MAX_CHARS and not _asks(text):
+        return RowKind(False, "分节标题 / section header")  # "一 | 能源结构": the label in the 序号 column
     return classify_cell(text)
 
 
@@ -76,7 +80,9 @@ def _asks(text: str) -> bool:
 
 
 def own_answer_column(header: Sequence[object], question_col: int, body: Sequence[Sequence[object]]) -> int | None:
-    """The questionnaire's own answer column, when it has one and it is still empty (a filled one is the user's)."""
+    """The questionnaire's own answer column, when it has one and it is still empty in the question rows
+    (a filled one is the user's; a footer's 填报日期 may stand in it)."""
+    body = [row for row in body if classify_row(row[question_col] if question_col < len(row) else None, row, question_col).is_question]
     for index, value in enumerate(header):
         name = re.sub(r"\s", "", "" if value is None else str(value))
         if index != question_col and name in OWN_ANSWER_HEADERS:
