@@ -295,3 +295,21 @@ def test_batch_command_says_an_xls_is_answered_as_xlsx(quick_assistant, xls_ques
     assert main(["batch", str(xls_questionnaire), "-o", str(tmp_path / "答卷.xls"), "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert str(tmp_path / "答卷.xlsx") in err and ".xls" in err and (tmp_path / "答卷.xlsx").is_file()
+
+
+def test_the_page_takes_an_xls_and_hands_back_the_answered_xlsx(quick_assistant, xls_questionnaire, settings, tmp_path_factory):
+    import httpx
+
+    from tests.conftest import served_page
+    from tests.test_security import _event, call_gradio, file_data
+
+    with served_page(quick_assistant, settings, tmp_path_factory) as base:
+        config = httpx.get(f"{base}/config").json()
+        assert any(".xls" in (c.get("props", {}).get("file_types") or []) for c in config["components"])
+        upload = httpx.post(f"{base}/gradio_api/upload", files={"files": ("问卷.xls", xls_questionnaire.read_bytes())})
+        reply = call_gradio(base, _event(base, "answer_file"), [file_data(upload.json()[0]), "问题", ""])
+        summary, result = reply["output"]["data"]
+        assert summary.startswith("完成：共 2 题") and result["url"].endswith(".xlsx")
+        answered = tmp_path_factory.mktemp("xls-page") / "a.xlsx"
+        answered.write_bytes(httpx.get(result["url"]).content)
+        assert "31%" in str(list(load_workbook(answered)["问卷"].values))
