@@ -35,6 +35,7 @@ from assistant.audit_db import (
     write_records,
 )
 from assistant.config import Settings
+from assistant.errors import SettingsError
 from assistant.models import Answer, Answerer, History
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ def parse_day(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"日期无效 / not a date: {text!r}; use YYYY-MM-DD, e.g. 2026-11-01") from None
+        raise SettingsError(f"日期无效 / not a date: {text!r}; use YYYY-MM-DD, e.g. 2026-11-01") from None
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 

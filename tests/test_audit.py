@@ -172,7 +172,7 @@ def test_dates_are_read_as_utc():
 
     assert parse_day("2026-11-01").isoformat() == "2026-11-01T00:00:00+00:00"
     assert parse_day("2026-11-01T08:00+08:00").isoformat() == "2026-11-01T00:00:00+00:00"
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+    with pytest.raises(SettingsError, match="YYYY-MM-DD"):
         parse_day("2026/11/01")
 
 

@@ -62,14 +62,14 @@ def test_an_unexpected_os_error_is_an_internal_error(monkeypatch, capsys):
 
 
 def test_pdf_without_libreoffice_is_a_conversion_error(tmp_path, monkeypatch, capsys):
-    import assistant.office.styling
+    import assistant.office.report
     from assistant.errors import ConversionError, SettingsError
 
-    monkeypatch.setattr(assistant.office.styling.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(assistant.office.report.shutil, "which", lambda _name: None)
     assert main(["report", "-o", str(tmp_path / "report.pdf")]) == 2
     assert "PDF needs LibreOffice" in capsys.readouterr().err
     with pytest.raises(ConversionError) as raised:
-        assistant.office.styling.docx_to_pdf(b"")
+        assistant.office.report.docx_to_pdf(b"")
     assert not isinstance(raised.value, SettingsError)  # a missing converter is not a bad setting
 
 

@@ -22,8 +22,16 @@ def plan():
 
 def test_a_stock_is_not_answered_by_a_sales_share(plan):
     answer = plan.ask("到2025年新能源汽车保有量要达到多少？")
-    assert answer.abstained and "20%" not in answer.answer
+    assert answer.abstained and answer.answer.startswith("方案中未明确")
+    # The figure the plan does set is named as a related indicator, never given as the answer.
+    assert "相近指标：新能源汽车新车销售量" in answer.answer
     assert answer.citations  # pointing at the nearest clause
+
+
+def test_a_stock_is_not_answered_by_a_share_of_new_vehicles():
+    assistant = _assistant(("plan.txt", "某县交通实施方案\n一、主要目标\n到2025年，新增及更新车辆中新能源汽车比例不低于30%。\n"))
+    answer = assistant.ask("到2025年新能源汽车保有量要达到多少？")
+    assert answer.abstained and "相近指标" in answer.answer
 
 
 def test_the_sales_share_still_answers_its_own_question(plan):

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from assistant.models import Answer, Citation, LedgerRow
 from assistant.office.safe_text import clean_text
+from tests.conftest import StandIn
 
 # A synthetic plan: controls inside target sentences, one sentence starting with "=".
 PLAN = (
@@ -97,7 +98,7 @@ def test_report_pdf_of_a_plan_with_control_characters(corpus, tmp_path):
     assert out.read_bytes().startswith(b"%PDF")
 
 
-class Quoting:
+class Quoting(StandIn):
     """A stand-in assistant whose answer is the plan's sentence itself, as a cited answer quotes it."""
 
     def __init__(self, rows: list[LedgerRow]) -> None:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from assistant.ingest.identity import DOC_NUMBER
 from assistant.lang.places import LEVEL_WORDS, SHORTENABLE, Mention, find_regions, levels_named, same_place
+from assistant.lang.titles import TITLE_ENDING
 
 # Words every plan title shares; what is left names the plan ("工业领域碳达峰", "减污降碳协同增效").
 TITLE_RUN = 6  # a title quoted in part: at least this many of its distinctive characters in a row
@@ -28,7 +29,7 @@ GENERIC_TITLE = re.compile(
 )
 # A question that names a plan as a plan: "…方案里", "《…》", "这个文件"; beside one, title keywords quoted
 # apart ("某某转型方案" for "加快某某全面某某转型工作方案") name it too.
-PLAN_WORD = re.compile(r"方案|计划|措施|规划|意见|《|文件")
+PLAN_WORD = re.compile(TITLE_ENDING + r"|《|文件")
 KEYWORD_RUN = 2  # a keyword of a title: at least two characters in a row
 
 

@@ -9,6 +9,7 @@ from assistant.answer.evidence import Evidence
 from assistant.answer.question import Question
 from assistant.answer.text import coverage, numbers_agree
 from assistant.facts.knowledge import PLAN_KINDS
+from assistant.lang.periods import MONTH_DAY
 from assistant.models import Clause, PlanIdentity
 
 META_FIELDS = [  # the fields facts.extract_meta reads, and how users ask for each
@@ -34,7 +35,7 @@ IDENTITY_FIELDS = {"文号": "doc_number", "印发日期": "date", "发文机关
 MIN_MATCH = 0.5
 DEADLINE_CLAUSES = 8
 EVENT_CLAUSES = 10
-DATE = re.compile(r"(\d{1,2})月(\d{1,2})[日号]")
+DATE = re.compile(MONTH_DAY)
 MONTH = re.compile(r"(?<!\d)(\d{1,2})月(?!\d)")
 MONTH_RANGE = re.compile(r"(?<!\d)(\d{1,2})\s*月?\s*(?:到|至|-|—|~|～)\s*(\d{1,2})\s*月")
 YEAR_ASKED = re.compile(r"(20\d\d)\s*年")

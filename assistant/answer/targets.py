@@ -58,7 +58,9 @@ def answer_target(question: Question, evidence: Evidence) -> Draft | Abstain | N
         fitting = [s for s in scored if answers_question(question.text, _own_words(evidence, s.target))]
     if scored[0].cover >= MIN_COVER and (not fitting or fitting[0].cover < MIN_COVER):
         # "保有量" asked, only "销售量" stated: a look-alike indicator is no answer.
-        return Abstain("该指标（方案中相近的指标统计口径不同）", _source(evidence, scored[0].target))
+        near = scored[0].target
+        related = f"{near.indicator}{near.display}" + (f"（{near.year}年）" if near.year else "")
+        return Abstain(f"该指标（方案设定的是相近指标：{related}，统计口径不同）", _source(evidence, near))
     if not fitting:
         return None
     scored = fitting

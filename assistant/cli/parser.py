@@ -22,6 +22,7 @@ from assistant.cli.commands import (
     cmd_targets,
 )
 from assistant.config import data_locations
+from assistant.errors import SettingsError
 from assistant.office.tables import FORMATS
 
 STORE_HELP = "dense vector store: faiss (default) or milvus (llama-index + milvus-lite; PLANQA_MILVUS_URI for a server)"
@@ -226,7 +227,7 @@ def _since(text: str):
 
     try:
         return parse_day(text)
-    except ValueError as exc:
+    except SettingsError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 

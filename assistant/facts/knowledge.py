@@ -46,6 +46,10 @@ class Knowledge:
     def clause(self, clause_id: str) -> Clause:
         return self.by_id[clause_id]
 
+    def find_clause(self, clause_id: str) -> Clause | None:
+        """A clause named from outside (an API path), which may not exist."""
+        return self.by_id.get(clause_id)
+
     def document(self, name: str) -> Document:
         return next(d for d in self.documents if d.name == name)
 

@@ -17,9 +17,10 @@ from pathlib import PurePath
 
 from assistant.ingest.clean import normalise_text
 from assistant.lang.doc_numbers import DOC_NUMBER, DOC_NUMBER_YEAR
-from assistant.lang.periods import period_named_in
+from assistant.lang.periods import FULL_DATE, period_named_in
 from assistant.lang.places import (
     MUNICIPALITY_CODES,
+    SELF_REFERENCE,
     Region,
     doc_number_places,
     find_regions,
@@ -29,15 +30,15 @@ from assistant.lang.places import (
     region_votes,
     short_name,
 )
+from assistant.lang.titles import TITLE_ENDING
 from assistant.models import Clause, Document, PlanIdentity
 
-PLAN_WORD = r"(?:实施方案|工作方案|行动方案|方案|规划|计划|纲要|意见|办法|报告|分工|要点)"
+PLAN_WORD = TITLE_ENDING
 NOTICE = re.compile(rf"印发《?([^《》,，。:：;；()]{{4,48}}?{PLAN_WORD})》?(?:\([^()]*\))?的(?:通知|函)")
 TITLE_LINE = re.compile(rf"^(?:【[^】]*】)?([^,，。:：;；()《》]{{4,40}}{PLAN_WORD})(?:\.(?:docx?|pdf|txt))?$")
 QUOTED = re.compile(rf"《([^《》]{{4,40}}{PLAN_WORD})》")
 CITING = re.compile(r"(?:落实|贯彻|根据|按照|依据|对照|参照|发布的)[^。]{0,12}$")
 ANNOUNCED = re.compile(r"(?:印发|发布|出台|制定)[^。《》]{0,4}$")
-FULL_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 ISSUER = re.compile(
     r"((?:[\u4e00-\u9fff]{2,16}?(?:人民政府办公室|人民政府办公厅|人民政府|政府|管委会|管理委员会|办公室|办公厅|委员会|部|委|局|厅)"
     r"(?:[、,，和 ]|等部门|等\d+部门)*)+)(?:联合)?(?:正式)?(?:关于)?印发"
@@ -55,13 +56,7 @@ GARBLE = re.compile(r"[?？]+")  # characters a web page could not encode
 # A body that issues or signs without naming its place: "市人民政府", "县政府办公室", "区人民政府办公室".
 PLACELESS_BODY = re.compile(r"^(省|市|州|县|区|旗)(?:人民)?政府")
 LOCAL_BODY = re.compile(r"[省市州县区旗](?:委|政府|人民政府)")
-# The scope a plan speaks of itself in ("全市单位地区生产总值能耗…"): the level of the place it governs.
-SCOPE_WORDS = {
-    "国家": re.compile(r"全国(?!前列|领先|一流|首[个批家]|示范|重点)"),
-    "省": re.compile(r"全省|本省|我省"),
-    "市": re.compile(r"全市|本市|我市"),
-    "县": re.compile(r"全县|本县|我县|全区(?!域)|本区|我区"),
-}
+SCOPE_WORDS = {level: re.compile(words) for level, words in SELF_REFERENCE.items()}  # the plan's own scope
 LEVEL_NAMES = {"国家": "国家", "省": "省", "市": "市州", "县": "县市区"}
 # What the plan says of itself decides its place; the 文号 (a city's nickname "宁", "洪" is no name's first
 # character), the body's places and the file name only confirm it, or place it when the plan names none.

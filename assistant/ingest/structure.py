@@ -19,6 +19,7 @@ from assistant.ingest.clean import (
     is_title_like,
 )
 from assistant.lang.agencies import ENDS_WITH_UNITS, UNIT_LINE_LABEL, UNIT_STATEMENT
+from assistant.lang.periods import MONTH_DAY
 from assistant.models import Clause, Document
 
 CN = CN_NUM  # the outline numerals, as cleaning reads them
@@ -27,7 +28,7 @@ LEVEL1 = re.compile(rf"^(?:([{CN}]*)、|第([{CN}]+)章\s?)(.+)$")
 LEVEL2 = re.compile(rf"^\(([{CN}]+)\)(.+)$")
 LEVEL3 = re.compile(rf"^(?:(\d{{1,2}})[.．、](?!\d)|第([{CN}]+)条\s?)(.+)$")
 CHRONICLE = re.compile(r"^(\d{4})年(\d{1,2})月.{0,12}大事记$")
-EVENT_DATE = re.compile(r"^(\d{1,2})月(\d{1,2})日")
+EVENT_DATE = re.compile("^" + MONTH_DAY)
 SAME_DAY = re.compile(r"^同日")
 NOTICE_TITLE = re.compile(r"关于.+的(?:通知|决定|意见|批复|办法)$")
 RESPONSIBILITY_ONLY = re.compile(rf"^(?:{UNIT_STATEMENT}|{UNIT_LINE_LABEL}.+)$")  # units on a line of their own

@@ -22,8 +22,9 @@ MARKERS: dict[str, re.Pattern[str]] = {
 NARROWING = ("保有", "销售", "新增", "存量", "大型")
 # What an unmarked figure already means: "高新技术企业达到80家" is a total, a stock.
 IMPLICIT = frozenset({"累计", "保有", "存量"})
-# A stock asked is contradicted by a flow stated.
-CONTRADICTS = {"累计": "新增", "保有": "销售", "存量": "新增"}
+# A stock asked is contradicted by a flow stated (what is added or sold is not what is held).
+FLOWS = frozenset({"新增", "销售"})
+CONTRADICTS = {"累计": FLOWS, "保有": FLOWS, "存量": FLOWS}
 UNASKED_PENALTY = 0.1  # per narrowing marker a figure carries and the question does not
 
 
@@ -34,9 +35,10 @@ def markers(text: str) -> frozenset[str]:
 def answers_question(question: str, own_words: str) -> bool:
     """Every marker the question names must be in the figure's own words (a stock may go unsaid), none contradicted."""
     asked, stated = markers(question), markers(own_words)
-    contradicted = [m for m in asked & CONTRADICTS.keys() if CONTRADICTS[m] not in asked]  # both asked: no preference
-    if any(CONTRADICTS[m] in stated and m not in stated for m in contradicted):
-        return False
+    for stock in asked & CONTRADICTS.keys():
+        flows = CONTRADICTS[stock] - asked  # a flow asked too: no preference
+        if flows & stated and stock not in stated:
+            return False
     return asked - IMPLICIT <= stated
 
 

@@ -12,6 +12,8 @@ DIGITS = "零一二三四五六七八九"
 THIRD_PLAN_START = 1966  # five-year plans have run back to back since the third (1966-1970)
 
 YEAR = re.compile(r"(20\d\d)年?")  # a year as a question names it ("2025年", "2025")
+MONTH_DAY = r"(\d{1,2})月(\d{1,2})[日号]"  # "4月12日", and "4月12号" as people say it
+FULL_DATE = re.compile(r"(\d{4})年" + MONTH_DAY)  # "2024年5月26日": a signing or a publication date
 FIVE_YEAR_PLAN = r"十[三四五六]五"  # the five-year plans today's plans name (十三五 … 十六五)
 PLAN_PERIOD = re.compile(rf"“?({FIVE_YEAR_PLAN})”?(?:期间|时期|末|规划期内)")  # "“十四五”期间", "十四五末"
 # The year a statement is dated by: "到2025年", "2030年前/底/末", "至2025年", "“十四五”期间/时期/末".

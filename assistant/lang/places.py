@@ -19,12 +19,20 @@ SHORTENABLE = re.compile(
 )
 # Parts of a place that is not in the gazetteer (development zones, new areas): "万盛经开区".
 ZONE = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:经济技术开发区|经济开发区|高新技术产业开发区|高新区|经开区|新区|开发区)")
+# How a plan speaks of its own place ("全市单位地区生产总值能耗…"): the level of the place it governs.
+SELF_REFERENCE = {
+    "国家": r"全国(?!前列|领先|一流|首[个批家]|示范|重点)",
+    "省": r"全省|本省|我省",
+    "市": r"全市|本市|我市",
+    "县": r"全县|本县|我县|全区(?!域)|本区|我区",
+}
 LEVEL_WORDS = {
-    # "国家级示范", "省级以上绿色工厂", "国家发展改革委": ranks and bodies, not the plan asked about.
+    # A question names a level by those words and by how people speak ("省里", "我们区"); "国家级示范",
+    # "省级以上绿色工厂", "国家发展改革委" are ranks and bodies, not the plan asked about.
     "国家": re.compile(r"全国|国家层面|国务院(?!.{0,2}部门)|国家(?=[“《的十]|方案|规划|要求|目标|层面|提出)"),
-    "省": re.compile(r"省里|全省|本省|我省|省政府|省委|咱们省|我们省"),
-    "市": re.compile(r"市里|全市|本市|我市|市政府|市委|咱们市|我们市"),
-    "县": re.compile(r"区里|县里|我们区|我们县|咱们区|咱们县|本区|本县|我区|我县|全区(?!域)|全县"),
+    "省": re.compile(SELF_REFERENCE["省"] + r"|省里|省政府|省委|咱们省|我们省"),
+    "市": re.compile(SELF_REFERENCE["市"] + r"|市里|市政府|市委|咱们市|我们市"),
+    "县": re.compile(SELF_REFERENCE["县"] + r"|区里|县里|我们区|我们县|咱们区|咱们县"),
 }
 
 

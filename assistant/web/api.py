@@ -292,10 +292,9 @@ def _add_data_routes(app: FastAPI, service: AskService) -> None:
     def clause(clause_id: str, caller: Caller) -> Any:
         """One clause with its section path, span, and the verbatim original text (`original`)."""
         knowledge = service.assistant.knowledge
-        try:
-            found = knowledge.clause(clause_id)
-        except KeyError as exc:
-            raise HTTPException(404, f"找不到条款 / no clause {clause_id!r}") from exc
+        found = knowledge.find_clause(clause_id)
+        if found is None:
+            raise HTTPException(404, f"找不到条款 / no clause {clause_id!r}")
         return {**found.to_dict(), "original": knowledge.quote(found.doc, found.start, found.end)}
 
 
