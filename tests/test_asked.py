@@ -130,3 +130,40 @@ def test_a_question_is_normalised_once_per_ask(assistant, monkeypatch):
     seen.clear()
     assistant.ask("那2030年呢？", history=[(first, "…")])
     assert sorted(seen) == sorted(["那2030年呢？", first])  # the question and the one earlier question it leans on
+
+
+LEAD = "老旧小区改造谁牵头？"
+
+
+def test_a_follow_up_of_another_kind_asks_its_own_question(assistant):
+    lead = assistant.ask(LEAD)
+    when = assistant.ask("那什么时候完成？", [(LEAD, lead.answer)])
+    assert when.intent == "deadline" and not when.abstained and "2025年" in when.answer
+    assert when.answer != lead.answer and "牵头" not in when.answer
+    later = assistant.ask("那2030年呢？", [(LEAD, lead.answer)])
+    assert later.answer != lead.answer and later.intent != "responsible"
+    target = "2025年非化石能源消费比重是多少？"
+    unit = assistant.ask("那牵头单位是谁？", [(target, assistant.ask(target).answer)])
+    assert unit.intent == "responsible" and not unit.abstained and "牵头" in unit.answer
+    assert all("大事记" not in c.section for c in unit.citations)
+
+
+def test_a_multi_part_question_answers_every_part(assistant):
+    answer = assistant.ask("2025年非化石能源消费比重目标是多少？由哪些单位负责？")
+    assert "27%" in answer.answer and "牵头" in answer.answer and not answer.abstained
+    both = assistant.ask("老旧小区改造谁牵头、什么时候完成？")
+    assert "区住房和城乡建设局" in both.answer and "2025年" in both.answer and not both.abstained
+
+
+def test_a_multi_part_question_is_stated_only_when_every_part_is(assistant):
+    answer = assistant.ask("2025年非化石能源消费比重是多少？鹤城区2035年的GDP目标是多少？")
+    assert "27%" in answer.answer  # the part stated is still told
+    assert answer.abstained  # 方案是否明确 = 否: one part is not in the plan
+
+
+def test_every_example_button_is_answered_by_the_loaded_plan(assistant):
+    from assistant.web.page import EXAMPLES
+
+    for question in EXAMPLES:
+        answer = assistant.ask(question)
+        assert not answer.abstained and answer.citations, question

@@ -3,6 +3,7 @@ askers sit; the other loaded plans answer only when named, or for reference when
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,42 @@ def test_the_bulletin_answers_the_same_with_twenty_other_plans_loaded_beside_it(
         expected, got = one.ask(question), many.ask(question)
         assert got.abstained == expected.abstained, question
         assert [c.quote for c in got.citations[:1]] == [c.quote for c in expected.citations[:1]], question
+
+
+UNLOADED = [  # the bulletin alone is a district plan: none of these is its to answer
+    "省里的森林覆盖率目标是多少？",
+    "市里2025年非化石能源消费比重是多少？",
+    "全省2025年非化石能源消费比重要达到多少？",
+    "湖南省2025年非化石能源消费比重要达到多少？",
+    "北京市2025年非化石能源消费比重要达到多少？",
+    "隔壁县2025年非化石能源消费比重要达到多少？",
+    "邻县的森林覆盖率目标是多少？",
+    "省里和市里的森林覆盖率目标分别是多少？",
+]
+
+
+@pytest.fixture(scope="module")
+def bulletin_alone() -> Assistant:
+    alone = load_knowledge(ROOT / "corpus")
+    return Assistant(alone, OverlapRetriever(alone), load_settings())
+
+
+@pytest.mark.parametrize("question", UNLOADED)
+def test_a_level_or_place_not_loaded_is_said_with_the_loaded_plans_never_the_districts_figure(bulletin_alone, question):
+    answer = bulletin_alone.ask(question)
+    title = bulletin_alone.shelf.plans[0].title
+    assert answer.abstained and not answer.citations, answer.answer
+    assert "未载入" in answer.answer and title in answer.answer
+    assert not re.search(r"\d+(?:\.\d+)?%", answer.answer)  # no figure of the district's own
+
+
+@pytest.mark.parametrize("question", ["全区2025年非化石能源消费比重是多少？", "我们区2025年非化石能源消费比重是多少？",
+                                      "2025年非化石能源消费比重是多少？"])
+def test_the_one_loaded_plan_still_answers_for_its_own_place(bulletin_alone, question):
+    answer = bulletin_alone.ask(question)
+    assert not answer.abstained and "27%" in answer.answer and "未载入" not in answer.answer
+
+
+def test_a_loaded_level_with_one_not_loaded_answers_the_loaded_and_names_the_other(bulletin_alone):
+    answer = bulletin_alone.ask("省里和我们区2025年非化石能源消费比重分别是多少？")
+    assert "27%" in answer.answer and "未载入省级的方案" in answer.answer

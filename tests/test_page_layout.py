@@ -255,7 +255,8 @@ def test_batch_summary_counts_skipped_rows_and_errors_read_chinese(driver, base_
     path.write_bytes(xlsx_bytes([["序号", "问题"], [1, "老旧小区改造谁牵头？"], [2, None], [3, "2030年非化石能源消费比重的目标是多少？"]]))
     _upload(driver, base_url, path, "问题")
     summary = driver.find_element(By.CSS_SELECTOR, "#planqa-batch-summary")
-    WebDriverWait(driver, 120).until(lambda d: "完成" in summary.text)
+    # the end state, not the progress line "正在回答：已完成 1/3 题", which also contains 完成
+    WebDriverWait(driver, 120).until(lambda d: summary.text.startswith("完成："))
     assert "回答 2 题" in summary.text and "跳过 1 行" in summary.text
     _shot(driver, "batch-done")
     _upload(driver, base_url, path, "题目")  # no such column: a toast says so, in Chinese

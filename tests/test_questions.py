@@ -4,13 +4,8 @@ import re
 
 import pytest
 
-from assistant.lang.asking import (
-    complete_follow_up,
-    fold_widths,
-    is_elliptical,
-    read_question,
-    split_parts,
-)
+from assistant.answer.question import with_context
+from assistant.lang.asking import complete_follow_up, fold_widths, is_elliptical, read_question, split_parts
 from assistant.office.layout import classify_row
 
 PLAIN = "森林覆盖率2025年目标是多少？"
@@ -163,3 +158,37 @@ def test_an_ideographic_space_after_a_label_survives_validation() -> None:
     from assistant.answer.question import validate
 
     assert read_question(validate("１．１\u3000２０３０年森林覆盖率目标是多少？", 500)).text == "2030年森林覆盖率目标是多少？"
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "previous", "read"),
+    [  # the intent from the follow-up's own words, the subject from the question before it
+        ("那什么时候完成？", "老旧小区改造谁牵头？", "老旧小区改造什么时候完成？"),
+        ("那牵头单位是谁？", "2025年非化石能源消费比重是多少？", "非化石能源消费比重牵头单位是谁？"),
+        ("那由哪个部门负责呢？", "到2025年新能源汽车保有量要达到多少辆？", "新能源汽车保有量由哪个部门负责？"),
+        ("那2030年呢？", "老旧小区改造谁牵头？", "到2030年老旧小区改造的目标是多少？"),
+        ("那2030年呢？", "2025年非化石能源消费比重是多少？", "2030年非化石能源消费比重是多少？"),
+        ("那2030年呢？", "非化石能源消费比重的目标是多少？", "2030年非化石能源消费比重的目标是多少？"),
+    ],
+)
+def test_a_follow_up_asks_its_own_question_of_the_earlier_subject(follow_up, previous, read):
+    assert with_context(follow_up, [previous]) == read
+
+
+def test_a_multi_part_question_split_at_its_question_marks() -> None:
+    assert split_parts("2025年非化石能源消费比重目标是多少？由哪些单位负责？") == [
+        "2025年非化石能源消费比重目标是多少？",
+        "2025年非化石能源消费比重目标由哪些单位负责？",
+    ]
+
+
+def test_a_second_ask_that_details_the_first_is_no_part_of_its_own() -> None:
+    question = "4到6月区政府一共开了几次常务会议？各是哪天？"
+    assert split_parts(question) == [question]
+
+
+def test_a_part_with_a_subject_of_its_own_keeps_it() -> None:
+    assert split_parts("2025年森林覆盖率是多少？2030年的碳排放目标是多少？") == [
+        "2025年森林覆盖率是多少？",
+        "2030年的碳排放目标是多少？",
+    ]

@@ -90,12 +90,14 @@ class Assistant:
             answer = self._per_plan(raw, text, history, scope)
         else:
             answer = self._answer(raw, text, history, self.shelf.view(frozenset(scope.docs) or None), self.shelf.many)
-        if answer.abstained and self.shelf.home and not scope.named:  # implicitly the home plan: others for reference
+        if answer.abstained and self.shelf.home and self.shelf.others and not scope.named:  # implicitly the home plan: others for reference
             other = self._answer(raw, text, history, self.shelf.view(self.shelf.others), True)
             if not other.abstained:
                 answer = with_reference(answer, self.shelf.home_title, other)
         if scope.missing:  # "苏州和成都…": the loaded one is answered, the missing one named
-            answer = replace(answer, answer=f"{answer.answer}\n（未载入{'、'.join(scope.missing)}的方案，无法回答该地部分。）")
+            missing = "、".join(scope.missing)
+            note = f"（未载入{missing}的方案，无法回答该部分；已载入的方案有：{self.shelf.loaded()}。）"
+            answer = replace(answer, answer=f"{answer.answer}\n{note}")
         return answer
 
     def _per_plan(self, raw: str, text: str, history: list[tuple[str, str]], scope: Scope) -> Answer:

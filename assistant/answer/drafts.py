@@ -110,13 +110,14 @@ def compose(raw: str, intent: str, outcome: Draft | Abstain, evidence: Evidence,
 def join_parts(raw: str, parts: list[Answer]) -> Answer:
     """One answer for a multi-part question: each part's text in order, every part's citations.
 
-    It abstains only when every part does; its confidence is that of the least sure part.
+    It is answered (方案是否明确 = 是) only when every part is: a figure without its units is half an answer.
+    Its confidence is that of the least sure part answered.
     """
     answered = [part for part in parts if not part.abstained] or parts
-    text = "；".join(part.answer.rstrip("。；") for part in parts) + "。"
+    text = "；".join(dict.fromkeys(part.answer.rstrip("。；") for part in parts)) + "。"  # "哪几个单位负责？谁牵头？": one clause
     citations = tuple(dict.fromkeys(c for part in parts for c in part.citations))
     confidence = min(part.confidence for part in answered)
-    return Answer(raw, text, answered[0].intent, confidence, all(p.abstained for p in parts), citations)
+    return Answer(raw, text, answered[0].intent, confidence, any(p.abstained for p in parts), citations)
 
 
 def cite(knowledge: Knowledge, source: Source) -> Citation:

@@ -31,6 +31,13 @@ GENERIC_TITLE = re.compile(
 # apart ("某某转型方案" for "加快某某全面某某转型工作方案") name it too.
 PLAN_WORD = re.compile(TITLE_ENDING + r"|《|文件")
 KEYWORD_RUN = 2  # a keyword of a title: at least two characters in a row
+# "隔壁县", "邻市", "其他城市": a place other than the plans' own, named without its name — never a loaded plan.
+NEIGHBOUR = re.compile(
+    r"(?:隔壁|邻近|相邻|临近|周边|周围|附近|其他|其它|别的)的?(?:省份?|城市|地市|市|区县|县区|县|区)"
+    r"|邻(?:省|市|县|区)|兄弟(?:省份?|城市|市|县|区县)|外(?:省|市|县)"
+)
+# How a level named without a plan at that level is told: "未载入省级的方案".
+LEVEL_LABEL = {"国家": "国家层面", "省": "省级", "市": "市级", "县": "县（区）级"}
 
 
 class Plan(Protocol):
@@ -79,7 +86,14 @@ def resolve_scope(question: str, plans: Sequence[Plan], home: Sequence[Plan] = (
             missing.append(place)
     for level in _levels(question, titled, bool(places)):
         named.append(level)
-        docs.update(dict.fromkeys(p.doc for p in _at_level(question, level, plans, places, home)))
+        at_level = _at_level(question, level, plans, places, home)
+        docs.update(dict.fromkeys(p.doc for p in at_level))
+        if not at_level and not places:  # "省里…" with no provincial plan loaded: said, never answered from another
+            # level; beside a place, "全市" is that place's own word ("重庆市…全市要…")
+            missing.append(LEVEL_LABEL.get(level, level))
+    for neighbour in dict.fromkeys(NEIGHBOUR.findall(question)):
+        named.append(neighbour)
+        missing.append(neighbour)
     if not named and home:
         docs.update(dict.fromkeys(p.doc for p in home))
     return Scope(tuple(docs), tuple(dict.fromkeys(named)), tuple(dict.fromkeys(missing)))

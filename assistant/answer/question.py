@@ -9,7 +9,7 @@ from assistant.answer.text import apply_synonyms, bigrams
 from assistant.errors import QuestionError
 from assistant.ingest.clean import chinese_numerals_to_digits, normalise_text
 from assistant.lang.agencies import NO_ALIASES, AgencyAliases
-from assistant.lang.asking import complete_follow_up, follow_up_core
+from assistant.lang.asking import complete_follow_up, follow_up_core, has_own_ask, year_follow_up
 from assistant.lang.periods import YEAR
 
 
@@ -77,10 +77,10 @@ def with_context(text: str, previous: list[str]) -> str:
         return text
     core = follow_up_core(text)
     without_year = YEAR.sub("", core)
-    if bigrams(core) - bigrams(without_year) or len(bigrams(without_year)) > 2:
+    if bigrams(core) - bigrams(without_year) or len(bigrams(without_year)) > 2 or has_own_ask(core):
         return complete_follow_up(text, previous[-1])  # its own topic, the earlier question's ask
     if year := YEAR.search(core):
         replaced, n = YEAR.subn(year.group(1) + "年", previous[-1], count=1)
-        return replaced if n else f"{year.group(1)}年{previous[-1]}"
+        return replaced if n else year_follow_up(int(year.group(1)), previous[-1])
     return f"{previous[-1]}{core}"
 

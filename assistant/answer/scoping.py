@@ -61,7 +61,9 @@ class Shelf:
             knowledge.identities[d.name] for d in knowledge.documents if d.name in knowledge.identities
         )
         self.home = find_home(home_plan, self.plans) if home_plan else ()
-        home_docs = {p.doc for p in self.home}
+        # One plan loaded is where its askers sit: "我们区" is it, "省里" and "市里" are above it and not loaded.
+        self.own = self.home or (self.plans if len(self.plans) == 1 else ())
+        home_docs = {p.doc for p in self.own}
         self.others = frozenset(d.name for d in knowledge.documents if d.name not in home_docs)
         self.home_title = "》《".join(p.title for p in self.home)
         self._home_text = "\n".join(to_simplified(d.text) for d in knowledge.documents if d.name in home_docs)
@@ -82,12 +84,12 @@ class Shelf:
 
     def scope(self, question: str, history: list[tuple[str, str]]) -> Scope:
         """The plans the question names; a question naming none keeps the scope of the conversation."""
-        if not self.many:
-            return Scope()
-        scope = resolve_scope(self._without_home_words(question), self.plans, self.home)
+        scope = resolve_scope(self._without_home_words(question), self.plans, self.own)
         for previous, _ in history[-1:]:
             if not scope.named and is_elliptical(question):
-                scope = resolve_scope(self._without_home_words(previous), self.plans, self.home)
+                scope = resolve_scope(self._without_home_words(previous), self.plans, self.own)
+        if not self.many and not scope.missing:
+            return Scope()  # the one plan answers: no plan named is missing
         return scope
 
     def _without_home_words(self, question: str) -> str:
@@ -102,7 +104,7 @@ class Shelf:
             return question
         for plan in self.plans:
             core = title_core(plan)
-            run = quoted_run(question, core) if plan not in self.home and quotes_title(question, core) else ""
+            run = quoted_run(question, core) if plan not in self.own and quotes_title(question, core) else ""
             if run and run in self._home_text:
                 question = question.replace(run, " " * len(run))
         return question
@@ -115,8 +117,12 @@ class Shelf:
 
     def uncovered(self, scope: Scope) -> str:
         """"方案中未明确成都市的相关内容" and the plans that are loaded (title and region)."""
-        loaded = "；".join(f"{p.title}（{p.region or '地区未明确'}）" for p in self.plans)
-        return f"{NOT_STATED}{'、'.join(scope.missing)}的相关内容：已载入的方案中没有该地的方案。已载入的方案有：{loaded}。"
+        missing = "、".join(scope.missing)
+        return f"{NOT_STATED}{missing}的相关内容：未载入{missing}的方案。已载入的方案有：{self.loaded()}。"
+
+    def loaded(self) -> str:
+        """The loaded plans, title and region, for telling a user what can be asked."""
+        return "；".join(f"{p.title}（{p.region or '地区未明确'}）" for p in self.plans)
 
 
 def find_home(home_plan: str, plans: tuple[PlanIdentity, ...]) -> tuple[PlanIdentity, ...]:

@@ -60,6 +60,8 @@ ENGLISH_FILLER = (
 YEAR_PAIR = re.compile(r"(20\d\d)\s*年?\s*(?:和|与|及|、|以及|跟)\s*(20\d\d)\s*年")
 # "第50次和第51次", "300米和500米": two numbers with the same word, each one part of the question.
 NUMBER_PAIR = re.compile(r"(第?)(\d+(?:\.\d+)?)([次米个号项])(?:和|与|及|、|以及|跟)\1(\d+(?:\.\d+)?)\3")
+# "…开了几次会？各是哪天？": a second ask that details the first is one question with it, not a part of its own.
+ELABORATION = re.compile(r"各|分别|具体|都|其中|每")
 # What a follow-up keeps of the question before it: from its year or its question word on.
 ASK_START = re.compile(r"20\d\d年|由|要|应|将|" + INTERROGATIVE.pattern)
 # English words left once the glossary has run: dropped, but acronyms and figures (PUE, PM2.5, R&D) stay.
@@ -156,12 +158,41 @@ def split_parts(text: str) -> list[str]:
     asks = list(INTERROGATIVE.finditer(text))
     if len(asks) < 2:
         return [text]
+    if len(sentences := _asked_sentences(text)) > 1:
+        return sentences
     subject = text[: asks[0].start()]
     pieces = re.split(r"[、，,；;]|(?:以及|并且|还有)", text[asks[0].start() :])
     pieces = [piece.strip(" ？?") for piece in pieces if piece.strip(" ？?")]
     if len(pieces) < 2 or any(not INTERROGATIVE.search(piece) for piece in pieces):
         return [text]
     return [f"{subject}{piece}？" for piece in pieces]
+
+
+# An ask with its measure and noun, taken out of a sentence whose subject the next one reuses.
+ASK_PHRASE = re.compile(rf"(?:{INTERROGATIVE.pattern})[个项家]?(?:部门|单位)?(?:负责)?")
+
+
+def _asked_sentences(text: str) -> list[str]:
+    """"…目标是多少？由哪些单位负责？": each sentence one part; one without a subject of its own asks about
+    the sentence before it, its ask left out ("…目标" + "由哪些单位负责？"). [] when it is one question."""
+    sentences = [s.strip() for s in re.split(r"[？?]", text) if s.strip()]
+    if len(sentences) < 2 or any(not INTERROGATIVE.search(s) or ELABORATION.match(s) for s in sentences):
+        return []
+    parts = [sentences[0] + "？"]
+    for before, sentence in zip(sentences, sentences[1:], strict=False):
+        context = re.sub(r"(?:是|为|吗|由)+$", "", ASK_PHRASE.sub("", before))
+        parts.append(sentence + "？" if _has_own_subject(sentence) else f"{context}{sentence}？")
+    return parts
+
+
+OWN_SUBJECT = 4  # characters before a part's ask, beyond 由/要/是…, that make it a question of its own
+
+
+def _has_own_subject(piece: str) -> bool:
+    """"鹤城区2035年的GDP目标是多少" stands alone; "由哪些单位负责" leans on the subject before it."""
+    ask = INTERROGATIVE.search(piece)
+    own = piece[: ask.start()] if ask else piece
+    return len(re.sub(r"由|要|应|将|需|是|为|的", "", own)) >= OWN_SUBJECT
 
 
 def follow_up_core(text: str) -> str:
@@ -181,9 +212,40 @@ def complete_follow_up(text: str, previous: str) -> str:
     asked = previous[ask.start() :] if ask else "？"
     if reference := ELLIPSIS_REFERENCE.search(core):
         return core[: reference.start()] + topic + core[reference.end() :] + "？"
-    if not core or INTERROGATIVE.search(core):
+    if not core:
         return text
+    if has_own_ask(core):  # "那什么时候完成？": its own ask, about the earlier question's subject
+        subject = follow_up_subject(previous)
+        return f"{subject}{core}？" if subject else text
     return sibling_indicator(core, previous) or core + asked
+
+
+# What a question asks, after its subject: "老旧小区改造|谁牵头", "非化石能源消费比重|要达到多少".
+SUBJECT_END = re.compile(r"由|要|应|将|需|的?目标|" + INTERROGATIVE.pattern)
+ASKED_YEAR = re.compile(r"(?:到|至|在)?20\d\d年(?:底|末|前|以前|之前)?(?:的|时)?")
+# An ask a year changes: a figure or a list for that year; a unit or a date is asked again as the year's target.
+YEARLY_ASK = re.compile(r"多少|多大|几[个项家座条次]|哪些|哪几|目标|达到|提高|下降|控制")
+
+
+def has_own_ask(core: str) -> bool:
+    """"什么时候完成", "牵头单位是谁": a follow-up whose intent is its own, whatever the earlier question asked."""
+    return bool(INTERROGATIVE.search(core))
+
+
+def follow_up_subject(previous: str) -> str:
+    """What the earlier question was about, without its year or its ask: "2025年非化石能源消费比重是多少？" →
+    "非化石能源消费比重". A follow-up with its own ask ("那牵头单位是谁？") is asked of this."""
+    core = ASKED_YEAR.sub("", re.sub(r"[?？。!！\s]", "", previous))
+    end = SUBJECT_END.search(core)
+    return re.sub(r"(?:的|是|为)+$", "", core[: end.start()] if end else core)
+
+
+def year_follow_up(year: int, previous: str) -> str:
+    """"那2030年呢？" after a question naming no year: the earlier question for that year. An earlier question
+    that asked no figure ("老旧小区改造谁牵头？") has no other answer in 2030: the subject's target then is asked."""
+    if YEARLY_ASK.search(previous) or not (subject := follow_up_subject(previous)):
+        return f"{year}年{previous}"
+    return f"到{year}年{subject}的目标是多少？"
 
 
 # The kind of figure an indicator is: "…利用率" and "…处置率" are two figures of one kind.

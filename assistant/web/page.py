@@ -24,7 +24,8 @@ from assistant.web.ledger_views import LEDGER_CSS
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a government intranet
 
 TITLE = "政策规划问答助手"
-# Questions that make sense for any carbon-peak plan (the page shows them as buttons).
+# Questions that make sense for any carbon-peak plan (the page shows them as buttons): each is about the
+# loaded plan itself — a button asking about 省里 or 市里 would lead a district's users to a plan not loaded.
 EXAMPLES = [
     "到2025年非化石能源消费比重要达到多少？",
     "2030年非化石能源消费比重的目标是多少？",
@@ -32,7 +33,6 @@ EXAMPLES = [
     "重点任务包括哪些行动？",
     "哪些任务要在2030年前完成？",
     "方案印发通知的文号是多少？",
-    "省里和市里的森林覆盖率目标分别是多少？",
 ]
 # System fonts only: the page must not fetch Google Fonts (intranets have no internet, and it is slow).
 FONTS = ["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "sans-serif"]
