@@ -1,6 +1,6 @@
 """Generate evals/sets/questionnaire.jsonl: the bulletin questions as officials' questionnaires phrase them.
 
-Why generated: the numbered, polite and traditional-character forms are mechanical rewrites of
+Why generated: the numbered (outline forms included), polite and traditional-character forms are mechanical rewrites of
 evals/questions.jsonl, so a script keeps them reproducible (tests/test_evalset.py checks the file equals
 this script's output). The English, multi-part and follow-up rows are written by hand below; each keeps
 `variant_of` (the id in questions.jsonl whose gold it shares) and `form`.
@@ -33,6 +33,37 @@ NUMBERINGS: list[Callable[[int, str], str]] = [
     lambda n, q: f"Q{n} {q}",
     lambda n, q: f"{q}（第{n}题）",
 ]
+CHINESE_NUMERALS = "一二三四五六七八九十"
+
+
+def chinese_numeral(n: int) -> str:
+    """1..99 as officials number items: 一, 十, 十二, 二十一."""
+    tens, ones = divmod(n, 10)
+    return (CHINESE_NUMERALS[tens - 1] if tens > 1 else "") + ("十" if tens else "") + (CHINESE_NUMERALS[ones - 1] if ones else "")
+
+
+def outline(n: int) -> tuple[int, int]:
+    """Item n of a questionnaire in sections of five: 1.1 … 1.5, 2.1 …"""
+    return (n - 1) // 5 + 1, (n - 1) % 5 + 1
+
+
+# Outline numberings as audit questionnaires use them, each asking the same questions as the plain form
+# (form "outline_plain"): the per-form figures must stay within a point of the plain one.
+OUTLINES: dict[str, Callable[[int, str], str]] = {
+    "outline_plain": lambda n, q: q,
+    "outline_dotted": lambda n, q: "{}.{} {}".format(*outline(n), q),
+    "outline_dotted_nospace": lambda n, q: "{}.{}{}".format(*outline(n), q),
+    "outline_three_level": lambda n, q: "{}.{}.{} {}".format(*outline(n), 1, q),
+    "outline_dotted_comma": lambda n, q: "{}.{}、{}".format(*outline(n), q),
+    "outline_dashed": lambda n, q: "{}-{} {}".format(*outline(n), q),
+    "outline_fullwidth": lambda n, q: "{}．{}\u3000{}".format(*outline(n), q).translate(FULL_WIDTH_DIGITS),
+    "outline_paren": lambda n, q: f"({n}){q}",
+    "outline_circled": lambda n, q: f"{'①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳'[(n - 1) % 20]}{q}",
+    "outline_chinese": lambda n, q: f"{chinese_numeral(n)}、{q}",
+    "outline_item": lambda n, q: f"第{chinese_numeral(n)}项 {q}",
+    "outline_question": lambda n, q: "问题{}.{}：{}".format(*outline(n), q),
+}
+FULL_WIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
 POLITENESS: list[Callable[[str], str]] = [
     lambda q: f"请问{q}",
     lambda q: f"麻烦问一下，{q}",
@@ -139,6 +170,16 @@ def mechanical(questions: list[dict], to_traditional: Callable[[str], str]) -> l
     return rows
 
 
+def outlined(questions: list[dict]) -> list[dict]:
+    """The same evenly spread questions under every outline numbering, and plain."""
+    chosen = questions[2::13]
+    return [
+        variant(gold, form, n, number(n, gold["question"]))
+        for form, number in OUTLINES.items()
+        for n, gold in enumerate(chosen, 1)
+    ]
+
+
 def combined(golds: list[dict], form: str, number: int, question: str) -> dict:
     """One question asking for several gold facts: a right answer must contain all of them."""
     must: list[str] = []
@@ -174,7 +215,7 @@ def generate(path: Path = QUESTIONS) -> str:
 
     gold = load(path)
     convert = opencc.OpenCC("s2t").convert
-    rows = mechanical(list(gold.values()), convert) + by_hand(gold)
+    rows = mechanical(list(gold.values()), convert) + by_hand(gold) + outlined(list(gold.values()))
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 

@@ -76,7 +76,7 @@ def test_xlsx_rows_and_columns_kept(assistant, tmp_path):
     assert "31%" in first[3] and "二、主要目标" in first[4] and "31%" in first[5]
     assert 0 <= first[6] <= 1 and first[7] == "是"
     assert abstained[7] == "否" and "方案中未明确" in abstained[3]
-    assert empty[3].startswith("跳过 / skipped") and "blank" in empty[3] and not empty[7]
+    assert empty[3] is None and not empty[7]  # a skipped row is left as it was; the 说明 sheet lists it
     assert not checkpoint_path(tmp_path / "a.xlsx").exists()
 
 
@@ -208,11 +208,12 @@ def test_rows_that_are_no_questions_are_skipped_with_the_reason(assistant, tmp_p
     assert report.skipped_rows == [2, 4, 5, 6]
     body = list(load_workbook(tmp_path / "a.xlsx")["问卷"].values)[1:]
     assert [r[1] for r in body] == rows  # every question cell as written, label included
-    reasons = [r[3] for r in body]
-    assert all(reasons[i].startswith("跳过 / skipped") for i in (0, 2, 3, 4))
+    assert all(body[i][3] is None for i in (0, 2, 3, 4))  # nothing printed beside a section heading
+    reasons = [row[1] for row in load_workbook(tmp_path / "a.xlsx")["问答说明"].values if str(row[1]).startswith("第 ")]
     # an xlsx formula with no saved value is named as a formula, not as a blank or an empty question
-    assert "section header" in reasons[0] and "totals" in reasons[2] and "formula" in reasons[3] and "instructions" in reasons[4]
-    assert "67%" in reasons[1] and body[1][7] == "是"
+    assert [r.split("：")[0] for r in reasons] == ["第 2 行", "第 4 行", "第 5 行", "第 6 行"]
+    assert "section header" in reasons[0] and "totals" in reasons[1] and "formula" in reasons[2] and "instructions" in reasons[3]
+    assert "67%" in body[1][3] and body[1][7] == "是"
 
 
 def test_a_formula_in_a_csv_is_skipped(assistant, tmp_path):
@@ -274,7 +275,7 @@ def test_xls_questionnaire_is_read_and_answered_as_xlsx(quick_assistant, xls_que
     assert rows[1] == ("序号", "问题", "填报日期", "备注", *ANSWER_COLUMNS)
     assert rows[2][:4] == (1, "2030年非化石能源消费比重的目标是多少？", datetime(2024, 5, 6), "甲")  # int, date kept
     assert "31%" in rows[2][4]
-    assert 40 <= sheet.column_dimensions["B"].width <= 44  # the .xls's own width
+    assert sheet.column_dimensions["B"].width >= 20  # the question column wraps at a readable width
     notes = "".join(str(v) for row in workbook["说明"].values for v in row if v)
     assert ".xls" in notes and ".xlsx" in notes
 
@@ -294,3 +295,21 @@ def test_batch_command_says_an_xls_is_answered_as_xlsx(quick_assistant, xls_ques
     assert main(["batch", str(xls_questionnaire), "-o", str(tmp_path / "答卷.xls"), "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert str(tmp_path / "答卷.xlsx") in err and ".xls" in err and (tmp_path / "答卷.xlsx").is_file()
+
+
+def test_the_page_takes_an_xls_and_hands_back_the_answered_xlsx(quick_assistant, xls_questionnaire, settings, tmp_path_factory):
+    import httpx
+
+    from tests.conftest import served_page
+    from tests.test_security import _event, call_gradio, file_data
+
+    with served_page(quick_assistant, settings, tmp_path_factory) as base:
+        config = httpx.get(f"{base}/config").json()
+        assert any(".xls" in (c.get("props", {}).get("file_types") or []) for c in config["components"])
+        upload = httpx.post(f"{base}/gradio_api/upload", files={"files": ("问卷.xls", xls_questionnaire.read_bytes())})
+        reply = call_gradio(base, _event(base, "answer_file"), [file_data(upload.json()[0]), "问题", ""])
+        summary, result = reply["output"]["data"]
+        assert summary.startswith("完成：共 2 题") and result["url"].endswith(".xlsx")
+        answered = tmp_path_factory.mktemp("xls-page") / "a.xlsx"
+        answered.write_bytes(httpx.get(result["url"]).content)
+        assert "31%" in str(list(load_workbook(answered)["问卷"].values))

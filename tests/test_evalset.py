@@ -72,6 +72,8 @@ SET_CATEGORIES = {
 }
 FORMS = {
     "numbered",
+    *(f"outline_{kind}" for kind in ("plain", "dotted", "dotted_nospace", "three_level", "dotted_comma", "dashed",
+                                     "fullwidth", "paren", "circled", "chinese", "item", "question")),
     "polite",
     "traditional",
     "english",

@@ -17,7 +17,7 @@ import pytest
 from openpyxl import Workbook
 
 from assistant.errors import InputFileError
-from assistant.office import sheets
+from assistant.office import sheets, xlsx_limits
 from assistant.office.sheets import read_table
 
 SHEET = "xl/worksheets/sheet1.xml"
@@ -77,13 +77,13 @@ def test_a_range_hyperlink_is_refused(tmp_path):
 
 
 def test_a_huge_other_sheet_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(sheets, "MAX_WORKBOOK_CELLS", 5_000)
+    monkeypatch.setattr(xlsx_limits, "MAX_WORKBOOK_CELLS", 5_000)
     cells = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i) for i in range(1, 3_001))
     _refused_fast(_bomb(tmp_path, "other.xlsx", other_sheet=_sheet_xml(cells)), "cells and rows in all sheets")
 
 
 def test_a_shared_strings_flood_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(sheets, "MAX_SHARED_STRINGS", 1_000)
+    monkeypatch.setattr(xlsx_limits, "MAX_SHARED_STRINGS", 1_000)
     strings = (b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
                + b"<si><t>x</t></si>" * 1_200 + b"</sst>")
     _refused_fast(_bomb(tmp_path, "sst.xlsx", shared_strings=strings), "shared strings")

@@ -5,7 +5,8 @@ import re
 import pytest
 
 from assistant.answer.question import with_context
-from assistant.lang.asking import classify_row, complete_follow_up, is_elliptical, read_question, split_parts
+from assistant.lang.asking import complete_follow_up, fold_widths, is_elliptical, read_question, split_parts
+from assistant.office.layout import classify_row
 
 PLAIN = "森林覆盖率2025年目标是多少？"
 
@@ -125,6 +126,38 @@ def test_english_words_outside_the_glossary_are_dropped_but_acronyms_stay() -> N
 def test_a_sibling_indicator_replaces_the_earlier_one_rather_than_standing_beside_it(follow_up, previous, read):
     """Kept beside it, the earlier indicator matched first and its figure answered the follow-up."""
     assert complete_follow_up(follow_up, previous) == read
+
+
+OUTLINE_LABELS = ["1.1", "1.1.2", "2.3、", "2-3", "(1)", "①", "一、", "第一项", "问题1.2：", "１．１", "２．３、", "２－３", "（１）", "第３项："]
+
+
+@pytest.mark.parametrize("label", OUTLINE_LABELS)
+@pytest.mark.parametrize("space", ["", " ", "\u3000"])
+def test_every_outline_label_is_kept_apart_from_the_question(label: str, space: str) -> None:
+    question = "到2025年森林覆盖率目标是多少？"
+    asked = read_question(f"{label}{space}{question}")
+    assert asked.text == question
+    assert asked.label.replace(" ", "") == fold_widths(label).replace(" ", "")
+
+
+@pytest.mark.parametrize("question", ["1.3的PUE是多少？", "2-3个项目由谁牵头？", "1.1到1.3之间的是哪个指标？", "1.5倍是多少？"])
+def test_figures_that_look_like_outline_numbers_stay(question: str) -> None:
+    assert read_question(question).text == question
+
+
+@pytest.mark.parametrize(
+    ("written", "label", "text"),
+    [("1.12030年森林覆盖率目标是多少？", "1.1", "2030年森林覆盖率目标是多少？"), ("4.24月3日的会议有哪些议题？", "4.2", "4月3日的会议有哪些议题？")],
+)
+def test_a_date_straight_after_an_outline_number_ends_the_label(written: str, label: str, text: str) -> None:
+    asked = read_question(written)
+    assert (asked.label, asked.text) == (label, text)
+
+
+def test_an_ideographic_space_after_a_label_survives_validation() -> None:
+    from assistant.answer.question import validate
+
+    assert read_question(validate("１．１\u3000２０３０年森林覆盖率目标是多少？", 500)).text == "2030年森林覆盖率目标是多少？"
 
 
 @pytest.mark.parametrize(

@@ -470,10 +470,12 @@ def test_formula_question_cell_is_named_as_a_formula(assistant, tmp_path):
     report = answer_questionnaire(assistant, source, target, progress=False)
     from openpyxl import load_workbook
 
-    sheet = load_workbook(target).active
-    answers = [sheet.cell(row=r, column=2).value for r in range(2, 6)]
-    assert "formula" in answers[1] and "问题为空" not in answers[1]
-    assert "blank" in answers[2]  # neither is a question: both skipped with the reason, not errors
+    workbook = load_workbook(target)
+    answers = [workbook.active.cell(row=r, column=2).value for r in range(2, 6)]
+    assert answers[1] is None and answers[2] is None  # skipped rows are left as they were; 说明 says why
+    reasons = [str(row[1]) for row in workbook["说明"].values if str(row[1]).startswith("第 ")]
+    assert "formula" in reasons[0] and "问题为空" not in reasons[0]
+    assert "blank" in reasons[1]  # neither is a question: both skipped with the reason, not errors
     assert (report.skipped, report.errors, report.answered) == (2, 0, 2)
 
 

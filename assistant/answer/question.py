@@ -30,7 +30,7 @@ class Question:
 def validate(question: object, max_chars: int) -> str:
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("问题不能为空 / the question is empty")
-    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
+    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t\u3000").strip()  # 　 separates a label
     if len(cleaned) > max_chars:
         raise QuestionError(
             f"问题过长（{len(cleaned)} 字，上限 {max_chars} 字），请缩短后再问 / "

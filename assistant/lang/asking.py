@@ -16,17 +16,26 @@ from importlib import resources
 
 from assistant.lang.text import to_simplified
 
-# Item labels at the start: 1、 1. 1) （1） ① 一、 问题3： 第3题 Q3 — a digit label needs its separator so
-# that "2025年…" or "1.3的PUE" are left alone.
+# Item labels at the start: 1、 1. 1) （1） ① 一、 1.1 1.1.2 2.3、 2-3 问题3： 问题1.2： 第3题 第一项 Q3 — a digit
+# label needs its separator, or an outline number its space or a word after it that no figure takes, so that
+# "2025年…", "1.3的PUE", "1.3是哪个指标…" and "2-3个" are left alone. Widths are folded before matching.
+_DIGITS = r"[0-9一二三四五六七八九十]"
+_OUTLINE_NUMBER = r"[0-9]{1,3}(?:[.．\-－—][0-9]{1,3}){1,3}"
+# What may follow a figure such as 1.3 or 2-3 directly: a unit, 是/为/的, a comparison, a range's other end
+# ("1.1到1.3", but "1.1到2025年" is a label and a year) — then it is no label.
+_FIGURE_FOLLOWER = r"[0-9.．\-－—%％‰是为的倍万亿千百十个家项次吨米元度瓦户人天年月日台辆座条以及和或~～左上下内余多]|[到至](?!(?:19|20)[0-9][0-9])[0-9]"
+# A date written straight after an outline number ("1.12030年…", "4.24月3日…") ends the number where the date begins.
+_DATE_AFTER = r"(?:19|20)[0-9]{2}年|(?:1[0-2]|[1-9])月[0-9]"
 LEADING_LABEL = re.compile(
     r"^\s*(?:"
-    r"(?:问题|题目)\s*[0-9０-９一二三四五六七八九十]+\s*[、.．:：)）]?"
-    r"|第\s*[0-9０-９一二三四五六七八九十]+\s*[题问]\s*[、.．:：)）]?"
-    r"|[Qq]\s*[0-9０-９]+\s*[、.．:：)）]?"
-    r"|[0-9０-９]{1,3}\s*(?:[、:：)）]|[.．](?![0-9０-９]))"
-    r"|[（(]\s*[0-9０-９一二三四五六七八九十]{1,3}\s*[)）]"
+    rf"(?:问题|题目)\s*(?:{_OUTLINE_NUMBER}|{_DIGITS}+)\s*[、.．:：)）]?"
+    rf"|第\s*{_DIGITS}+\s*[题问项]\s*[、.．:：)）]?"
+    r"|[Qq]\s*[0-9]+\s*[、.．:：)）]?"
+    rf"|{_OUTLINE_NUMBER}(?:\s*[、.．:：)）](?![0-9])|\s+|(?!{_FIGURE_FOLLOWER})|(?={_DATE_AFTER}))"
+    r"|[0-9]{1,3}\s*(?:[、:：)）]|[.．](?![0-9]))"
+    rf"|[（(]\s*{_DIGITS}{{1,3}}\s*[)）]"
     r"|[①-⑳㉑-㉟]"
-    r"|[一二三四五六七八九十]{1,3}\s*、"
+    rf"|{_DIGITS}{{1,3}}\s*、"
     r")\s*"
 )
 # Item labels at the end: （第9题） (第9题) 第9题 — and a bare (9) only after the question's own end.
@@ -184,30 +193,6 @@ def _has_own_subject(piece: str) -> bool:
     ask = INTERROGATIVE.search(piece)
     own = piece[: ask.start()] if ask else piece
     return len(re.sub(r"由|要|应|将|需|是|为|的", "", own)) >= OWN_SUBJECT
-
-
-@dataclass(frozen=True)
-class RowKind:
-    """Whether a questionnaire cell holds a question, and if not, why it is skipped."""
-
-    is_question: bool
-    reason: str = ""
-
-
-def classify_row(cell: object) -> RowKind:
-    """Questionnaires hold totals, formulas, instructions and section headers among the questions."""
-    if cell is None or not str(cell).strip():
-        return RowKind(False, "空行 / blank")
-    text = str(cell).strip()
-    if text.startswith("="):
-        return RowKind(False, "公式 / formula")
-    if re.fullmatch(r"(?:合计|总计|小计|共计|总数)[:：]?.{0,20}", text) and not INTERROGATIVE.search(text):
-        return RowKind(False, "合计行 / totals row")
-    if re.match(r"(?:填表说明|填报说明|说明|备注|注)\s*[:：]", text):
-        return RowKind(False, "说明 / instructions")
-    if len(text) <= 20 and not re.search(r"[?？]", text) and not INTERROGATIVE.search(text) and LEADING_LABEL.match(text):
-        return RowKind(False, "分节标题 / section header")
-    return RowKind(True)
 
 
 def follow_up_core(text: str) -> str:

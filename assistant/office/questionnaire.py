@@ -23,18 +23,15 @@ from pathlib import Path
 
 from assistant.errors import INTERNAL_ERROR, InputFileError, PlanqaError
 from assistant.facts.knowledge import Knowledge, KnowledgeAnswerer
-from assistant.lang.asking import classify_row
 from assistant.models import Answerer
+from assistant.office.layout import classify_row, own_answer_column
 from assistant.office.safe_text import csv_value, set_xlsx_cell
 from assistant.office.sheets import (
     MAX_ROWS,
     Table,
-    bounded_merges,
     cell_text,
     open_workbook,
-    open_xls,
     pick_sheet,
-    pick_xls_sheet,
     read_table,
     trim_trailing_blank_cells,
     write_atomic,
@@ -163,7 +160,7 @@ def _answer_rows(
             cell = _cell_at(table.rows[index], table.question_col)
             question = cell_text(cell)
             is_formula = not question and (index, table.question_col) in table.formulas
-            cells[index] = FORMULA_CELLS if is_formula else row_cells(assistant, cell)
+            cells[index] = FORMULA_CELLS if is_formula else row_cells(assistant, cell, table.rows[index], table.question_col)
             sidecar.write(json.dumps({"row": index, "question": question, "cells": cells[index]}, ensure_ascii=False) + "\n")
             sidecar.flush()
             bar.update(1)
@@ -178,9 +175,9 @@ FORMULA_CELLS: list[object] = [
 ]
 
 
-def row_cells(assistant: Answerer, cell: object) -> list[object]:
-    """A question is answered; a cell that holds none is skipped with the reason, never an error."""
-    kind = classify_row(cell)
+def row_cells(assistant: Answerer, cell: object, row: list[object] = (), question_col: int = -1) -> list[object]:
+    """A question is answered; a row that holds none is skipped with the reason, never an error."""
+    kind = classify_row(cell, row, question_col)
     if not kind.is_question:
         return [SKIP_PREFIX + kind.reason, "", "", "", ""]
     return answer_cells(assistant, cell_text(cell))
@@ -243,12 +240,20 @@ def _tally(report: BatchReport, table: Table, cells: dict[int, list[object]]) ->
 # ---------------------------------------------------------------- writing
 
 
-def _answer_column_positions(header: list[object], width: int | None = None) -> list[int]:
+def answer_positions(table: Table) -> list[int]:
+    """Where the five answer cells of a row go: 答案 into the questionnaire's own answer column when it has one."""
+    own = own_answer_column(table.rows[table.header], table.question_col, [table.rows[i] for i in table.data_rows])
+    return _answer_column_positions(table.rows[table.header], _data_width(table), own)
+
+
+def _answer_column_positions(header: list[object], width: int | None = None, own: int | None = None) -> list[int]:
     """Reuse columns already named 答案… (a re-run of an answered file), else append after the widest row."""
     names = [cell_text(v) for v in header]
     positions, next_free = [], max(len(trim_trailing_blank_cells(header)), width or 0)
     for name in ANSWER_COLUMNS:
-        if name in names:
+        if name == ANSWER_COLUMNS[0] and own is not None:
+            positions.append(own)
+        elif name in names:
             positions.append(names.index(name))
         else:
             positions.append(next_free)
@@ -263,18 +268,24 @@ def _data_width(table: Table) -> int:
     return max(max((len(trim_trailing_blank_cells(r)) for r in table.rows[table.header :]), default=0), *formulas, 0)
 
 
-def answered_grid(table: Table, cells: dict[int, list[object]]) -> list[list[object]]:
-    """The original grid with the answer columns filled in: same rows, same order, same cells."""
+def answered_grid(table: Table, cells: dict[int, list[object]], mark_skipped: bool = True) -> list[list[object]]:
+    """The original grid with the answer columns filled in: same rows, same order, same cells.
+
+    Without `mark_skipped` a skipped row (a section, a total, a footer) is left exactly as it was: the
+    workbook lists those rows in its 说明 sheet instead of printing "跳过" beside a section heading."""
     header = table.rows[table.header]
-    positions = _answer_column_positions(header, _data_width(table))
+    positions = answer_positions(table)
     width = max(max((len(r) for r in table.rows), default=0), max(positions) + 1)
     grid = [list(row) + [None] * (width - len(row)) for row in table.rows]
     for column in range(len(trim_trailing_blank_cells(header)), min(positions)):
         if not cell_text(grid[table.header][column]):  # the extra cells of ragged rows get a name
             grid[table.header][column] = f"{GENERATED_COLUMN}{column + 1}"
     for name, pos in zip(ANSWER_COLUMNS, positions, strict=True):
-        grid[table.header][pos] = name
+        if pos != table.question_col and not (name == ANSWER_COLUMNS[0] and cell_text(grid[table.header][pos])):
+            grid[table.header][pos] = name  # the questionnaire's own answer column keeps its name
     for index, values in cells.items():
+        if not mark_skipped and str(values[0]).startswith(SKIP_PREFIX):
+            continue
         for pos, value in zip(positions, values, strict=True):
             grid[index][pos] = value
     return grid
@@ -289,7 +300,8 @@ def plan_sources(knowledge: Knowledge) -> tuple[str, ...]:
     for document in knowledge.documents:
         identity = knowledge.identities.get(document.name)
         title = identity.title if identity else ""
-        sources.append(f"{title}（{document.name}）" if title and title != document.name else document.name)
+        named = [part for part in (identity.doc_number if identity else "", document.name) if part and part != title]
+        sources.append(f"{title}（{'，'.join(named)}）" if title and named else title or document.name)
     return tuple(sources)
 
 
@@ -297,24 +309,32 @@ def write_answered(
     input_path: Path, output_path: Path, table: Table, cells: dict[int, list[object]], sources: tuple[str, ...] = ()
 ) -> None:
     """xlsx → xlsx edits the source workbook (keeping its other sheets and formatting); else a plain grid."""
-    grid = answered_grid(table, cells)
-    positions = _answer_column_positions(table.rows[table.header], _data_width(table))
+    positions = answer_positions(table)
     if output_path.suffix.lower() == ".csv":
+        grid = answered_grid(table, cells)
         write_atomic(output_path, _csv_bytes(_with_formulas(grid, table), positions))
         return
     from assistant.office.styling import NoteCounts, add_notes_sheet, style_answer_columns
 
+    grid = answered_grid(table, cells, mark_skipped=False)
     workbook, worksheet = _answered_workbook(input_path, table, grid)
-    style_answer_columns(worksheet, table.header + 1, [p + 1 for p in positions], len(grid))
+    style_answer_columns(worksheet, table.header + 1, [p + 1 for p in positions], len(grid), table.question_col + 1)
     counts = BatchReport(input_path, output_path)
     _tally(counts, table, cells)
     notes = (XLS_NOTE,) if input_path.suffix.lower() == ".xls" else ()
+    skipped = tuple(f"第 {i + 1} 行：{str(cells[i][0]).removeprefix(SKIP_PREFIX)}" for i in counts_skipped(table, cells))
     add_notes_sheet(
-        workbook, input_path.name, sources, NoteCounts(counts.answered, counts.abstained, counts.errors, counts.skipped), notes
+        workbook, input_path.name, sources,
+        NoteCounts(counts.answered, counts.abstained, counts.errors, counts.skipped, skipped), notes,
     )
     buffer = io.BytesIO()
     workbook.save(buffer)
     write_atomic(output_path, buffer.getvalue())
+
+
+def counts_skipped(table: Table, cells: dict[int, list[object]]) -> list[int]:
+    """Row indexes of the rows that hold no question."""
+    return [i for i in table.data_rows if str(cells[i][0]).startswith(SKIP_PREFIX)]
 
 
 def _with_formulas(grid: list[list[object]], table: Table) -> list[list[object]]:
@@ -339,7 +359,7 @@ def _answered_workbook(input_path: Path, table: Table, grid: list[list[object]])
     if input_path.suffix.lower() == ".xlsx":
         workbook = open_workbook(input_path, data_only=False)  # keep the user's formulas as formulas
         worksheet = pick_sheet(workbook, table.sheet_name, input_path)
-        positions = _answer_column_positions(table.rows[table.header], _data_width(table))
+        positions = answer_positions(table)
         header_names = range(len(trim_trailing_blank_cells(table.rows[table.header])), len(grid[table.header]))
         for row_index in range(table.header, len(grid)):  # rows above the header (a title) stay untouched
             columns = [*positions, *header_names] if row_index == table.header else positions
@@ -356,24 +376,7 @@ def _answered_workbook(input_path: Path, table: Table, grid: list[list[object]])
             if value not in (None, ""):
                 set_xlsx_cell(worksheet.cell(row=row_index, column=col_index), value)
     if input_path.suffix.lower() == ".xls":
-        _copy_xls_layout(input_path, table, worksheet)
+        from assistant.office.styling import copy_xls_layout
+
+        copy_xls_layout(input_path, table.sheet_name, min(answer_positions(table)), table.header, worksheet)
     return workbook, worksheet
-
-
-def _copy_xls_layout(input_path: Path, table: Table, worksheet) -> None:
-    """What of an .xls's look survives the move to .xlsx: merged cells (a title across the table) and column widths."""
-    from openpyxl.utils import get_column_letter
-
-    try:
-        source = pick_xls_sheet(open_xls(input_path, formatting=True), table.sheet_name, input_path)
-        merges = bounded_merges(input_path, source.merged_cells)
-    except InputFileError as exc:  # formatting that xlrd cannot parse, or too many merges: the values are in place
-        log.warning("%s: column widths and merged cells of the .xls were not copied (%s)", input_path.name, exc)
-        return
-    answers_from = min(_answer_column_positions(table.rows[table.header], _data_width(table)))
-    for top, bottom, left, right in merges:
-        if right <= answers_from or bottom <= table.header:  # never over an answer cell
-            worksheet.merge_cells(start_row=top + 1, end_row=bottom, start_column=left + 1, end_column=right)
-    for column, info in source.colinfo_map.items():
-        if column < answers_from:
-            worksheet.column_dimensions[get_column_letter(column + 1)].width = round(info.width / 256, 1)

@@ -14,12 +14,17 @@ import os
 import struct
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree import ElementTree
 
 from assistant.errors import InputFileError
+from assistant.office.xlsx_limits import (
+    MAX_GRID_CELLS,
+    MAX_MERGED_CELLS,
+    check_xlsx_parts,
+    too_big,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +34,10 @@ HEADER_SEARCH_ROWS = 20
 # would otherwise become a 24-million-cell grid. The page and the API keep MAX_ROWS; the CLI may raise it.
 MAX_ROWS = 2000
 MAX_COLUMNS = 256
-MAX_XLSX_UNPACKED_BYTES = 64 * 1024 * 1024  # a zip bomb is refused before openpyxl inflates it
 MAX_CSV_FIELD_CHARS = 1024 * 1024  # csv's own default (131,072) raises a bare csv.Error
 # Bounds on a whole xlsx, checked by streaming its parts before openpyxl loads anything: openpyxl's full load
 # makes one object per cell a merged range or a range hyperlink covers, reads every sheet and every shared
 # string (a 5 KB file with <mergeCell ref="B5:Z320000"/> took 201 s and 2.6 GB).
-MAX_SHEETS = 100
-MAX_WORKBOOK_CELLS = 500_000  # written cells and rows, over all sheets
-MAX_MERGED_CELLS = 100_000  # cells covered by merged ranges, over all sheets
-MAX_HYPERLINK_CELLS = 100_000  # cells covered by hyperlinks, over all sheets
-MAX_SHARED_STRINGS = 500_000
-MAX_GRID_CELLS = 1_000_000  # the chosen sheet as a grid: rows × its widest row (when the CLI lifts the row bound)
-MAX_DEFLATE_RATIO = 250  # a part over 1 MB unpacked that compressed more than this is a zip bomb
 
 
 @dataclass
@@ -120,10 +117,6 @@ def _check_row_count(table: Table, max_rows: int | None, path: Path) -> None:
         )
 
 
-def _too_big(path: Path, what: str) -> InputFileError:
-    return InputFileError(path, f"文件过大 / too large: {what}; split the file")
-
-
 def _read_csv(path: Path, row_limit: int | None = None) -> list[list[object]]:
     """UTF-8 (with or without BOM) first, then GB18030, which is what Excel on a Chinese Windows saves."""
     raw = path.read_bytes()
@@ -145,10 +138,10 @@ def _bounded_csv_rows(path: Path, text: str, row_limit: int | None) -> list[list
     try:
         for row in csv.reader(io.StringIO(text, newline="")):
             if len(row) > MAX_COLUMNS:
-                raise _too_big(path, f"{len(row)} columns (at most {MAX_COLUMNS})")
+                raise too_big(path, f"{len(row)} columns (at most {MAX_COLUMNS})")
             rows.append(list(row))
             if row_limit is not None and len(rows) > row_limit:
-                raise _too_big(path, f"more than {row_limit} rows")
+                raise too_big(path, f"more than {row_limit} rows")
     except csv.Error as exc:  # a field over MAX_CSV_FIELD_CHARS, a NUL byte, …
         raise InputFileError(
             path, f"无法读取 / cannot read it as csv ({exc}; a cell holds at most {MAX_CSV_FIELD_CHARS:,} characters)"
@@ -164,9 +157,9 @@ def _read_xls(path: Path, sheet: str | None, row_limit: int | None = None) -> li
     book = open_xls(path)
     worksheet = pick_xls_sheet(book, sheet, path)
     if worksheet.ncols > MAX_COLUMNS:
-        raise _too_big(path, f"a row reaches column {worksheet.ncols} (at most {MAX_COLUMNS})")
+        raise too_big(path, f"a row reaches column {worksheet.ncols} (at most {MAX_COLUMNS})")
     if row_limit is not None and worksheet.nrows > row_limit:
-        raise _too_big(path, f"more than {row_limit} rows")
+        raise too_big(path, f"more than {row_limit} rows")
     _check_grid(path, worksheet.nrows, worksheet.ncols)
     rows = [[_xls_value(cell, book.datemode, xlrd) for cell in worksheet.row(r)] for r in range(worksheet.nrows)]
     return [row + [None] * (worksheet.ncols - len(row)) for row in rows]
@@ -174,7 +167,7 @@ def _read_xls(path: Path, sheet: str | None, row_limit: int | None = None) -> li
 
 def _check_grid(path: Path, rows: int, columns: int) -> None:
     if rows * columns > MAX_GRID_CELLS:
-        raise _too_big(path, f"{rows} rows of {columns} columns (at most {MAX_GRID_CELLS:,} cells in the sheet)")
+        raise too_big(path, f"{rows} rows of {columns} columns (at most {MAX_GRID_CELLS:,} cells in the sheet)")
 
 
 def bounded_merges(path: Path, ranges: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
@@ -182,7 +175,7 @@ def bounded_merges(path: Path, ranges: list[tuple[int, int, int, int]]) -> list[
     cover more than MAX_MERGED_CELLS: openpyxl makes one object per covered cell."""
     covered = sum((bottom - top) * (right - left) for top, bottom, left, right in ranges)
     if covered > MAX_MERGED_CELLS:
-        raise _too_big(path, f"merged ranges cover {covered:,} cells (at most {MAX_MERGED_CELLS:,} cells under merged ranges)")
+        raise too_big(path, f"merged ranges cover {covered:,} cells (at most {MAX_MERGED_CELLS:,} cells under merged ranges)")
     return ranges
 
 
@@ -295,109 +288,15 @@ def _check_xlsx_extent(path: Path, sheet: str | None, row_limit: int | None) -> 
         width = 0
         for count, row in enumerate(worksheet.iter_rows(), 1):
             if len(row) > MAX_COLUMNS:
-                raise _too_big(path, f"a row reaches column {len(row)} (at most {MAX_COLUMNS})")
+                raise too_big(path, f"a row reaches column {len(row)} (at most {MAX_COLUMNS})")
             if row_limit is not None and count > row_limit:
-                raise _too_big(path, f"more than {row_limit} rows")
+                raise too_big(path, f"more than {row_limit} rows")
             width = max(width, len(row))
             _check_grid(path, count, width)
             formulas.update(((c.row, c.column), str(c.value)) for c in row if getattr(c, "data_type", None) == "f")
         return formulas
     finally:
         workbook.close()
-
-
-def check_xlsx_parts(path: Path) -> None:
-    """Refuse an xlsx whose parts would expand past the bounds, reading each part once as a stream (nothing is
-    kept but counts), before openpyxl builds any cell: the InputFileError names the bound that was passed."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            _check_part_sizes(path, archive.infolist())
-            counts = _XlsxCounts()
-            for member in archive.infolist():
-                if member.filename.lower().endswith((".xml", ".rels")):
-                    with archive.open(member) as stream:
-                        counts.add_part(stream, lambda: _check_xlsx_counts(path, counts))
-    except (zipfile.BadZipFile, OSError, EOFError, ElementTree.ParseError, RuntimeError) as exc:
-        raise InputFileError(path, f"无法读取 / cannot read it as an xlsx workbook ({type(exc).__name__}: {exc})") from exc
-
-
-def _check_part_sizes(path: Path, members: list[zipfile.ZipInfo]) -> None:
-    unpacked = sum(member.file_size for member in members)  # zipfile never inflates a part past its declared size
-    if unpacked > MAX_XLSX_UNPACKED_BYTES:
-        raise _too_big(path, f"{unpacked // 2**20} MB once unpacked (at most {MAX_XLSX_UNPACKED_BYTES // 2**20} MB)")
-    for member in members:
-        if member.file_size > 2**20 and member.file_size > MAX_DEFLATE_RATIO * max(member.compress_size, 1):
-            raise _too_big(
-                path, f"part {member.filename} unpacks {member.file_size // max(member.compress_size, 1)} times its "
-                f"size (at most {MAX_DEFLATE_RATIO}: a zip bomb)",
-            )
-
-
-@dataclass
-class _XlsxCounts:
-    """What a full load of the workbook would build, counted from its XML parts."""
-
-    sheets: int = 0
-    cells: int = 0
-    merged_cells: int = 0
-    hyperlink_cells: int = 0
-    shared_strings: int = 0
-
-    def add_part(self, stream, check: Callable[[], None]) -> None:
-        """Count one part's elements, calling `check` as the counts grow; each element is dropped from the tree
-        as soon as it ends, so memory stays flat."""
-        open_elements = []
-        for seen, (event, element) in enumerate(ElementTree.iterparse(stream, events=("start", "end"))):
-            if event == "start":
-                open_elements.append(element)
-                continue
-            open_elements.pop()
-            name = element.tag.rpartition("}")[2]
-            self._count(name, element)
-            if open_elements:
-                open_elements[-1].remove(element)
-            if seen % 4096 == 0 or name in ("mergeCell", "hyperlink"):
-                check()
-        check()
-
-    def _count(self, name: str, element) -> None:
-        if name in ("c", "row"):
-            self.cells += 1
-        elif name == "mergeCell":
-            self.merged_cells += _range_cells(element.get("ref", ""))
-        elif name == "hyperlink":
-            self.hyperlink_cells += _range_cells(element.get("ref", ""))
-        elif name == "si":
-            self.shared_strings += 1
-        elif name == "sheet":
-            self.sheets += 1
-
-
-def _range_cells(ref: str) -> int:
-    """Cells in a reference such as "B5:Z320000" (a whole column or row counts as the sheet's full height or width)."""
-    from openpyxl.utils.cell import range_boundaries
-
-    total = 0
-    for part in ref.split():
-        try:
-            left, top, right, bottom = range_boundaries(part)
-        except (ValueError, TypeError):
-            total += 1  # openpyxl refuses it itself when it loads the sheet
-            continue
-        total += ((right or 16384) - (left or 1) + 1) * ((bottom or 1048576) - (top or 1) + 1)
-    return total
-
-
-def _check_xlsx_counts(path: Path, counts: _XlsxCounts) -> None:
-    for found, bound, what in (
-        (counts.sheets, MAX_SHEETS, "sheets"),
-        (counts.cells, MAX_WORKBOOK_CELLS, "cells and rows in all sheets"),
-        (counts.merged_cells, MAX_MERGED_CELLS, "cells under merged ranges"),
-        (counts.hyperlink_cells, MAX_HYPERLINK_CELLS, "cells under hyperlinks"),
-        (counts.shared_strings, MAX_SHARED_STRINGS, "shared strings"),
-    ):
-        if found > bound:
-            raise _too_big(path, f"more than {bound:,} {what} ({found:,} so far)")
 
 
 def open_workbook(path: Path, data_only: bool, read_only: bool = False):

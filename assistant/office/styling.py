@@ -6,13 +6,18 @@ the cells themselves come from questionnaire.py and ledger.py.
 
 from __future__ import annotations
 
+import logging
 import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
+from assistant.errors import InputFileError
 from assistant.office.safe_text import append_xlsx_row, set_xlsx_cell
+
+log = logging.getLogger(__name__)
 
 HEADER_FILL = "DDEBF7"  # light blue: a header that prints legibly in grey scale too
 ABSTAINED_FILL = "FCE4D6"  # light orange: 方案是否明确=否 stands out without hiding the text
@@ -22,6 +27,15 @@ ANSWER_WIDTHS = {"答案": 60, "出处章节": 28, "原文摘录": 60, "置信�
 ABSTAINED_COLUMN = "方案是否明确"
 MAX_WIDTH = 60
 LINE_HEIGHT = 15  # points per wrapped line of 11-point text
+# Printing: the answered table at BODY_POINTS on A4 landscape without shrinking. The printable width with
+# narrow margins (0.25 in) is about 805 pt; an Excel width unit is about 5.6 pt (7 px of the default font
+# plus padding), so the columns together stay within PAGE_WIDTH_UNITS and fit-to-width never scales down.
+BODY_POINTS = 10
+BODY_LINE_HEIGHT = 14  # points per wrapped line of 10-point text (CJK fonts are tall)
+PAGE_WIDTH_UNITS = 135
+NARROW_WIDTHS = {"置信度": 7, "方案是否明确": 8, "出处章节": 16}
+NARROW_MAX = 12  # an original short column (序号, 单位) is kept at most this wide
+WIDE_SHARES = {"question": 1.0, "answer": 1.3, "原文摘录": 1.2}
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,7 @@ class NoteCounts:
     abstained: int
     errors: int
     skipped: int = 0  # rows that hold no question (totals, instructions, headers, blanks)
+    skipped_rows: tuple[str, ...] = ()  # "第 5 行：分节标题 / section header", one per skipped row
 
 
 def _thin_border():
@@ -68,8 +83,11 @@ def set_print_layout(worksheet, header_row: int) -> None:
     worksheet.sheet_properties.pageSetUpPr.fitToPage = True
 
 
-def style_answer_columns(worksheet, header_row: int, columns: Sequence[int], last_row: int) -> None:
-    """The five added columns: widths, wrapped bordered cells, a styled header, abstentions filled."""
+def style_answer_columns(
+    worksheet, header_row: int, columns: Sequence[int], last_row: int, question_column: int | None = None
+) -> None:
+    """The five added columns: wrapped bordered cells, a styled header, abstentions filled; with the
+    question column, the whole table sized to print on A4 landscape at a readable size."""
     from openpyxl.styles import PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -83,23 +101,70 @@ def style_answer_columns(worksheet, header_row: int, columns: Sequence[int], las
             style_body(cell)
             if name == ABSTAINED_COLUMN and cell.value == "否":
                 cell.fill = abstained
-    fit_row_heights(worksheet, header_row + 1, last_row, columns)
+    if question_column is None:
+        fit_row_heights(worksheet, header_row + 1, last_row, columns)
+        set_print_layout(worksheet, header_row)
+        return
+    fit_table_to_page(worksheet, header_row, last_row, question_column, columns[0])
+
+
+def fit_table_to_page(worksheet, header_row: int, last_row: int, question_column: int, answer_column: int) -> None:
+    """Widths that share one A4 landscape page width, text wrapped at BODY_POINTS, rows as tall as their text."""
+    from openpyxl.styles import Alignment, Font
+
+    table_columns = range(1, worksheet.max_column + 1)
+    for row in worksheet.iter_rows(min_row=header_row, max_row=last_row, max_col=worksheet.max_column):
+        for cell in row:
+            old = cell.font
+            cell.font = Font(name=old.name, bold=old.bold, italic=old.italic, color=old.color, size=BODY_POINTS)
+            if cell.row > header_row:
+                cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal=cell.alignment.horizontal)
+    widths = _page_widths(worksheet, header_row, last_row, question_column, answer_column)
+    for column, width in widths.items():
+        worksheet.column_dimensions[_letter(column)].width = width
+    fit_row_heights(worksheet, header_row, last_row, table_columns, BODY_LINE_HEIGHT)
     set_print_layout(worksheet, header_row)
+    worksheet.page_margins.left = worksheet.page_margins.right = 0.25
+    worksheet.page_margins.top = worksheet.page_margins.bottom = 0.4
 
 
-def fit_row_heights(worksheet, first_row: int, last_row: int, columns: Sequence[int]) -> None:
+def _page_widths(worksheet, header_row: int, last_row: int, question_column: int, answer_column: int) -> dict[int, float]:
+    """Narrow columns as wide as their longest value (capped); the wide ones share what is left of the page."""
+    wide = {question_column: WIDE_SHARES["question"], answer_column: WIDE_SHARES["answer"]}
+    widths: dict[int, float] = {}
+    for column in range(1, worksheet.max_column + 1):
+        name = str(worksheet.cell(row=header_row, column=column).value or "")
+        if name in WIDE_SHARES:
+            wide[column] = WIDE_SHARES[name]
+        if column in wide:
+            continue
+        values = [worksheet.cell(row=r, column=column).value for r in range(header_row + 1, last_row + 1)]
+        longest = max((text_width(str(v)) for v in values if v not in (None, "")), default=2)
+        widths[column] = NARROW_WIDTHS.get(name, max(4, min(NARROW_MAX, longest + 1)))
+    left = max(PAGE_WIDTH_UNITS - sum(widths.values()), 12 * len(wide))
+    total_share = sum(wide.values())
+    widths.update({column: round(left * share / total_share, 1) for column, share in wide.items()})
+    return widths
+
+
+def fit_row_heights(
+    worksheet, first_row: int, last_row: int, columns: Sequence[int], line_height: float = LINE_HEIGHT
+) -> None:
     """Rows tall enough for their wrapped answers: LibreOffice prints an xlsx row at its stored height,
     so without this a long answer is cut at its first line on paper."""
     from openpyxl.utils import get_column_letter
 
+    merged = {(r, c) for cells in worksheet.merged_cells.ranges for r, c in cells.cells}  # a merged footer spans widths
     for row in range(first_row, last_row + 1):
         lines = 1
         for column in columns:
+            if (row, column) in merged:
+                continue
             width = worksheet.column_dimensions[get_column_letter(column)].width or 10
             text = str(worksheet.cell(row=row, column=column).value or "")
             lines = max(lines, sum(-(-max(text_width(part), 1) // int(width)) for part in text.split("\n")))
         current = worksheet.row_dimensions[row].height or 0
-        worksheet.row_dimensions[row].height = max(current, LINE_HEIGHT * lines)
+        worksheet.row_dimensions[row].height = max(current, line_height * lines)
 
 
 def text_width(text: str) -> int:
@@ -120,6 +185,7 @@ def add_notes_sheet(
         ("已回答", counts.answered),
         ("其中方案中未明确", counts.abstained),
         ("跳过（非问题行）", counts.skipped),
+        *(("跳过的行" if i == 0 else "", row) for i, row in enumerate(counts.skipped_rows)),
         ("出错", counts.errors),
         *(("依据方案" if i == 0 else "", s) for i, s in enumerate(sources or ["（未知）"])),
         ("说明", "“方案是否明确”为“否”的行（浅橙色）表示方案原文中没有明确答案，请人工核对。"),
@@ -224,3 +290,24 @@ def _letter(column: int) -> str:
     from openpyxl.utils import get_column_letter
 
     return get_column_letter(column)
+
+
+def copy_xls_layout(input_path: Path, sheet_name: str | None, answers_from: int, header: int, worksheet) -> None:
+    """What of an .xls's look survives the move to .xlsx: merged cells (a title across the table) and column
+    widths, left of the answer columns."""
+    from openpyxl.utils import get_column_letter
+
+    from assistant.office.sheets import bounded_merges, open_xls, pick_xls_sheet
+
+    try:
+        source = pick_xls_sheet(open_xls(input_path, formatting=True), sheet_name, input_path)
+        merges = bounded_merges(input_path, source.merged_cells)
+    except InputFileError as exc:  # formatting that xlrd cannot parse, or too many merges: the values are in place
+        log.warning("%s: column widths and merged cells of the .xls were not copied (%s)", input_path.name, exc)
+        return
+    for top, bottom, left, right in merges:
+        if right <= answers_from or bottom <= header:  # never over an answer cell
+            worksheet.merge_cells(start_row=top + 1, end_row=bottom, start_column=left + 1, end_column=right)
+    for column, info in source.colinfo_map.items():
+        if column < answers_from:
+            worksheet.column_dimensions[get_column_letter(column + 1)].width = round(info.width / 256, 1)

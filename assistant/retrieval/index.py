@@ -295,16 +295,12 @@ def open_index(
                 raise
             log.warning("rebuilding the index")
     elif settings.on_stale == "rebuild":  # a first start says what it is doing, not the replicas' "run planqa build"
-        log.warning(_building_message(settings.index_dir, problem))
+        first = not (Path(settings.index_dir) / "CURRENT").is_file()
+        log.warning(f"尚无索引，正在 {settings.index_dir} 中建立（首次启动约需 20 秒）/ no index yet: building it"
+                    if first else f"索引与当前文档或设置不符（{problem}），正在重建 / rebuilding the index")
     else:
         raise IndexError_(f"{problem}: run `planqa build`")
     return load_build(build_index(knowledge, settings, embedder, progress=progress), settings)
-
-
-def _building_message(index_dir: Path, problem: str) -> str:
-    if not (index_dir / "CURRENT").is_file():
-        return f"尚无索引，正在 {index_dir} 中建立（首次启动约需 20 秒）/ no index yet: building it in {index_dir}"
-    return f"索引与当前文档或设置不符（{problem}），正在重建 / rebuilding the index"
 
 
 def stale_reason(knowledge: Knowledge, settings: Settings) -> str | None:

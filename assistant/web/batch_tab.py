@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import INTERNAL_ERROR, PlanqaError
+from assistant.office.questionnaire import SUPPORTED_SUFFIXES
 from assistant.web.files import own_upload, web_files
 from assistant.web.render import ERROR_TITLE, PRIVATE
 
@@ -16,9 +17,12 @@ log = logging.getLogger(__name__)
 
 def add_batch_tab(gr, service, files_root: Path) -> None:
     """批量问答: upload a questionnaire, watch the progress, download the answered copy."""
-    gr.Markdown("上传 xlsx 或 csv 问卷（需有“问题”列，≤5 MB）。结果保留原有各行各列，并新增：答案、出处章节、原文摘录、置信度、方案是否明确。")
+    gr.Markdown(
+        "上传 xlsx、xls 或 csv 问卷（需有“问题”列，≤5 MB）。结果保留原有各行各列：答案写入问卷自带的答复列"
+        "（如“被检查单位答复”），没有时新增“答案”列；并新增出处章节、原文摘录、置信度、方案是否明确。xls 问卷的答卷为 xlsx。"
+    )
     with gr.Row():
-        upload = gr.File(label="问卷文件", file_types=[".xlsx", ".csv"], type="filepath")
+        upload = gr.File(label="问卷文件", file_types=list(SUPPORTED_SUFFIXES), type="filepath")
         with gr.Column():
             column = gr.Textbox(value="问题", label="问题所在列的列名")
             sheet = gr.Textbox(value="", label="工作表名（可留空）")
@@ -32,8 +36,9 @@ def add_batch_tab(gr, service, files_root: Path) -> None:
             source = own_upload(path)
             target = web_files(files_root) / f"{source.stem}_答案{source.suffix.lower()}"
             for progress_text, report in _batch_progress(service, source, target, column_name, sheet_name):
-                yield (progress_text, None) if report is None else (batch_summary(report), str(target))
-        except PlanqaError as exc:  # no upload, a file without the column, not xlsx/csv…: the message says what to do
+                # an .xls is answered as .xlsx: the report names the file actually written
+                yield (progress_text, None) if report is None else (batch_summary(report), str(report.output_path))
+        except PlanqaError as exc:  # no upload, a file without the column, not xlsx/xls/csv…: the message says what to do
             yield f"未完成：{exc}", None
             raise gr.Error(str(exc), title=ERROR_TITLE) from exc
         except Exception as exc:
