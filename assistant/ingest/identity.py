@@ -232,7 +232,7 @@ def agree(signals: list[Signal], level: str, body_votes: dict[Region, int]) -> P
         return Placement("", "", ())
     (region,) = choices
     sources = tuple(dict.fromkeys(s.source for s in known))
-    written = [s.name for s in known if s.name and s.candidates == (region,)]  # "岳阳县", "重庆市某某经开区" as written
+    written = [s.name for s in known if s.name and s.candidates == (region,)]  # "某某县", "某市某某经开区" as written
     if not written:
         return Placement(full_name(region), LEVEL_NAMES[region.level], sources)
     name = max(written, key=len)

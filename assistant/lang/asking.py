@@ -189,7 +189,7 @@ OWN_SUBJECT = 4  # characters before a part's ask, beyond 由/要/是…, that m
 
 
 def _has_own_subject(piece: str) -> bool:
-    """"鹤城区2035年的GDP目标是多少" stands alone; "由哪些单位负责" leans on the subject before it."""
+    """"某区2035年的GDP目标是多少" stands alone; "由哪些单位负责" leans on the subject before it."""
     ask = INTERROGATIVE.search(piece)
     own = piece[: ask.start()] if ask else piece
     return len(re.sub(r"由|要|应|将|需|是|为|的", "", own)) >= OWN_SUBJECT

@@ -17,7 +17,7 @@ LEVELS = ("国家", "省", "市", "县")  # 国家 / 省级 / 市州 / 县市区
 SHORTENABLE = re.compile(
     r"(?:(?:壮族|回族|维吾尔|[\u4e00-\u9fff]{1,8}族)?自治(?:区|州|县|旗)|特别行政区|省|市|地区|盟|州|区|县|旗)$"
 )
-# Parts of a place that is not in the gazetteer (development zones, new areas): "万盛经开区".
+# Parts of a place that is not in the gazetteer (development zones, new areas): "某某经开区".
 ZONE = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:经济技术开发区|经济开发区|高新技术产业开发区|高新区|经开区|新区|开发区)")
 # How a plan speaks of its own place ("全市单位地区生产总值能耗…"): the level of the place it governs.
 SELF_REFERENCE = {
@@ -175,7 +175,7 @@ def parents(region: Region) -> list[Region]:
 
 
 def full_name(region: Region) -> str:
-    """How a plan names its place: "苏州市", "天津市西青区", "怀化市鹤城区" (a county with its parent)."""
+    """How a plan names its place: "某市", "某市某区", "某省某市某县" (a county with its parent)."""
     if region.level != "县":
         return region.name
     above = parents(region)
