@@ -29,7 +29,7 @@ def answer_section_content(question: Question, evidence: Evidence) -> Draft | Pa
         return PASS
     children = _children(section, clauses)
     if children:
-        text = f"“{title_name(section.split(' > ')[-1])}”共{len(children)}条：" + "；".join(
+        text = f"“{_heading(section)}”共{len(children)}条：" + "；".join(
             title_name(name) for name in children
         ) + "。"
         return Draft(text, tuple(Source(first) for first in children.values()), EXACT_FACT)
@@ -37,7 +37,7 @@ def answer_section_content(question: Question, evidence: Evidence) -> Draft | Pa
     body = "".join(dict.fromkeys(_without_heading(c) for c in own)).strip()
     if not body or not _body_answers(question, body):
         return PASS
-    return Draft(f"“{title_name(section.split(' > ')[-1])}”：{body}", tuple(Source(c) for c in own), EXACT_FACT)
+    return Draft(f"“{_heading(section)}”：{body}", tuple(Source(c) for c in own), EXACT_FACT)
 
 
 def named_section(question: Question, sections: set[str]) -> str:
@@ -49,7 +49,7 @@ def named_section(question: Question, sections: set[str]) -> str:
     """
     best, best_key = "", (0, 0, 0.0)
     for section in sections:
-        grams = _heading_grams(title_name(section.split(" > ")[-1]))
+        grams = _heading_grams(_heading(section))
         if len(grams) < MIN_HEADING_GRAMS:
             continue
         held = sum(1 for g in grams if g in question.text)
@@ -62,6 +62,11 @@ def named_section(question: Question, sections: set[str]) -> str:
 def _body_answers(question: Question, body: str) -> bool:
     """The section's text holds the year asked ("主要目标，2030年是什么" is not answered by a 十四五 text)."""
     return not question.year or str(question.year) in body
+
+
+def _heading(section: str) -> str:
+    """A section path's own heading without its label: "四、… > （三）完善财税价格支持政策" → "完善财税价格支持政策"."""
+    return title_name(section.split(" > ")[-1])
 
 
 def _every_section(clauses: list[Clause]) -> set[str]:
@@ -81,7 +86,7 @@ def _heading_grams(heading: str) -> set[str]:
 
 def asks_figure_beyond(question: Question, section: str) -> bool:
     """"…行动对垃圾资源化利用率有什么目标": a figure asked of the section, not what the section says."""
-    heading = title_name(section.split(" > ")[-1])
+    heading = _heading(section)
     return bool(QUANTITY_ASKED.search(question.text.replace(heading, "")))
 
 
